@@ -1,0 +1,1 @@
+"""Trace loading: JSONL files of one side → one columnar Population."""
