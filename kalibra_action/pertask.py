@@ -42,6 +42,7 @@ def bh_adjust(p: np.ndarray) -> np.ndarray:
     return np.asarray(stats.false_discovery_control(p, method="bh"), dtype=float)
 
 
+@lru_cache(maxsize=65_536)
 def prob_drop(b_n: int, c_n: int, rate: float) -> float:
     """P(current pass rate < baseline pass rate) when both sides share the pass rate `rate`."""
     if b_n == 0 or c_n == 0 or rate <= 0.0 or rate >= 1.0:
