@@ -92,7 +92,9 @@ def main() -> None:
     print("| design | ours | Kalibra / reference | target |\n|---|---|---|---|")
     for r in rows:
         print("| " + " | ".join(r) + " |")
-    print(f"\n{args.reps} repetitions per design ({args.bca_reps} for BCa), seed {args.seed}, {time.time() - t0:.0f} s")
+    elapsed = time.time() - t0
+    print(f"\n{args.reps} repetitions per design ({args.bca_reps} for BCa), seed {args.seed}, "
+          f"{elapsed:.0f} s")
 
 
 if __name__ == "__main__":
