@@ -1,0 +1,401 @@
+"""kalibra.yml → frozen dataclasses, with Kalibra 0.2.4's keys and meanings.
+
+Additions over Kalibra: `path` may be a list of paths or globs; `where` may be a single string (read as a
+one-element list); a top-level `format` is the default of both sides; `resamples`, `seed`, `on_inconclusive`.
+Unknown keys are warnings with a did-you-mean; every other problem is an InputError naming the file, the line
+and the dotted key. Relative paths are kept as written and resolve against base_dir, the current directory
+(as with Kalibra, not the config file's directory).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kalibra_action.errors import InputError
+from kalibra_action.gates import ON_INCONCLUSIVE, did_you_mean, parse_gate
+from kalibra_action.traces import where as where_mod
+from kalibra_action.traces.fields import FIELD_NAMES, FieldMap
+from kalibra_action.traces.where import Matcher
+
+CONFIG_FILENAME = "kalibra.yml"
+FORMATS = ("auto", "flat", "openinference", "otel-genai")
+TOP_KEYS = ("sources", "baseline", "current", "fields", "format", "metrics", "require", "noise_thresholds",
+            "task_id", "resamples", "seed", "on_inconclusive")
+SOURCE_KEYS = ("path", "where", "fields", "format")
+KALIBRA_METRICS = ("success_rate", "cost", "duration", "steps", "error_rate", "token_usage",
+                   "token_efficiency", "cost_quality", "trace_breakdown", "span_breakdown")
+MIN_RESAMPLES = 100
+MAX_RESAMPLES = 1_000_000
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One side's data: a named source (name set) or an inline baseline/current (name None)."""
+
+    name: str | None
+    paths: tuple[str, ...]
+    fields: FieldMap | None = None  # per-source override of Config.fields
+    where: tuple[Matcher, ...] = ()
+    format: str | None = None  # as written: auto | flat | openinference | otel-genai; None = not set
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str | None = None
+    base_dir: Path = field(default_factory=Path.cwd)
+    sources: dict[str, SourceSpec] = field(default_factory=dict)
+    baseline: SourceSpec | None = None
+    current: SourceSpec | None = None
+    fields: FieldMap = field(default_factory=FieldMap)
+    metrics: tuple[str, ...] | None = None  # None = all defaults
+    require: tuple[str, ...] = ()
+    noise_thresholds: dict[str, float] = field(default_factory=dict)
+    resamples: int = 10_000
+    seed: int = 42
+    on_inconclusive: str = "warn"
+    warnings: tuple[str, ...] = ()
+    format: str | None = None  # top-level default format of both sides
+    lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+    def line_of(self, key: str) -> int | None:
+        """Line of a dotted key (e.g. 'require[1]'), else of its nearest parent; None when unknown."""
+        return _line_of(self.lines, key)
+
+
+def _known_metrics() -> tuple[tuple[str, ...], Mapping[str, object] | None]:
+    """Metric names and all gate fields from the registry; Kalibra's names (and no fields) without it."""
+    from kalibra_action import metrics
+
+    registry = getattr(metrics, "METRICS", None)
+    all_fields = getattr(metrics, "all_fields", None)
+    names = tuple(registry) if registry else KALIBRA_METRICS
+    return names, (all_fields() if registry and all_fields else None)
+
+
+def _line_of(lines: Mapping[str, int], key: str) -> int | None:
+    while key:
+        if key in lines:
+            return lines[key]
+        cut = max(key.rfind("."), key.rfind("["))
+        key = key[:cut] if cut > 0 else ""
+    return None
+
+
+def _map_lines(node: yaml.Node, prefix: str, out: dict[str, int], dups: list[tuple[str, int]]) -> None:
+    """Record the line of every dotted key; repeated mapping keys go to dups (YAML keeps the last)."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for knode, vnode in node.value:
+            key = f"{prefix}.{knode.value}" if prefix else str(knode.value)
+            line = knode.start_mark.line + 1
+            if key in seen:
+                dups.append((key, line))
+            seen.add(key)
+            out[key] = line
+            _map_lines(vnode, key, out, dups)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            key = f"{prefix}[{i}]"
+            out.setdefault(key, item.start_mark.line + 1)
+            _map_lines(item, key, out, dups)
+
+
+def _read_yaml(path: Path, file: str) -> tuple[Any, dict[str, int], list[tuple[str, int]]]:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})",
+                         file=file) from None
+    except OSError as exc:
+        raise InputError(f"cannot read the config file: {exc.strerror}", file=file) from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(str(exc.problem or exc.context or "malformed").split())
+        raise InputError(f"invalid YAML: {problem}", file=file,
+                         line=mark.line + 1 if mark else None) from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"invalid YAML: {' '.join(str(exc).split())}", file=file) from None
+    finally:
+        loader.dispose()
+    lines: dict[str, int] = {}
+    dups: list[tuple[str, int]] = []
+    if node is not None:
+        _map_lines(node, "", lines, dups)
+    return data, lines, dups
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"
+
+
+class _Parser:
+    """Turns the loaded YAML into Config, with file/line/key on every error."""
+
+    def __init__(self, file: str, lines: dict[str, int]) -> None:
+        self.file = file
+        self.lines = lines
+        self.warnings: list[tuple[int, str]] = []  # (line, text), sorted by line at the end
+        self.metric_names, self.known_fields = _known_metrics()
+
+    def error(self, key: str, message: str, hint: str | None = None) -> InputError:
+        return InputError(message, file=self.file, line=_line_of(self.lines, key), key=key, hint=hint)
+
+    def warn(self, key: str, text: str) -> None:
+        line = _line_of(self.lines, key)
+        loc = f"{self.file}:{line}" if line else self.file
+        self.warnings.append((line or 0, f"{loc}: {text}"))
+
+    def check_keys(self, data: Mapping, prefix: str, allowed: tuple[str, ...]) -> None:
+        for k in data:
+            if k not in allowed:
+                key = f"{prefix}.{k}" if prefix else str(k)
+                self.warn(key, f"unknown key '{key}'{did_you_mean(str(k), allowed)}; ignored")
+
+    def mapping(self, value: object, key: str, what: str) -> Mapping:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise self.error(key, f"must be a mapping of {what}, not {_kind(value)}")
+        return value
+
+    def fieldmap(self, value: object, key: str) -> FieldMap | None:
+        if value is None:
+            return None
+        out: dict[str, str] = {}
+        for k, v in self.mapping(value, key, "field names to dot paths").items():
+            sub = f"{key}.{k}"
+            if k not in FIELD_NAMES:
+                raise self.error(sub, f"unknown field '{k}'{did_you_mean(str(k), FIELD_NAMES)}",
+                                 hint="fields are " + ", ".join(FIELD_NAMES))
+            if v is None or v == "":
+                continue
+            if not isinstance(v, str):
+                raise self.error(sub, f"must be a dot path string, not {_kind(v)}")
+            out[k] = v
+        return FieldMap(**out)
+
+    def format(self, value: object, key: str) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or value not in FORMATS:
+            near = did_you_mean(value, FORMATS) if isinstance(value, str) else ""
+            raise self.error(key, f"unknown trace format {value!r}{near}",
+                             hint="one of " + ", ".join(FORMATS))
+        return value
+
+    def paths(self, value: object, key: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items:
+            raise self.error(key, f"must be a path, a glob or a list of them, not {_kind(value)}")
+        for i, p in enumerate(items):
+            if not isinstance(p, str) or not p.strip():
+                sub = key if isinstance(value, str) else f"{key}[{i}]"
+                raise self.error(sub, f"must be a non-empty path string, not {_kind(p)}")
+        return tuple(items)
+
+    def where(self, value: object, key: str) -> tuple[Matcher, ...]:
+        if value is None:
+            return ()
+        items = [value] if isinstance(value, str) else value  # a lone string is a one-element list
+        if not isinstance(items, list):
+            raise self.error(key, f"must be a list of expressions like 'field == value', not {_kind(value)}")
+        out = []
+        for i, expr in enumerate(items):
+            sub = key if isinstance(value, str) else f"{key}[{i}]"
+            if isinstance(expr, (Mapping, list)) or expr is None:
+                raise self.error(sub, f"must be an expression like 'field == value', not {_kind(expr)}",
+                                 hint="write `- field == value` (a YAML 'field: value' makes a mapping)")
+            try:
+                out.append(where_mod.parse_matcher(str(expr)))
+            except ValueError as exc:
+                raise self.error(sub, " ".join(str(exc).split())) from None
+        return tuple(out)
+
+    def source(self, value: object, key: str, name: str | None) -> SourceSpec:
+        if not isinstance(value, Mapping):
+            raise self.error(key, f"must be a mapping with path (and optionally where, fields, format), "
+                                  f"not {_kind(value)}")
+        self.check_keys(value, key, SOURCE_KEYS)
+        return SourceSpec(name=name, paths=self.paths(value.get("path"), f"{key}.path"),
+                          fields=self.fieldmap(value.get("fields"), f"{key}.fields"),
+                          where=self.where(value.get("where"), f"{key}.where"),
+                          format=self.format(value.get("format"), f"{key}.format"))
+
+    def side(self, value: object, key: str, sources: dict[str, SourceSpec]) -> SourceSpec | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            if value in sources:
+                return sources[value]
+            names = ", ".join(sources) or "none defined"
+            raise self.error(key, f"unknown source '{value}'{did_you_mean(value, sources)}",
+                             hint=f"sources: {names}; for a file write {key}: {{path: FILE}}")
+        return self.source(value, key, None)
+
+    def metrics(self, value: object) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            raise self.error("metrics", f"must be a list of metric names, not {_kind(value)}",
+                             hint=f"e.g. metrics: [{value}]" if isinstance(value, str) else None)
+        if not value:
+            self.warn("metrics", "metrics: an empty list runs every default metric")
+            return None
+        out: list[str] = []
+        for i, name in enumerate(value):
+            if not isinstance(name, str) or name not in self.metric_names:
+                near = did_you_mean(name, self.metric_names) if isinstance(name, str) else ""
+                raise self.error(f"metrics[{i}]", f"unknown metric {name!r}{near}",
+                                 hint="metrics: " + ", ".join(self.metric_names))
+            if name not in out:
+                out.append(name)
+        return tuple(out)
+
+    def require(self, value: object) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise self.error("require",
+                             f"must be a list of gates like 'regressions <= 0', not {_kind(value)}",
+                             hint="write each gate as a list item: `- field <= number`")
+        out = []
+        for i, expr in enumerate(value):
+            key = f"require[{i}]"
+            if expr is None or expr == "":
+                continue
+            if not isinstance(expr, str):
+                raise self.error(key, f"must be a string like 'field <= number', not {_kind(expr)}",
+                                 hint="quote the gate; YAML reads 'field: value' as a mapping")
+            try:
+                parse_gate(expr, self.known_fields, source="config", index=i)
+            except InputError as exc:
+                raise self.error(key, exc.message, exc.hint) from None
+            out.append(expr.strip())
+        return tuple(out)
+
+    def noise(self, value: object) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for name, v in self.mapping(value, "noise_thresholds", "metric names to numbers").items():
+            key = f"noise_thresholds.{name}"
+            if name not in self.metric_names:
+                raise self.error(key, f"unknown metric {name!r}{did_you_mean(str(name), self.metric_names)}",
+                                 hint="metrics: " + ", ".join(self.metric_names))
+            try:
+                num = float(v) if isinstance(v, (int, float, str)) and not isinstance(v, bool) else None
+            except ValueError:
+                num = None
+            if num is None or not math.isfinite(num) or num < 0:
+                raise self.error(key, f"must be a number >= 0, not {_kind(v)}")
+            out[str(name)] = num
+        return out
+
+    def integer(self, value: object, key: str, default: int, low: int, high: int | None = None) -> int:
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high and value > high):
+            bound = f"between {low} and {high:,}" if high else f">= {low}"
+            raise self.error(key, f"must be an integer {bound}, not {_kind(value)}")
+        return value
+
+    def on_inconclusive(self, value: object) -> str:
+        if value is None:
+            return "warn"
+        if value not in ON_INCONCLUSIVE:
+            allowed = ", ".join(ON_INCONCLUSIVE)
+            raise self.error("on_inconclusive", f"must be one of {allowed}, not {_kind(value)}")
+        return str(value)
+
+    def config(self, data: object, path: str, base_dir: Path) -> Config:
+        if data is None:
+            data = {}
+        if not isinstance(data, Mapping):
+            raise InputError(f"the top level must be a mapping (sources, baseline, current, require, ...), "
+                             f"not {_kind(data)}", file=self.file, line=1)
+        self.check_keys(data, "", TOP_KEYS)
+        fields = self.fieldmap(data.get("fields"), "fields") or FieldMap()
+        legacy = data.get("task_id")
+        if legacy is not None:
+            if not isinstance(legacy, str):
+                raise self.error("task_id", f"must be a dot path string, not {_kind(legacy)}")
+            if not fields.task_id:
+                fields = fields.merge(FieldMap(task_id=legacy))
+        sources = {str(name): self.source(spec, f"sources.{name}", str(name))
+                   for name, spec in self.mapping(data.get("sources"), "sources", "source names").items()}
+        return Config(
+            path=path, base_dir=base_dir, sources=sources,
+            baseline=self.side(data.get("baseline"), "baseline", sources),
+            current=self.side(data.get("current"), "current", sources),
+            fields=fields, metrics=self.metrics(data.get("metrics")),
+            require=self.require(data.get("require")),
+            noise_thresholds=self.noise(data.get("noise_thresholds")),
+            resamples=self.integer(data.get("resamples"), "resamples", 10_000, MIN_RESAMPLES, MAX_RESAMPLES),
+            seed=self.integer(data.get("seed"), "seed", 42, 0),
+            on_inconclusive=self.on_inconclusive(data.get("on_inconclusive")),
+            warnings=tuple(w for _, w in sorted(self.warnings, key=lambda lw: lw[0])),
+            format=self.format(data.get("format"), "format"), lines=self.lines)
+
+
+def find_config(start: Path) -> Path | None:
+    """kalibra.yml in start or the nearest parent directory (Kalibra's walk-up discovery)."""
+    here = start.resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / CONFIG_FILENAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _display(path: Path, cwd: Path) -> str:
+    try:
+        return os.path.relpath(path, cwd)
+    except ValueError:
+        return str(path)
+
+
+def load_config(path: str | Path | None, *, required: bool = False) -> Config:
+    """Load a config. path None: discover kalibra.yml from the current directory up.
+
+    A missing file is an InputError when required, otherwise the defaults (Config with path None).
+    """
+    cwd = Path.cwd()
+    if path is None:
+        found = find_config(cwd)
+        if found is None:
+            if required:
+                raise InputError(f"no {CONFIG_FILENAME} in {cwd} or any parent directory",
+                                 hint="pass the config path explicitly")
+            return Config(path=None, base_dir=cwd)
+        file = _display(found, cwd)
+        target = found
+    else:
+        file = str(path)
+        target = Path(path)
+        if not target.exists():
+            if required:
+                raise InputError("config file not found", file=file,
+                                 hint="check the path; it is relative to the current directory")
+            return Config(path=None, base_dir=cwd)
+        if target.is_dir():
+            raise InputError("is a directory, not a config file", file=file)
+    data, lines, dups = _read_yaml(target, file)
+    parser = _Parser(file, lines)
+    for key, line in dups:
+        parser.warnings.append((line, f"{file}:{line}: duplicate key '{key}'; the last one is used"))
+    return parser.config(data, file, cwd)
