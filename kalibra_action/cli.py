@@ -1,0 +1,278 @@
+"""Command line: compare / inspect / demo / init, with `kalibra compare`'s flags.
+
+Exit codes: 0 passed (or no gates), 1 a gate failed, 2 bad input, config or usage. Errors are one line on
+stderr (no traceback unless --debug); status lines go to stderr too, so stdout holds only the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from kalibra_action import __version__
+from kalibra_action.errors import EXIT_INPUT_ERROR, EXIT_PASSED, InputError
+from kalibra_action.traces.fields import FieldMap
+
+PROG = "kalibra-action"
+FORMATS = ("terminal", "markdown", "json")
+TRACE_FORMATS = ("auto", "flat", "openinference", "otel-genai")
+DEMO_DIR = Path(__file__).parent / "demo_data"
+_LIST = object()  # `--metrics` given without a value
+
+
+class UsageError(Exception):
+    """A command-line usage problem (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _add_field_flags(p: argparse.ArgumentParser) -> None:
+    for flag, dest, example in (("--trace-id", "trace_id", "uuid"),
+                                ("--outcome", "outcome", "metadata.result"),
+                                ("--cost", "cost", "usage.cost_usd"),
+                                ("--task-id", "task_id", "metadata.task_name"),
+                                ("--input-tokens", "input_tokens", "usage.prompt_tokens"),
+                                ("--output-tokens", "output_tokens", "usage.completion_tokens"),
+                                ("--duration", "duration", "elapsed_s")):
+        p.add_argument(flag, dest=dest, metavar="PATH",
+                       help=f"dot path of {dest} in a trace (e.g. {example})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show a traceback on unexpected errors")
+    parser = _Parser(prog=PROG,
+                     description="Compare two populations of AI-agent traces and gate on the result.",
+                     parents=[common])
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="{compare,inspect,demo,init}", parser_class=_Parser)
+
+    c = sub.add_parser("compare", parents=[common], help="compare baseline and current traces",
+                       description="Compare baseline and current traces; exit 1 when a gate fails.")
+    c.add_argument("files", nargs="*", metavar="BASELINE CURRENT",
+                   help="two trace files, globs or source names (default: kalibra.yml)")
+    c.add_argument("--baseline", help="baseline traces: a path, a glob or a source name from the config")
+    c.add_argument("--current", help="current traces: a path, a glob or a source name from the config")
+    c.add_argument("--format", choices=FORMATS, default="terminal", help="report format (default: terminal)")
+    c.add_argument("-r", "--require", action="append", default=[], metavar="GATE",
+                   help="gate such as 'success_rate_delta >= -2'; repeatable; added to the config's")
+    c.add_argument("--config", help="kalibra.yml to use (default: discovered from the current directory up)")
+    c.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    _add_field_flags(c)
+    c.add_argument("-v", "--verbose", action="store_true",
+                   help="show every list in full (improved tasks too)")
+    c.add_argument("-q", "--quiet", action="store_true", help="no status lines on stderr")
+    c.add_argument("--trace-format", choices=TRACE_FORMATS, help="trace format (default: auto-detect)")
+    c.add_argument("--metrics", nargs="?", const=_LIST, metavar="NAMES",
+                   help="without a value: list the metrics and their gate fields, then exit; "
+                        "with a comma-separated list: run only those metrics")
+    c.add_argument("--on-inconclusive", choices=("warn", "fail", "pass"),
+                   help="verdict of a gate whose change is not significant (default: warn)")
+    c.add_argument("--resamples", type=int, help="bootstrap resamples (default: 10000)")
+    c.add_argument("--seed", type=int, help="random seed (default: 42)")
+    c.add_argument("--template", metavar="FILE", help="Jinja2 template for --format markdown (sandboxed)")
+
+    i = sub.add_parser("inspect", parents=[common],
+                       help="field coverage of trace files and suggested mappings",
+                       description="Show which fields the traces carry and suggest field mappings.")
+    i.add_argument("paths", nargs="+", metavar="PATH")
+    i.add_argument("--suggest", action="store_true", help="print a `fields:` block for kalibra.yml")
+    i.add_argument("--trace-format", choices=TRACE_FORMATS, help="trace format (default: auto-detect)")
+    i.add_argument("--format", choices=("terminal", "json"), default="terminal")
+
+    d = sub.add_parser("demo", parents=[common], help="compare the bundled sample traces (no setup)",
+                       description="Run a comparison on bundled sample traces and print the report.")
+    d.add_argument("--format", choices=FORMATS, default="markdown", help="report format (default: markdown)")
+
+    n = sub.add_parser("init", parents=[common], help="write a starter kalibra.yml",
+                       description="Write a starter kalibra.yml in the current directory.")
+    n.add_argument("--force", action="store_true", help="overwrite an existing kalibra.yml")
+    n.add_argument("--baseline", default="baseline.jsonl", help="baseline path to put in the file")
+    n.add_argument("--current", default="current.jsonl", help="current path to put in the file")
+    return parser
+
+
+def _use_color(stream: TextIO) -> bool:
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _report(result, fmt: str, *, verbose: bool, color: bool, template: str | None = None) -> str:
+    from kalibra_action.report.json import to_json
+    from kalibra_action.report.render import render_markdown, render_terminal
+
+    if fmt == "json":
+        return to_json(result) + "\n"
+    if fmt == "markdown":
+        return render_markdown(result, template=template, verbose=verbose)
+    return render_terminal(result, color=color, verbose=verbose)
+
+
+def _emit(text: str, output: str | None, out: TextIO, err: TextIO, quiet: bool) -> None:
+    if output is None:
+        out.write(text)
+        out.flush()
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write the report: {exc.strerror}", file=output) from None
+    if not quiet:
+        err.write(f"Report written to {output}\n")
+
+
+def _metric_names(value: str) -> tuple[str, ...]:
+    from kalibra_action.gates import did_you_mean
+    from kalibra_action.metrics import METRICS
+
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    for name in names:
+        if name not in METRICS:
+            looks_like_path = "/" in name or name.endswith((".jsonl", ".json"))
+            hint = ("--metrics takes metric names; put it after the trace files or write --metrics=NAMES"
+                    if looks_like_path else "metrics: " + ", ".join(METRICS))
+            raise InputError(f"unknown metric '{name}'{did_you_mean(name, METRICS)}", key="--metrics",
+                             hint=hint)
+    return names
+
+
+def list_metrics(fmt: str = "terminal") -> str:
+    """The metrics and the gate fields each publishes (`compare --metrics`)."""
+    import json
+
+    from kalibra_action.metrics import METRICS
+
+    if fmt == "json":
+        data = {name: {"description": cls.description,
+                       "fields": {f: {"description": s.description, "tested": s.tested, "unit": s.unit}
+                                  for f, s in cls.fields.items()}} for name, cls in METRICS.items()}
+        return json.dumps(data, indent=2) + "\n"
+    lines = ["Metrics and their gate fields (use them in `require:` or -r 'field OP number')", ""]
+    for name, cls in METRICS.items():
+        lines.append(f"{name}: {cls.description}")
+        width = max((len(f) for f in cls.fields), default=0)
+        for field_name, spec in cls.fields.items():
+            tag = " [significance-tested]" if spec.tested else ""
+            lines.append(f"  {field_name.ljust(width)}  {spec.description}{tag}")
+        lines.append("")
+    lines.append("Config gates and -r gates combine: both apply.")
+    return "\n".join(lines) + "\n"
+
+
+def _compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from kalibra_action.run import RunRequest, execute
+
+    if args.metrics is _LIST:
+        out.write(list_metrics(args.format))
+        return EXIT_PASSED
+    metrics = _metric_names(args.metrics) if args.metrics else None
+    baseline, current = args.baseline, args.current
+    if args.files:
+        if len(args.files) != 2:
+            raise UsageError(f"expected BASELINE CURRENT (2 files), got {len(args.files)}")
+        baseline, current = baseline or args.files[0], current or args.files[1]
+    if args.template and args.format != "markdown":
+        raise UsageError("--template needs --format markdown")
+    req = RunRequest(
+        config_path=args.config, config_required=args.config is not None, baseline=baseline, current=current,
+        require=tuple(args.require), require_source="cli",
+        metrics=metrics,
+        trace_format=args.trace_format,
+        fields=FieldMap(trace_id=args.trace_id, task_id=args.task_id, outcome=args.outcome, cost=args.cost,
+                        input_tokens=args.input_tokens, output_tokens=args.output_tokens,
+                        duration=args.duration),
+        on_inconclusive=args.on_inconclusive, resamples=args.resamples, seed=args.seed)
+    result = execute(req, status=_status(err, args.quiet))
+    color = args.format == "terminal" and args.output is None and _use_color(out)
+    _emit(_report(result, args.format, verbose=args.verbose, color=color, template=args.template),
+          args.output, out, err, args.quiet)
+    return result.exit_code
+
+
+def _status(err: TextIO, quiet: bool):
+    def say(message: str) -> None:
+        if not quiet or message.startswith("warning:"):
+            err.write(f"{message}\n")
+
+    return say
+
+
+def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from kalibra_action.run import RunRequest, execute
+
+    req = RunRequest(config_path=str(DEMO_DIR / "kalibra.yml"), config_required=True,
+                     baseline="baseline.jsonl", current="current.jsonl", base_dir=DEMO_DIR)
+    result = execute(req, status=_status(err, True))
+    color = args.format == "terminal" and _use_color(out)
+    out.write(_report(result, args.format, verbose=False, color=color))
+    failed = [g.expr for g in result.gates if not g.passed]
+    if failed:
+        err.write(f"demo: gate failed ({'; '.join(failed)}); a real run would exit 1, the demo exits 0\n")
+    err.write("demo: try `kalibra-action init` and `kalibra-action compare` on your own traces\n")
+    return EXIT_PASSED
+
+
+def _init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from kalibra_action.report.render import render_starter_config
+
+    target = Path("kalibra.yml")
+    if target.exists() and not args.force:
+        raise InputError("already exists; pass --force to overwrite it", file=str(target))
+    try:
+        target.write_text(render_starter_config(args.baseline, args.current), encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror}", file=str(target)) from None
+    out.write(f"Wrote {target}. Next: kalibra-action inspect {args.current} --suggest, "
+              "then kalibra-action compare\n")
+    return EXIT_PASSED
+
+
+def _inspect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from kalibra_action.report.inspect import render_inspect
+    from kalibra_action.traces.inspect import inspect_paths
+
+    fmt = None if args.trace_format in (None, "auto") else args.trace_format
+    report = inspect_paths(list(args.paths), fmt=fmt)
+    out.write(render_inspect(report, fmt=args.format, suggest=args.suggest))
+    return EXIT_PASSED
+
+
+COMMANDS = {"compare": _compare, "inspect": _inspect, "demo": _demo, "init": _init}
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the CLI; returns the exit code (never raises, except with --debug on an unexpected error)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = None
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            raise UsageError("a command is required: compare, inspect, demo or init")
+        return COMMANDS[args.command](args, out, err)
+    except SystemExit as exc:  # --help / --version
+        return exc.code if isinstance(exc.code, int) else EXIT_PASSED
+    except (InputError, UsageError) as exc:
+        err.write(f"{PROG}: error: {exc}\n")
+        return EXIT_INPUT_ERROR
+    except KeyboardInterrupt:
+        err.write(f"{PROG}: interrupted\n")
+        return 130
+    except Exception as exc:
+        if args is not None and getattr(args, "debug", False):
+            traceback.print_exc(file=err)
+        else:
+            msg = " ".join(str(exc).split())[:300]
+            err.write(f"{PROG}: error: unexpected {type(exc).__name__}: {msg} (rerun with --debug)\n")
+        return EXIT_INPUT_ERROR

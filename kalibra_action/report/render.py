@@ -1,0 +1,172 @@
+"""Render a Result as Markdown (PR comment, job summary) or terminal text through Jinja2 templates.
+
+One environment for the package templates; a user template renders in a SandboxedEnvironment with the same
+filters and context. Autoescape is off: every template passes untrusted text through the `md` filter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from kalibra_action.errors import InputError
+from kalibra_action.report import format as fmt
+from kalibra_action.report.context import Caps, build
+from kalibra_action.report.escape import md, plain
+from kalibra_action.result import Result
+
+TEMPLATES = Path(__file__).parent / "templates"
+MARKDOWN = "markdown.md.j2"
+TERMINAL = "terminal.txt.j2"
+COMMENT_LIMIT = 65_000  # GitHub rejects comment bodies over 65,536 characters
+SUMMARY_LIMIT = 1_000_000  # bytes; a step summary over 1 MiB is dropped
+_CAP_STEPS = (None, 500, 200, 100, 50, 20, 10, 5, 2, 0)
+_ANSI = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
+_DEFAULT_POINTER = "the job summary or the JSON report (`--format json`) has the full list"
+
+
+def _filters(color: bool = False) -> dict[str, Callable]:
+    def paint(text: object, style: str) -> str:
+        if not color or style not in _ANSI:
+            return str(text)
+        return f"\x1b[{_ANSI[style]}m{text}\x1b[0m"
+
+    return {**fmt.FILTERS, "md": md, "plain": plain, "color": paint}
+
+
+def grid(headers: list[str], rows: list[list[object]], indent: int = 2) -> str:
+    """Left-aligned text columns (for the terminal); cells are made one-line with `plain`."""
+    table = [[plain(h) for h in headers]] + [[plain(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table]
+    return "\n".join(" " * indent + line for line in lines)
+
+
+def _configure(env: jinja2.Environment, color: bool) -> jinja2.Environment:
+    env.filters.update(_filters(color))
+    env.globals.update(default_pointer=_DEFAULT_POINTER, grid=grid)
+    return env
+
+
+def _package_env(color: bool) -> jinja2.Environment:
+    return _configure(jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False, trim_blocks=True, lstrip_blocks=True,
+        keep_trailing_newline=True, undefined=jinja2.StrictUndefined), color=color)
+
+
+_ENV = _package_env(color=False)
+_COLOR_ENV = _package_env(color=True)
+
+
+def _user_env(path: Path) -> jinja2.Environment:
+    loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(path.parent), jinja2.FileSystemLoader(TEMPLATES)])
+    env = SandboxedEnvironment(loader=loader, autoescape=False, trim_blocks=True, lstrip_blocks=True,
+                               keep_trailing_newline=True)
+    return _configure(env, color=False)
+
+
+def _template(template: str | Path | None) -> jinja2.Template:
+    if template is None:
+        return _ENV.get_template(MARKDOWN)
+    path = Path(template)
+    if not path.is_file():
+        raise InputError("template file not found", file=str(template))
+    try:
+        return _user_env(path).get_template(path.name)
+    except jinja2.TemplateSyntaxError as exc:
+        raise InputError(f"template syntax error: {exc.message}", file=str(template),
+                         line=exc.lineno) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read template: {exc}", file=str(template)) from None
+
+
+def _render(tpl: jinja2.Template, ctx: dict, source: str | None) -> str:
+    try:
+        return tpl.render(ctx)
+    except Exception as exc:  # SecurityError, UndefinedError, OverflowError, ... from a user template
+        if source is None:
+            raise
+        line = _template_line(exc)
+        raise InputError(f"template error: {type(exc).__name__}: {exc}", file=source, line=line) from None
+
+
+def _template_line(exc: BaseException) -> int | None:
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith((".j2", ".md", ".txt", ".jinja", ".html")):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def render_markdown(result: Result, *, template: str | Path | None = None, extra: Mapping | None = None,
+                    limit: int = COMMENT_LIMIT, verbose: bool = False,
+                    size: Callable[[str], int] = len) -> str:
+    """Markdown for a PR comment or job summary, at most `limit` (measured by `size`, default characters).
+
+    Over the limit, long lists (regressed tasks, spans, warnings, files) are cut to their worst items
+    step by step; the verdict and the gate table always stay.
+    """
+    tpl = _template(template)
+    source = str(template) if template is not None else None
+    extra = {"full_report": _DEFAULT_POINTER, **(extra or {})}
+    text = ""
+    for items in _CAP_STEPS:
+        ctx = build(result, caps=Caps(items), extra=extra, verbose=verbose)
+        text = _render(tpl, ctx, source)
+        if size(text) <= limit:
+            return text
+    text = hard_cut(text, limit, str(extra["full_report"]))
+    while size(text) > limit:  # multi-byte characters under a byte budget
+        text = hard_cut(text, limit - (size(text) - limit) - 1, str(extra["full_report"]))
+    return text
+
+
+def render_summary(result: Result, *, extra: Mapping | None = None, template: str | Path | None = None,
+                   limit: int = SUMMARY_LIMIT) -> str:
+    """The job summary: the same Markdown with every list (verbose), within the 1 MiB step-summary cap."""
+    extra = {"full_report": "the JSON report has everything", "target": "summary", **(extra or {})}
+    return render_markdown(result, template=template, extra=extra, limit=limit, verbose=True,
+                           size=lambda t: len(t.encode("utf-8")))
+
+
+_DETAILS_OPEN = re.compile(r"<details\b", re.I)
+_DETAILS_CLOSE = re.compile(r"</details\s*>", re.I)
+
+
+def hard_cut(text: str, limit: int, pointer: str = _DEFAULT_POINTER) -> str:
+    """Last resort: cut at a line boundary, close open `<details>`, say where the rest is."""
+    note = f"\n\n**Report truncated** to fit {limit:,} characters — {pointer}.\n"
+    budget = max(0, limit - len(note) - 200)
+    cut = text[:budget]
+    if "\n" in cut:
+        cut = cut[: cut.rfind("\n")]
+    open_details = len(_DETAILS_OPEN.findall(cut)) - len(_DETAILS_CLOSE.findall(cut))
+    closing = "\n\n" + "\n".join(["</details>"] * open_details) if open_details > 0 else ""
+    return (cut + closing + note)[:limit]
+
+
+def render_terminal(result: Result, *, color: bool = False, verbose: bool = False) -> str:
+    """Plain-text report for a terminal; ANSI colour only when asked (the CLI checks TTY and NO_COLOR)."""
+    env = _COLOR_ENV if color else _ENV
+    ctx = build(result, caps=Caps(None if verbose else 20), verbose=verbose)
+    ctx["metric_table"] = [[m["label"], m["baseline"], m["current"], m["delta"], m["ci"],
+                            f"{m['badge']} {m['word']}"] for m in ctx["metrics"]]
+    ctx["task_table"] = [[t["task_id"], t["baseline"], t["current"], t["change"]]
+                         for t in ctx["tasks"]["regressed"]]
+    ctx["span_table"] = [[s["name"], f"{s['badge']} {s['direction']}", s["duration"], s["cost"],
+                          s["tokens"], s["errors"]] for s in ctx["spans"]["rows"]]
+    return env.get_template(TERMINAL).render(ctx)
+
+
+def render_starter_config(baseline: str, current: str) -> str:
+    """The starter kalibra.yml written by `init` (paths quoted as YAML strings)."""
+    import json
+
+    tpl = _ENV.get_template("starter.yml.j2")
+    return tpl.render(baseline=json.dumps(baseline), current=json.dumps(current))

@@ -1,0 +1,132 @@
+"""The request both the CLI and the GitHub Action build, and its execution: config → traces → engine.
+
+Resolution follows Kalibra's `compare` command: a side given on the command line is a source name from the
+config when one matches, else a path or glob; otherwise the config's baseline/current. Fixed on the way:
+`require` from the command line is added to the config's (Kalibra bug 7), field mappings are taken per side
+(bug 16), and a missing file is an input error (exit 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kalibra_action.errors import InputError
+from kalibra_action.result import Result
+from kalibra_action.traces.fields import FieldMap
+
+Status = Callable[[str], None]
+_SIDE_HINT = ("pass BASELINE CURRENT (or --baseline/--current), or set `{side}:` in kalibra.yml "
+              "(kalibra-action init writes a starter)")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    config_path: str | None = None
+    config_required: bool = False
+    baseline: str | None = None  # a path, a glob or a source name; overrides the config
+    current: str | None = None
+    require: tuple[str, ...] = ()  # added to the config's require
+    require_source: str = "cli"
+    metrics: tuple[str, ...] | None = None
+    trace_format: str | None = None
+    fields: FieldMap = field(default_factory=FieldMap)  # flags win over per-source over global
+    on_inconclusive: str | None = None
+    resamples: int | None = None
+    seed: int | None = None
+    base_dir: Path | None = None  # where command-line paths resolve (default: the current directory)
+
+
+@dataclass(frozen=True)
+class Side:
+    """One resolved side: what to load and how."""
+
+    label: str
+    paths: tuple[str, ...]
+    fields: FieldMap
+    where: tuple
+    fmt: str | None
+    base_dir: Path | None
+
+
+def _resolve_side(name: str, flag: str | None, config, req: RunRequest) -> Side:
+    sources = getattr(config, "sources", {}) or {}
+    if flag:
+        spec = sources.get(flag)
+        if spec is None:  # a path or glob given on the command line, resolved from base_dir
+            return Side(flag, (flag,), config.fields.merge(req.fields), (),
+                        _fmt(req.trace_format or config.format), req.base_dir)
+        label = flag
+    else:
+        spec = getattr(config, name)
+        if spec is None:
+            where = f" ({config.path})" if config.path else " (no kalibra.yml found)"
+            raise InputError(f"no {name} traces given{where}", hint=_SIDE_HINT.format(side=name))
+        label = spec.name or ", ".join(spec.paths)
+    if not spec.paths:
+        raise InputError(f"source '{label}' has no path", file=config.path, key=name)
+    fields = config.fields.merge(spec.fields).merge(req.fields)
+    fmt = _fmt(req.trace_format or spec.format or config.format)
+    return Side(label, tuple(spec.paths), fields, tuple(spec.where), fmt, config.base_dir)
+
+
+def _fmt(value: str | None) -> str | None:
+    return None if value in (None, "", "auto") else value
+
+
+def _load_config(req: RunRequest):
+    from kalibra_action.config import load_config
+
+    return load_config(req.config_path, required=req.config_required)
+
+
+def _gates(config, req: RunRequest) -> tuple:
+    from kalibra_action.gates import parse_gates
+    from kalibra_action.metrics import all_fields
+
+    known = all_fields()
+    gates = list(parse_gates(config.require, known, source="config"))
+    gates += parse_gates(req.require, known, source=req.require_source)
+    return tuple(gates)
+
+
+def _load(side: Side, status: Status):
+    from kalibra_action.traces.load import load_population
+
+    status(f"Loading {side.label}")
+    pop = load_population(list(side.paths), label=side.label, fields=side.fields, where=side.where,
+                          fmt=side.fmt, base_dir=side.base_dir)
+    if side.where:
+        status(f"  {side.label}: {len(pop):,}/{pop.total_before_filter:,} traces matched "
+               f"(where: {', '.join(getattr(m, 'raw', str(m)) for m in side.where)})")
+    return pop
+
+
+def execute(req: RunRequest, *, status: Status | None = None) -> Result:
+    """Run one comparison; InputError (exit 2) for any problem with the input. `status` gets progress."""
+    from kalibra_action.engine import CompareOptions, compare
+    from kalibra_action.metrics.base import StatsOptions
+
+    say = status or (lambda _msg: None)
+    config = _load_config(req)
+    if config.path:
+        say(f"Using config {config.path}")
+    for warning in config.warnings:
+        say(f"warning: {warning}")
+    gates = _gates(config, req)  # bad gates fail before any trace is read
+    sides = [_resolve_side(n, f, config, req) for n, f in (("baseline", req.baseline),
+                                                           ("current", req.current))]
+    baseline, current = (_load(s, say) for s in sides)
+    options = CompareOptions(
+        metrics=req.metrics if req.metrics is not None else config.metrics,
+        gates=gates,
+        noise_thresholds=dict(config.noise_thresholds),
+        stats=StatsOptions(resamples=req.resamples if req.resamples is not None else config.resamples,
+                           seed=req.seed if req.seed is not None else config.seed),
+        on_inconclusive=req.on_inconclusive or config.on_inconclusive,
+    )
+    result = compare(baseline, current, options)
+    result.warnings[:0] = [f"{config.path}: {w}" for w in config.warnings]
+    result.settings.setdefault("config", config.path)
+    return result
