@@ -1,0 +1,338 @@
+"""The baseline from the base branch: the artifact of the newest good run of a workflow, with provenance.
+
+Calls, newest run first and at most MAX_API_CALLS in all: one page of runs
+(`/actions/workflows/{workflow}/runs?branch=…&status=success`, following `Link: rel="next"`), the run's
+artifacts (`/actions/runs/{id}/artifacts?name=…`), then the zip (`/actions/artifacts/{id}/zip`), which answers
+302 to pre-signed storage. That URL is fetched with a plain request that carries no Authorization header.
+
+Runs are skipped when not successful, on another branch, from a fork (head repository ≠ repository, or
+unknown), or triggered by a pull-request event (`pull_request_target` runs on the base branch with PR code: a
+baseline must not come from there). A run whose artifact is missing or expired hands over to the next one.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import quote, urljoin, urlsplit
+
+import requests
+
+from kalibra_action.errors import InputError
+from kalibra_action.github.client import USER_AGENT, GitHubClient, GitHubError
+from kalibra_action.github.safezip import safe_extract
+
+MAX_API_CALLS = 10
+RUNS_PER_PAGE = 50
+STALE_DAYS = 30
+STORAGE_TIMEOUT = (10.0, 60.0)
+MAX_STORAGE_HOPS = 3
+CHUNK = 1 << 16
+PR_EVENTS = frozenset({"pull_request", "pull_request_target", "pull_request_review",
+                       "pull_request_review_comment", "issue_comment"})
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+
+@dataclass(frozen=True)
+class BaselineProvenance:
+    """Where the baseline came from, for the comment and the summary."""
+
+    branch: str
+    run_id: int
+    run_url: str
+    run_number: int | None
+    commit: str
+    created_at: str
+    age_days: float
+    workflow: str
+    artifact: str
+    stale: bool  # older than STALE_DAYS
+
+
+@dataclass(frozen=True)
+class BaselineArtifact:
+    """The extracted trace files (matching the glob, sorted), their directory, and the provenance."""
+
+    paths: tuple[str, ...]
+    directory: str
+    provenance: BaselineProvenance
+
+
+class NoBaseline(Exception):
+    """No usable baseline: no successful run, no artifact, or it expired. `reason` is one sentence."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+IF_NO_BASELINE: tuple[str, ...] = ("fail", "warn", "skip")
+
+
+def if_no_baseline(policy: str, err: NoBaseline) -> str:
+    """Apply input `if-no-baseline`: 'fail' raises InputError (exit 2); 'warn' and 'skip' return the line
+    to show (as a warning, resp. a notice) while the current traces are reported alone, no gates evaluated."""
+    if policy not in IF_NO_BASELINE:
+        raise InputError(f"input 'if-no-baseline' must be one of {', '.join(IF_NO_BASELINE)}; got {policy!r}")
+    message = f"no baseline: {err.reason}"
+    if policy == "fail":
+        raise InputError(message, hint="set if-no-baseline: warn to report the current traces alone")
+    return f"{message}; reporting the current traces alone, no gates evaluated"
+
+
+def workflow_from_ref(ref: str) -> str:
+    """`owner/repo/.github/workflows/ci.yml@refs/heads/main` (GITHUB_WORKFLOW_REF) → `ci.yml`."""
+    name = ref.strip().split("@", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    if not name:
+        raise InputError(f"cannot tell the workflow file from {ref!r}; set input 'baseline-workflow'")
+    return name
+
+
+def default_branch_for(event: dict[str, Any]) -> str | None:
+    """The branch a baseline comes from by default: the PR's base, else the repository's default branch."""
+    pr = event.get("pull_request") or {}
+    base = (pr.get("base") or {}).get("ref")
+    if not base:  # workflow_run after a PR workflow: the triggering run's PR
+        prs = (event.get("workflow_run") or {}).get("pull_requests") or []
+        base = ((prs[0] or {}).get("base") or {}).get("ref") if prs else None
+    return base or (event.get("repository") or {}).get("default_branch") or None
+
+
+class _Calls:
+    """GET on the API, counted against the budget."""
+
+    def __init__(self, client: GitHubClient, limit: int) -> None:
+        self.client = client
+        self.limit = limit
+        self.used = 0
+        self.exhausted = False
+
+    def left(self, need: int) -> bool:
+        ok = self.limit - self.used >= need
+        self.exhausted |= not ok
+        return ok
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        self.used += 1
+        return self.client.request("GET", path, **kwargs)
+
+
+def _skip(run: dict[str, Any], branch: str) -> str | None:
+    """Why a run cannot give the baseline, or None."""
+    if run.get("conclusion") != "success":
+        return "not successful"
+    if run.get("head_branch") != branch:
+        return "another branch"
+    head = ((run.get("head_repository") or {}).get("full_name") or "").lower()
+    base = ((run.get("repository") or {}).get("full_name") or "").lower()
+    if not head or head != base:
+        return "from a fork"
+    if run.get("event") in PR_EVENTS:
+        return "a pull-request event"
+    return None
+
+
+def _runs(calls: _Calls, repo: str, workflow: str, branch: str) -> Iterator[dict[str, Any]]:
+    """Runs that qualify, newest first, page by page while a page plus a download fits the budget."""
+    url: str | None = f"repos/{repo}/actions/workflows/{quote(workflow, safe='')}/runs"
+    params: dict[str, Any] | None = {"branch": branch, "status": "success", "per_page": RUNS_PER_PAGE,
+                                     "exclude_pull_requests": "true"}
+    while url and calls.left(3):
+        try:
+            resp = calls.get(url, params=params)
+        except GitHubError as err:
+            if err.status == 404:
+                raise NoBaseline(f"workflow '{workflow}' was not found in {repo}") from err
+            raise
+        data = resp.json()
+        runs = data.get("workflow_runs") if isinstance(data, dict) else None
+        if not isinstance(runs, list):
+            raise GitHubError("GET", resp.url, resp.status_code, "expected an object with 'workflow_runs'")
+        page = [r for r in runs if isinstance(r, dict) and _skip(r, branch) is None]
+        yield from sorted(page, key=lambda r: (str(r.get("created_at") or ""), r.get("run_number") or 0),
+                          reverse=True)
+        nxt = resp.links.get("next", {}).get("url")
+        url, params = (urljoin(resp.url, nxt), None) if nxt else (None, None)
+
+
+def _pick_artifact(calls: _Calls, repo: str, run_id: int, name: str) -> tuple[dict[str, Any] | None, str]:
+    """The run's live artifact of that exact name (newest if several), or None and why."""
+    data = calls.get(f"repos/{repo}/actions/runs/{run_id}/artifacts",
+                     params={"name": name, "per_page": 100}).json()
+    items = data.get("artifacts") if isinstance(data, dict) else None
+    named = [a for a in items or [] if isinstance(a, dict) and a.get("name") == name]
+    live = [a for a in named if not a.get("expired")]
+    if live:
+        return max(live, key=lambda a: a.get("id") or 0), ""
+    return None, "its artifact has expired" if named else "it has no artifact of that name"
+
+
+def _strip_auth(req: requests.PreparedRequest) -> requests.PreparedRequest:
+    """requests auth hook: never an Authorization header (also keeps ~/.netrc out)."""
+    req.headers.pop("Authorization", None)
+    return req
+
+
+def _redacted(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"  # the query holds the storage signature
+
+
+def _save(resp: requests.Response, out: Path, max_bytes: int, label: str) -> None:
+    size = resp.headers.get("Content-Length", "")
+    if size.isdigit() and int(size) > max_bytes:
+        raise InputError(f"artifact download is {size} bytes, more than the limit of {max_bytes}", file=label)
+    total = 0
+    with open(out, "wb") as fh:
+        for chunk in resp.iter_content(CHUNK):
+            total += len(chunk)
+            if total > max_bytes:
+                raise InputError(f"artifact download exceeds the limit of {max_bytes} bytes", file=label)
+            fh.write(chunk)
+
+
+def _download(calls: _Calls, repo: str, art: dict[str, Any], out: Path, max_bytes: int) -> bool:
+    """Save the artifact's zip to `out`; False when GitHub says it has expired (410)."""
+    label = str(art.get("name") or "artifact")
+    path = f"repos/{repo}/actions/artifacts/{art['id']}/zip"
+    seen: list[requests.Response] = []
+    try:  # the client raises on 3xx; the hook keeps the response to read Location from it
+        resp = calls.get(path, stream=True, hooks={"response": lambda r, *_a, **_k: seen.append(r)})
+    except GitHubError as err:
+        if err.status == 410:
+            return False
+        location = seen[-1].headers.get("Location") if seen and err.status in _REDIRECTS else None
+        for r in seen:
+            r.close()
+        if not location:
+            raise
+        _fetch_storage(urljoin(calls.client.url(path), location), out, max_bytes, label,
+                       allow_http=calls.client.api_url.startswith("http://"))
+        return True
+    with resp:  # served directly by the API host (the token went nowhere else)
+        _save(resp, out, max_bytes, label)
+    return True
+
+
+def _fetch_storage(url: str, out: Path, max_bytes: int, label: str, *, allow_http: bool) -> None:
+    """GET a pre-signed storage URL with no token: a fresh request, not the client's session."""
+    for _hop in range(MAX_STORAGE_HOPS):
+        scheme = urlsplit(url).scheme
+        if scheme != "https" and not (allow_http and scheme == "http"):
+            raise GitHubError("GET", _redacted(url), None, f"refusing a {scheme or 'relative'} download URL")
+        try:
+            resp = requests.get(url, stream=True, allow_redirects=False, timeout=STORAGE_TIMEOUT,
+                                auth=_strip_auth, headers={"User-Agent": USER_AGENT})
+        except (requests.ConnectionError, requests.Timeout) as err:
+            raise GitHubError("GET", _redacted(url), None, type(err).__name__) from err
+        with resp:
+            if resp.status_code in _REDIRECTS and resp.headers.get("Location"):
+                url = urljoin(url, resp.headers["Location"])
+                continue
+            if resp.status_code != 200:
+                raise GitHubError("GET", _redacted(url), resp.status_code,
+                                  "artifact storage refused the download")
+            _save(resp, out, max_bytes, label)
+            return
+    raise GitHubError("GET", _redacted(url), None, "too many redirects from artifact storage")
+
+
+def _check_glob(pattern: str) -> str:
+    parts = PurePosixPath(pattern).parts
+    if not pattern or pattern.startswith("/") or ".." in parts:
+        raise InputError(f"input 'baseline-path' must be a relative glob without '..', got {pattern!r}")
+    return pattern
+
+
+def _matching(files_dir: Path, pattern: str, artifact: str) -> tuple[str, ...]:
+    """Extracted files matching the glob, sorted; InputError naming what the artifact holds when none do."""
+    root = files_dir.resolve()
+    paths = sorted(str(p) for p in files_dir.glob(pattern)
+                   if p.is_file() and not p.is_symlink() and p.resolve().is_relative_to(root))
+    if not paths:
+        held = sorted(p.relative_to(files_dir).as_posix() for p in files_dir.rglob("*") if p.is_file())
+        shown = ", ".join(held[:5]) + (" …" if len(held) > 5 else "") if held else "no files"
+        raise InputError(f"no file in the artifact matches {pattern!r} (it holds {shown})",
+                         file=artifact, hint="set input 'baseline-path'")
+    return tuple(paths)
+
+
+def _provenance(run: dict[str, Any], workflow: str, artifact: str, now: datetime) -> BaselineProvenance:
+    created = str(run.get("created_at") or "")
+    try:
+        when = datetime.fromisoformat(created)
+        age = max(0.0, (now - (when if when.tzinfo else when.replace(tzinfo=UTC))).total_seconds() / 86400)
+    except ValueError:
+        age = 0.0
+    return BaselineProvenance(
+        branch=str(run.get("head_branch") or ""), run_id=int(run["id"]),
+        run_url=str(run.get("html_url") or ""), run_number=run.get("run_number"),
+        commit=str(run.get("head_sha") or ""), created_at=created,
+        age_days=round(age, 2), workflow=str(run.get("name") or workflow), artifact=artifact,
+        stale=age > STALE_DAYS)
+
+
+def _no_baseline(calls: _Calls, tried: list[tuple[dict[str, Any], str]], workflow: str, branch: str,
+                 artifact: str) -> NoBaseline:
+    where = f"of workflow '{workflow}' on branch '{branch}'"
+    if not tried:
+        scope = " among the runs checked within the API budget" if calls.exhausted else ""
+        return NoBaseline(f"no successful run {where}{scope} (fork and pull-request runs are skipped)")
+    newest, why = tried[0]
+    more = f"; {len(tried) - 1} older run(s) had none either" if len(tried) > 1 else ""
+    more += f" (stopped at the budget of {calls.limit} API calls)" if calls.exhausted else ""
+    return NoBaseline(f"no usable artifact '{artifact}' from the latest successful run {where}: "
+                      f"run #{newest.get('run_number') or newest.get('id')} — {why}{more}")
+
+
+def fetch_baseline(client: GitHubClient, repo: str, *, artifact: str, workflow: str, branch: str,
+                   path_glob: str = "**/*.jsonl*", dest: Path | None = None, max_bytes: int = 2 * 1024**3,
+                   max_files: int = 10_000, now: datetime | None = None) -> BaselineArtifact:
+    """Download and safely extract `artifact` from the newest good run of `workflow` on `branch`.
+
+    Extracts into `dest`/files (`dest` default: a new temporary directory, removed again on failure; with an
+    explicit `dest` only `files/` is removed on failure). NoBaseline when
+    there is nothing to compare with; InputError (exit 2) for an unsafe or oversized archive or no file
+    matching `path_glob`; GitHubError when the API keeps failing.
+    """
+    for name, value in (("baseline-artifact", artifact), ("baseline-workflow", workflow),
+                        ("baseline-branch", branch)):
+        if not value:
+            raise InputError(f"input '{name}' is empty")
+    if repo.count("/") != 1:
+        raise InputError(f"repository must be owner/name, got {repo!r}")
+    _check_glob(path_glob)
+    now = now or datetime.now(UTC)
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    calls = _Calls(client, MAX_API_CALLS)
+    tried: list[tuple[dict[str, Any], str]] = []
+    own_dir = dest is None
+    workdir = Path(tempfile.mkdtemp(prefix="kalibra-baseline-")) if dest is None else Path(dest)
+    workdir.mkdir(parents=True, exist_ok=True)
+    zip_path, files_dir = workdir / "artifact.zip", workdir / "files"
+    try:
+        for run in _runs(calls, repo, workflow, branch):
+            if not calls.left(2):
+                break
+            art, why = _pick_artifact(calls, repo, int(run["id"]), artifact)
+            if art is not None and (art.get("size_in_bytes") or 0) > max_bytes:
+                raise InputError(f"artifact is {art['size_in_bytes']} bytes, more than the limit of "
+                                 f"{max_bytes}", file=artifact)
+            if art is None or not _download(calls, repo, art, zip_path, max_bytes):
+                tried.append((run, why or "its artifact has expired"))
+                continue
+            safe_extract(zip_path, files_dir, max_bytes=max_bytes, max_files=max_files)
+            paths = _matching(files_dir, path_glob, artifact)
+            return BaselineArtifact(paths=paths, directory=str(files_dir),
+                                    provenance=_provenance(run, workflow, artifact, now))
+        raise _no_baseline(calls, tried, workflow, branch, artifact)
+    except BaseException:
+        shutil.rmtree(workdir if own_dir else files_dir, ignore_errors=True)
+        raise
+    finally:
+        zip_path.unlink(missing_ok=True)
