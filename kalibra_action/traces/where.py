@@ -1,24 +1,87 @@
 """`where` filters: `field == value`, `!=`, `=~` / `!~` (whole-string regex), `=` alias of `==`.
 
-STUB: interface fixed; the traces work fills in parsing and matching rules.
+Matching rules (Kalibra's, with its bug 14 fixed):
+- a missing field never matches, whatever the operator;
+- values compare in their JSON spelling (`true`, `false`, `null`), and numerically when both sides
+  are finite numbers (`cost == 0.5` matches 0.50);
+- quotes around the value are dropped; the operator is the one that occurs first in the
+  expression (the longest one at that position), so `a = x!=y` compares `a` with `x!=y`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import re
+from dataclasses import dataclass, field
+
+from kalibra_action.traces.fields import MISSING, text_form
+
+OPERATORS = ("==", "=~", "!~", "!=", "=")
+_EQUAL_OPS = ("==", "=")
+
+
+def _as_number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 @dataclass(frozen=True)
 class Matcher:
+    """One parsed `where` expression."""
+
     raw: str
     field: str
     op: str
     value: str
+    _regex: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+    _number: float | None = field(default=None, init=False, repr=False, compare=False)
 
-    def matches(self, actual: object) -> bool:  # pragma: no cover - stub
-        raise NotImplementedError
+    def __post_init__(self) -> None:
+        if self.op in ("=~", "!~"):
+            try:
+                object.__setattr__(self, "_regex", re.compile(self.value))
+            except re.error as exc:
+                raise ValueError(f"invalid regex {self.value!r} in {self.raw!r}: {exc}") from None
+        object.__setattr__(self, "_number", _as_number(self.value))
+
+    def matches(self, value: object) -> bool:
+        """Whether a trace's resolved value passes; `value` is MISSING when the trace lacks the field."""
+        if value is MISSING:
+            return False
+        actual = text_form(value)
+        if self._regex is not None:
+            found = self._regex.fullmatch(actual) is not None
+            return found if self.op == "=~" else not found
+        equal = actual == self.value
+        if not equal and self._number is not None and not isinstance(value, bool):
+            number = _as_number(actual)
+            equal = number is not None and number == self._number
+        return equal if self.op in _EQUAL_OPS else not equal
+
+
+def _unquote(text: str) -> str:
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in ("'", '"'):
+        return text[1:-1]
+    return text
 
 
 def parse_matcher(expr: str) -> Matcher:
     """Parse one expression; raises ValueError with a one-line reason when it is malformed."""
-    raise NotImplementedError
+    if not isinstance(expr, str):
+        raise ValueError(f"a where expression must be text, got {type(expr).__name__}: {expr!r}")
+    best: tuple[int, str] | None = None
+    for op in OPERATORS:
+        pos = expr.find(op)
+        if pos != -1 and (best is None or pos < best[0] or (pos == best[0] and len(op) > len(best[1]))):
+            best = (pos, op)
+    if best is None:
+        raise ValueError(f"no operator in where expression {expr!r}; use one of {', '.join(OPERATORS)}")
+    pos, op = best
+    name = _unquote(expr[:pos].strip())
+    value = _unquote(expr[pos + len(op):].strip())
+    if not name:
+        raise ValueError(f"missing field name in where expression {expr!r}")
+    return Matcher(raw=expr, field=name, op=op, value=value)

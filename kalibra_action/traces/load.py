@@ -1,0 +1,60 @@
+"""load_population: trace files of one side (paths or globs, .jsonl or .jsonl.gz) → one Population."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from kalibra_action.errors import InputError
+from kalibra_action.traces.detect import FLAT, check_format, sniff_all
+from kalibra_action.traces.fields import FieldMap
+from kalibra_action.traces.flat import read_flat
+from kalibra_action.traces.population import Population, PopulationBuilder
+from kalibra_action.traces.sink import Sink, TraceHook
+from kalibra_action.traces.source import TraceFile, resolve_files
+from kalibra_action.traces.spans import FORMATS, read_span_files
+from kalibra_action.traces.where import Matcher
+
+_DEFAULT_FIELDS = FieldMap()
+
+
+def read_into(sink: Sink, files: Sequence[TraceFile], fmt: str | None, warnings: list[str]) -> str:
+    """Read the files into the sink (flat files in order, span files grouped per format); the format."""
+    forced = check_format(fmt)
+    formats = [forced] * len(files) if forced else sniff_all(list(files), [])
+    for tf, file_fmt in zip(files, formats, strict=True):
+        if file_fmt == FLAT:
+            before = sink.total + sink.dup_traces
+            read_flat(tf, sink, warnings)
+            if sink.total + sink.dup_traces == before:
+                warnings.append(f"{tf.name}: no traces in this file")
+    for span_fmt in FORMATS:
+        group = [tf for tf, file_fmt in zip(files, formats, strict=True) if file_fmt == span_fmt]
+        if group:
+            sink.builder.start_file(span_fmt)
+            read_span_files(group, span_fmt, sink, warnings)
+    distinct = sorted(set(formats))
+    return distinct[0] if len(distinct) == 1 else "mixed"
+
+
+def load_population(paths: Sequence[str], *, label: str, fields: FieldMap = _DEFAULT_FIELDS,
+                    where: Sequence[Matcher] = (), fmt: str | None = None,
+                    base_dir: Path | None = None, on_trace: TraceHook | None = None) -> Population:
+    """Load one side. Raises InputError (file and line) on unreadable input, no traces, or a `where`
+    that keeps none; recoverable problems (duplicates, bad numbers, a truncated last line) are warnings."""
+    files = resolve_files(paths, base_dir)
+    names = tuple(tf.name for tf in files)
+    warnings: list[str] = []
+    builder = PopulationBuilder(label=label, files=names, filters=tuple(m.raw for m in where),
+                                warnings=warnings)
+    sink = Sink(builder, fields, where, on_trace)
+    builder.format = read_into(sink, files, fmt, warnings)
+    builder.total_before_filter = sink.total
+    warnings.extend(sink.warnings())
+    if sink.total == 0:
+        raise InputError("no traces in " + ", ".join(names), file=names[0] if len(names) == 1 else None,
+                         hint="each line must be one JSON object (a trace, or a span with context.trace_id)")
+    if len(builder) == 0:
+        filters = "; ".join(m.raw for m in where)
+        raise InputError(f"where matched 0 of {sink.total} traces (where: {filters})", key=label)
+    return builder.build()

@@ -1,0 +1,195 @@
+"""Span-per-line formats: read spans, group them by `context.trace_id` across files, emit traces.
+
+A trace's outcome is failure when any span's finish reason says it was cut short, success when
+spans finished normally, else the root span's status (ERROR / OK). Trace metadata (for `where`,
+task ids and mapped fields) is the root span's attributes, plus `span_kind`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import ModuleType
+
+from kalibra_action.traces import openinference, otel_genai
+from kalibra_action.traces.attrs import as_attrs, span_kind, status_of
+from kalibra_action.traces.fields import MISSING, classify_outcome, resolve_first, text_form
+from kalibra_action.traces.population import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_UNKNOWN
+from kalibra_action.traces.sink import Sink
+from kalibra_action.traces.source import TraceFile, iter_objects
+from kalibra_action.traces.values import BadValues, number, timestamp_ns
+
+FORMATS: dict[str, ModuleType] = {openinference.NAME: openinference, otel_genai.NAME: otel_genai}
+
+# One span as kept until its trace is complete (a tuple: far smaller than an object per span).
+# (span_id, parent_id, name, start_ns, end_ns, cost, in, out, error, finish, mapped outcome value)
+_Span = tuple
+
+
+def _num(value: object, field: str, bad: BadValues) -> float | None:
+    if value is None:
+        return None
+    result = number(value, field, bad)
+    return result if result == result else None
+
+
+class _Root:
+    """The root span of a trace as far as read: the earliest parentless span."""
+
+    __slots__ = ("attrs", "kind", "start", "status")
+
+    def __init__(self, start: str, attrs: dict, status: str, kind: str) -> None:
+        self.start, self.attrs, self.status, self.kind = start, attrs, status, kind
+
+
+def _mapped(attrs: dict, row: dict, path: str | None, default: object) -> object:
+    if not path:
+        return default
+    value = resolve_first((attrs, row), path)
+    return default if value is MISSING or value is None else value
+
+
+def read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings: list[str]) -> None:
+    """Read every span of the files (one format), then append the grouped traces to the builder."""
+    module = FORMATS[fmt]
+    span_values = module.span_values
+    fm = sink.fields
+    bad = sink.builder.bad
+    groups: dict[str, list] = {}
+    skipped = {"no context object": 0, "no context.trace_id": 0}
+    for tf in files:
+        bad.file = tf.name
+        n_rows = 0
+        for _line_no, row in iter_objects(tf, warnings):
+            n_rows += 1
+            context = row.get("context")
+            if context.__class__ is not dict:
+                skipped["no context object"] += 1
+                continue
+            tid = context.get("trace_id")
+            if not tid:
+                skipped["no context.trace_id"] += 1
+                continue
+            if tid.__class__ is not str:
+                tid = text_form(tid)
+            attrs = as_attrs(row.get("attributes"))
+            sid = context.get("span_id") or ""
+            if sid.__class__ is not str:
+                sid = text_form(sid)
+            pid = row.get("parent_id") or None
+            if pid is not None and pid.__class__ is not str:
+                pid = text_form(pid)
+            kind = span_kind(row, attrs)
+            name, cost, in_tok, out_tok, fin = span_values(row, attrs, kind)
+            status = status_of(row)
+            span = (
+                sid, pid, name,
+                timestamp_ns(row.get("start_time"), "start_time", bad),
+                timestamp_ns(row.get("end_time"), "end_time", bad),
+                _num(_mapped(attrs, row, fm.cost, cost), "cost", bad),
+                _num(_mapped(attrs, row, fm.input_tokens, in_tok), "input_tokens", bad),
+                _num(_mapped(attrs, row, fm.output_tokens, out_tok), "output_tokens", bad),
+                status == "ERROR", fin,
+                resolve_first((attrs, row), fm.outcome) if fm.outcome else MISSING,
+            )
+            group = groups.get(tid)
+            if group is None:
+                group = groups[tid] = [[], None]
+            group[0].append(span)
+            if pid is None:
+                start = row.get("start_time") or ""
+                start = start if isinstance(start, str) else str(start)
+                root = group[1]
+                if root is None or (start and (not root.start or start < root.start)):
+                    group[1] = _Root(start, attrs, status, kind)
+        if n_rows == 0:
+            warnings.append(f"{tf.name}: no spans in this file")
+    for reason, count in skipped.items():
+        if count:
+            warnings.append(f"{sink.builder.label}: skipped {count} span(s) with {reason}")
+    for tid, (spans, root) in groups.items():
+        _add_trace(tid, spans, root, sink)
+
+
+def _dedupe(spans: list[_Span], sink: Sink) -> list[_Span]:
+    ids = [s[0] for s in spans if s[0]]
+    if len(set(ids)) == len(ids):
+        return spans
+    seen: set[str] = set()
+    kept = []
+    for s in spans:
+        if s[0]:
+            if s[0] in seen:
+                sink.dup_spans += 1
+                continue
+            seen.add(s[0])
+        kept.append(s)
+    return kept
+
+
+def _outcome(spans: list[_Span], root: _Root | None) -> int:
+    finishes = [s[9] for s in spans if s[9] is not None]
+    if finishes:
+        return OUTCOME_FAILURE if False in finishes else OUTCOME_SUCCESS
+    if root is not None:
+        if root.status == "ERROR":
+            return OUTCOME_FAILURE
+        if root.status == "OK":
+            return OUTCOME_SUCCESS
+    return OUTCOME_UNKNOWN
+
+
+def _add_trace(tid: str, spans: list[_Span], root: _Root | None, sink: Sink) -> None:
+    fm = sink.fields
+    b = sink.builder
+    if len(spans) > 1:
+        spans = _dedupe(spans, sink)
+    root_attrs = root.attrs if root is not None else {}
+    sources: tuple[object, ...] = (root_attrs,)
+    if root is not None and root.kind:
+        sources = (root_attrs, {"span_kind": root.kind})
+    if fm.trace_id:
+        value = resolve_first(sources, fm.trace_id)
+        if value is not MISSING and value is not None:
+            tid = text_form(value)
+    if not sink.is_new(tid):
+        return
+    if sink.on_trace is not None:
+        sink.on_trace("span", sources)
+    if sink.where and not sink.keep(sources):
+        return
+    outcome = _outcome(spans, root)
+    if fm.outcome:
+        value = resolve_first(sources, fm.outcome)
+        if value is MISSING or value is None:
+            for s in sorted(spans, key=lambda s: s[3]):
+                if s[10] is not MISSING and s[10] is not None:
+                    value = s[10]
+                    break
+        code = classify_outcome(value)
+        if code != OUTCOME_UNKNOWN:
+            outcome = code
+    duration = None
+    if fm.duration:
+        value = resolve_first(sources, fm.duration)
+        if value is not MISSING:
+            duration = _num(value, "duration", b.bad)
+
+    b.trace_id.append(tid)
+    b.task.append(b.task_code(sink.task(tid, sources)))
+    b.outcome.append(outcome)
+    b.t_cost.append(None)
+    b.t_in.append(None)
+    b.t_out.append(None)
+    b.t_dur.append(duration)
+    b.n_spans.append(len(spans))
+    parents = {s[1] for s in spans if s[1] is not None}
+    b.steps.append(sum(1 for s in spans if s[0] not in parents))
+    name_code = b.name_code
+    for s in spans:
+        b.s_name.append(name_code(s[2]))
+        b.s_start.append(s[3])
+        b.s_end.append(s[4])
+        b.s_cost.append(s[5])
+        b.s_in.append(s[6])
+        b.s_out.append(s[7])
+        b.s_err.append(s[8])
