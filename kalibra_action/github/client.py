@@ -1,0 +1,157 @@
+"""A small GitHub REST client: the API's headers, bounded retries for rate limits and 5xx, pagination.
+
+Retried: 429; 403 from the secondary rate limit (message says so, or `Retry-After` is set) or the primary one
+(`x-ratelimit-remaining: 0` → until `x-ratelimit-reset`); 5xx; connection errors. Not retried: other 4xx,
+notably 403 "Resource not accessible by integration" (a fork's read-only token). All waits of one client add
+up to at most `max_wait` seconds; a wait that would pass that bound is not started.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from kalibra_action import __version__
+
+API_VERSION = "2022-11-28"
+USER_AGENT = f"kalibra-action/{__version__}"
+MAX_ATTEMPTS = 6
+
+
+class GitHubError(Exception):
+    """A request GitHub refused or that kept failing; never carries the token."""
+
+    def __init__(self, method: str, url: str, status: int | None, message: str) -> None:
+        super().__init__(f"{method} {url}: {status or 'no response'} {message}".strip())
+        self.method = method
+        self.url = url
+        self.status = status
+        self.message = message
+
+    @property
+    def not_permitted(self) -> bool:
+        """The token may not write here: a fork's read-only token, or missing `permissions:`."""
+        return self.status == 403 and "not accessible by integration" in self.message.lower()
+
+
+def _message(resp: requests.Response) -> str:
+    try:
+        data = resp.json()
+    except ValueError:
+        return resp.text[:200]
+    return str(data.get("message", ""))[:500] if isinstance(data, dict) else ""
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+class GitHubClient:
+    """requests.Session with GitHub's headers; `sleep` and `clock` are injectable for tests."""
+
+    def __init__(
+        self,
+        token: str,
+        api_url: str = "https://api.github.com",
+        *,
+        max_wait: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        timeout: tuple[float, float] = (10.0, 30.0),
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.max_wait = max_wait
+        self.waited = 0.0
+        self._sleep = sleep
+        self._clock = clock
+        self._timeout = timeout
+        self._log = log or (lambda _msg: None)
+        self.session = requests.Session()
+        self.session.headers.update({
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": API_VERSION,
+            "User-Agent": USER_AGENT,
+        })
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else f"{self.api_url}/{path.lstrip('/')}"
+
+    def _same_origin(self, url: str) -> bool:
+        a, b = urlsplit(url), urlsplit(self.api_url)
+        return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+
+    def retry_after(self, resp: requests.Response, attempt: int) -> float | None:
+        """Seconds to wait before retrying this response, or None when it must not be retried."""
+        status = resp.status_code
+        headers = resp.headers
+        if status in (403, 429):
+            message = _message(resp).lower()
+            if "not accessible by integration" in message:
+                return None  # a read-only token: retrying cannot help
+            seconds = _seconds(headers.get("retry-after"))
+            if seconds is not None:
+                return seconds
+            reset = _seconds(headers.get("x-ratelimit-reset"))
+            if headers.get("x-ratelimit-remaining") == "0" and reset is not None:
+                return max(0.0, reset - self._clock()) + 1.0
+            if status == 429 or "rate limit" in message or "retry-after" in headers:
+                return min(60.0, 2.0 ** (attempt + 2))  # 4, 8, 16 … s, within the total bound
+            return None
+        if status >= 500:
+            return float(2**attempt)  # 1, 2, 4 … s
+        return None
+
+    def _wait(self, seconds: float, why: str) -> bool:
+        if self.waited + seconds > self.max_wait:
+            return False
+        self._log(f"GitHub API: {why}; retrying in {seconds:.0f} s")
+        self._sleep(seconds)
+        self.waited += seconds
+        return True
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One API call with bounded retries; a non-2xx final answer raises GitHubError."""
+        url = self.url(path)
+        if not self._same_origin(url):
+            raise GitHubError(method, url, None, "refusing to send the token to another host")
+        for attempt in range(MAX_ATTEMPTS):
+            last = attempt == MAX_ATTEMPTS - 1
+            try:
+                resp = self.session.request(method, url, timeout=self._timeout, allow_redirects=False,
+                                            **kwargs)
+            except (requests.ConnectionError, requests.Timeout) as err:
+                if last or not self._wait(float(2**attempt), f"{type(err).__name__}"):
+                    raise GitHubError(method, url, None, type(err).__name__) from err
+                continue
+            if resp.status_code < 300:
+                return resp
+            wait = None if last else self.retry_after(resp, attempt)
+            if wait is None or not self._wait(wait, f"{method} answered {resp.status_code}"):
+                raise GitHubError(method, url, resp.status_code, _message(resp))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        resp = self.request(method, path, **kwargs)
+        return resp.json() if resp.content else None
+
+    def paginate(self, path: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
+        """Items of a list endpoint, following `Link: <…>; rel="next"` as given (same host only)."""
+        url: str | None = self.url(path)
+        query: dict[str, Any] | None = {"per_page": 100, **(params or {})}
+        while url:
+            resp = self.request("GET", url, params=query)
+            data = resp.json()
+            if not isinstance(data, list):
+                raise GitHubError("GET", url, resp.status_code, "expected a JSON array")
+            yield from data
+            nxt = resp.links.get("next", {}).get("url")
+            url, query = (urljoin(url, nxt), None) if nxt else (None, None)

@@ -1,0 +1,147 @@
+"""Workflow commands and file commands, with the runner's escaping rules and limits.
+
+Annotations: `::error title=T::msg`; data escapes `%`, CR, LF; properties also `:` and `,`. At most 10 per
+level per step are shown, so the 10th says how many more there are. Outputs use `name<<DELIM` heredocs with a
+random delimiter. The step summary is capped at 1 MiB (GitHub drops a larger one whole).
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal, TextIO
+
+Level = Literal["error", "warning", "notice"]
+MAX_ANNOTATIONS = 10
+SUMMARY_LIMIT = 1024 * 1024
+_SUMMARY_CUT = (
+    "\n\n> [!NOTE]\n> The summary was cut to fit GitHub's 1 MiB limit; the JSON report has everything.\n"
+)
+
+
+def escape_data(value: str) -> str:
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(value: str) -> str:
+    return escape_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+class Commands:
+    """Writes workflow commands to the log (stdout), counting annotations per level."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+        self.counts: dict[str, int] = {"error": 0, "warning": 0, "notice": 0}
+
+    def _write(self, line: str) -> None:
+        self.out.write(line + "\n")
+        self.out.flush()
+
+    def log(self, message: str) -> None:
+        """A plain log line; a line that would read as a workflow command is defused."""
+        for line in message.splitlines() or [""]:
+            self._write(("\u200b" + line) if line.startswith("::") else line)
+
+    def command(self, name: str, message: str = "", **props: str | int | None) -> None:
+        given = ",".join(f"{k}={escape_property(str(v))}" for k, v in props.items() if v not in (None, ""))
+        self._write(f"::{name}{' ' + given if given else ''}::{escape_data(message)}")
+
+    def annotate(self, level: Level, message: str, *, title: str | None = None,
+                 file: str | None = None, line: int | None = None) -> bool:
+        """One annotation; past the runner's 10 per level it becomes a plain log line. True if annotated."""
+        if self.counts[level] >= MAX_ANNOTATIONS:
+            self.log(f"{level}: {title + ': ' if title else ''}{message}")
+            return False
+        self.counts[level] += 1
+        self.command(level, message, file=file, line=line, title=title)
+        return True
+
+    def annotate_many(self, level: Level, items: Sequence[tuple[str, str]], *, more: str = "") -> None:
+        """(title, message) pairs; when they would pass the limit, the last slot summarises the rest."""
+        room = MAX_ANNOTATIONS - self.counts[level]
+        if len(items) > room > 0:
+            shown, rest = items[: room - 1], items[room - 1:]
+        else:
+            shown, rest = items, []
+        for title, message in shown:
+            self.annotate(level, message, title=title)
+        if rest:
+            names = "; ".join(t for t, _ in rest)
+            self.annotate(level, f"{len(rest)} more: {names}. {more}".strip(), title=f"… {len(rest)} more")
+
+    def error(self, message: str, **kw: str | int | None) -> bool:
+        return self.annotate("error", message, **kw)  # type: ignore[arg-type]
+
+    def warning(self, message: str, **kw: str | int | None) -> bool:
+        return self.annotate("warning", message, **kw)  # type: ignore[arg-type]
+
+    def notice(self, message: str, **kw: str | int | None) -> bool:
+        return self.annotate("notice", message, **kw)  # type: ignore[arg-type]
+
+    def mask(self, value: str) -> None:
+        if value:
+            self._write(f"::add-mask::{escape_data(value)}")
+
+    def debug(self, message: str) -> None:
+        self.command("debug", message)
+
+    @contextmanager
+    def group(self, title: str) -> Iterator[None]:
+        self._write(f"::group::{escape_data(title)}")
+        try:
+            yield
+        finally:
+            self._write("::endgroup::")
+
+
+def format_outputs(values: Mapping[str, object]) -> str:
+    """`name<<DELIM` heredocs, one random delimiter per value, never one that occurs in the value."""
+    chunks = []
+    for name, value in values.items():
+        text = "" if value is None else str(value)
+        delim = f"ghadelimiter_{uuid.uuid4()}"
+        while delim in text:  # pragma: no cover - a 122-bit collision
+            delim = f"ghadelimiter_{uuid.uuid4()}"
+        chunks.append(f"{name}<<{delim}\n{text}\n{delim}\n")
+    return "".join(chunks)
+
+
+def write_outputs(path: Path | None, values: Mapping[str, object]) -> None:
+    if path is None:
+        return
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(format_outputs(values))
+
+
+def _utf8_prefix(text: str, max_bytes: int) -> str:
+    return text.encode("utf-8")[: max(0, max_bytes)].decode("utf-8", errors="ignore")
+
+
+def fit_summary(markdown: str, budget: int) -> str:
+    """Markdown of at most `budget` UTF-8 bytes: cut at a line, open blocks closed, a note added."""
+    if len(markdown.encode("utf-8")) <= budget:
+        return markdown
+    tail_room = len(_SUMMARY_CUT.encode("utf-8")) + 4096
+    if budget < 2 * tail_room:
+        return ""
+    cut = _utf8_prefix(markdown, budget - tail_room)
+    cut = cut[: cut.rfind("\n")] if "\n" in cut else cut
+    closing = "\n```" if cut.count("```") % 2 else ""
+    closing += "\n</details>" * max(0, cut.count("<details") - cut.count("</details>"))
+    return cut + closing + _SUMMARY_CUT
+
+
+def append_summary(path: Path | None, markdown: str, limit: int = SUMMARY_LIMIT) -> bool:
+    """Append to the step summary within the 1 MiB the step may use. Returns True if it was cut."""
+    if path is None:
+        return False
+    used = path.stat().st_size if path.exists() else 0
+    text = markdown if markdown.endswith("\n") else markdown + "\n"
+    fitted = fit_summary(text, limit - used)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(fitted)
+    return fitted != text

@@ -1,0 +1,114 @@
+"""The sticky PR comment: found by a hidden marker on its first line, then created, updated or recreated.
+
+Only a comment whose body *starts with* the exact marker `<!-- kalibra-action:{id} -->` is ours: a human
+quoting the marker, another tool's comment or another `comment-id` is never edited or deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from kalibra_action.github.client import GitHubClient, GitHubError
+
+MAX_BODY = 65_536  # GitHub's limit on a comment body, in characters
+_TRUNCATED = (
+    "\n\n… the comment was cut to fit GitHub's size limit; the job summary and the JSON report "
+    "are complete.\n"
+)
+
+Action = Literal["created", "updated", "unchanged", "recreated"]
+
+
+def marker_for(comment_id: str) -> str:
+    return f"<!-- kalibra-action:{comment_id} -->"
+
+
+def with_marker(body: str, marker: str) -> str:
+    """The body with the marker as its first line (added when the template did not put it there)."""
+    return body if body.lstrip().startswith(marker) else f"{marker}\n{body}"
+
+
+def is_ours(comment: dict[str, Any], marker: str) -> bool:
+    body = comment.get("body") or ""
+    return body.lstrip().startswith(marker)
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2  # counts astral characters twice, to be safe
+
+
+def fit_body(body: str, limit: int = MAX_BODY) -> str:
+    """A last guard under the renderer's budget: cut, close open `<details>` and code fences, add a note."""
+    if _size(body) <= limit:
+        return body
+    room = limit - _size(_TRUNCATED) - 200
+    cut = body[:room]
+    while _size(cut) > room:
+        cut = cut[: len(cut) - (_size(cut) - room)]
+    cut = cut[: cut.rfind("\n")] if "\n" in cut else cut
+    closing = ""
+    if cut.count("```") % 2:
+        closing += "\n```"
+    opened = cut.count("<details") - cut.count("</details>")
+    closing += "\n</details>" * max(0, opened)
+    return cut + closing + _TRUNCATED
+
+
+def _normalise(body: str) -> str:
+    return body.replace("\r\n", "\n").strip()
+
+
+@dataclass(frozen=True)
+class CommentResult:
+    action: Action
+    url: str
+    id: int
+
+
+class StickyComment:
+    """One report's comment on one PR."""
+
+    def __init__(self, client: GitHubClient, repository: str, number: int, marker: str) -> None:
+        self.client = client
+        self.repository = repository
+        self.number = number
+        self.marker = marker
+
+    def find_all(self) -> list[dict[str, Any]]:
+        """Our comments on the PR, oldest first, over all pages."""
+        path = f"repos/{self.repository}/issues/{self.number}/comments"
+        return [c for c in self.client.paginate(path) if is_ours(c, self.marker)]
+
+    def create(self, body: str) -> dict[str, Any]:
+        return self.client.json("POST", f"repos/{self.repository}/issues/{self.number}/comments",
+                                json={"body": body})
+
+    def update(self, comment_id: int, body: str) -> dict[str, Any]:
+        return self.client.json("PATCH", f"repos/{self.repository}/issues/comments/{comment_id}",
+                                json={"body": body})
+
+    def delete(self, comment_id: int) -> None:
+        try:
+            self.client.request("DELETE", f"repos/{self.repository}/issues/comments/{comment_id}")
+        except GitHubError as err:
+            if err.status != 404:  # already gone
+                raise
+
+    def publish(self, body: str, mode: Literal["update", "recreate"] = "update") -> CommentResult:
+        """Post the report: edit ours in place (no request when unchanged), or delete ours and post anew."""
+        body = fit_body(with_marker(body, self.marker))
+        existing = self.find_all()
+        if mode == "recreate":
+            for comment in existing:
+                self.delete(comment["id"])
+            made = self.create(body)
+            return CommentResult("recreated" if existing else "created", made.get("html_url", ""), made["id"])
+        if existing:
+            ours = existing[0]
+            if _normalise(ours.get("body") or "") == _normalise(body):
+                return CommentResult("unchanged", ours.get("html_url", ""), ours["id"])
+            made = self.update(ours["id"], body)
+            return CommentResult("updated", made.get("html_url", ours.get("html_url", "")), ours["id"])
+        made = self.create(body)
+        return CommentResult("created", made.get("html_url", ""), made["id"])

@@ -1,0 +1,227 @@
+"""The runner's environment → one typed ActionSettings.
+
+The runner passes inputs as `INPUT_<NAME>` with the name upper-cased and hyphens kept (`INPUT_GITHUB-TOKEN`),
+applies the defaults from action.yml, and rewrites mounted paths (workspace, event, file commands).
+Defaults here repeat action.yml's so that a local run without the runner behaves the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from kalibra_action.errors import InputError
+
+CommentMode = Literal["update", "recreate", "off"]
+COMMENT_MODES: tuple[str, ...] = ("update", "recreate", "off")
+INCONCLUSIVE_POLICIES: tuple[str, ...] = ("warn", "fail", "pass")
+PR_EVENTS: tuple[str, ...] = ("pull_request", "pull_request_target")
+DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_SERVER_URL = "https://github.com"
+
+# The YAML 1.2 core-schema booleans, as actions/toolkit's getBooleanInput accepts them.
+_TRUE = ("true", "True", "TRUE")
+_FALSE = ("false", "False", "FALSE")
+_COMMENT_ID = re.compile(r"^[A-Za-z0-9_.:/-]{1,100}$")
+
+# action.yml's defaults (tests check both stay equal).
+INPUT_DEFAULTS: dict[str, str] = {
+    "config": "kalibra.yml",
+    "baseline": "",
+    "current": "",
+    "require": "",
+    "github-token": "",
+    "comment": "update",
+    "comment-id": "kalibra",
+    "on-inconclusive": "",
+    "fail-on-gate": "true",
+    "template": "",
+    "pr-number": "",
+    "report": "kalibra-report.json",
+    "working-directory": ".",
+}
+
+
+def get_input(env: Mapping[str, str], name: str) -> str:
+    """An input's value, trimmed: `INPUT_<NAME>` with hyphens kept, else with `_`, else the default."""
+    for key in (f"INPUT_{name.upper()}", f"INPUT_{name.upper().replace('-', '_')}"):
+        if key in env:
+            return env[key].strip()
+    return INPUT_DEFAULTS.get(name, "")
+
+
+def parse_bool(name: str, value: str) -> bool:
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise InputError(f"input '{name}' must be true or false, got {value!r}")
+
+
+def parse_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value.lower() in choices:
+        return value.lower()
+    raise InputError(f"input '{name}' must be one of {', '.join(choices)}; got {value!r}")
+
+
+def parse_pr_number(value: str) -> int | None:
+    if not value:
+        return None
+    text = value.lstrip("#")
+    if not text.isdigit() or int(text) <= 0:
+        raise InputError(f"input 'pr-number' must be a pull request number, got {value!r}")
+    return int(text)
+
+
+def split_lines(value: str) -> tuple[str, ...]:
+    """One item per non-blank line; `#` starts a comment line."""
+    return tuple(s for s in (line.strip() for line in value.splitlines()) if s and not s.startswith("#"))
+
+
+def load_event(path: str | None) -> dict[str, Any]:
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read the event payload: {err}", file=path) from err
+    return data if isinstance(data, dict) else {}
+
+
+@dataclass(frozen=True)
+class ActionSettings:
+    """Everything the action reads from its environment, parsed and checked once."""
+
+    # inputs
+    config: str = "kalibra.yml"
+    baseline: str | None = None
+    current: str | None = None
+    require: tuple[str, ...] = ()
+    token: str | None = field(default=None, repr=False)
+    comment: CommentMode = "update"
+    comment_id: str = "kalibra"
+    on_inconclusive: str | None = None
+    fail_on_gate: bool = True
+    template: str | None = None
+    pr_number_input: int | None = None
+    report: str = "kalibra-report.json"
+    working_directory: str = "."
+    # runner
+    workspace: Path = field(default_factory=Path.cwd)
+    event_name: str = ""
+    event: dict[str, Any] = field(default_factory=dict, repr=False)
+    repository: str = ""
+    api_url: str = DEFAULT_API_URL
+    server_url: str = DEFAULT_SERVER_URL
+    run_id: str = ""
+    run_attempt: str = ""
+    sha: str = ""
+    output_file: Path | None = None
+    summary_file: Path | None = None
+    debug: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ActionSettings:
+        """Parse the runner's environment; bad input values raise InputError (exit 2)."""
+        env = os.environ if env is None else env
+
+        def inp(name: str) -> str:
+            return get_input(env, name)
+
+        comment_id = inp("comment-id") or "kalibra"
+        if not _COMMENT_ID.match(comment_id):
+            raise InputError(
+                f"input 'comment-id' may hold letters, digits and . _ : / - (at most 100), got {comment_id!r}"
+            )
+        policy = inp("on-inconclusive")
+        workspace = Path(env.get("GITHUB_WORKSPACE") or os.getcwd())
+        return cls(
+            config=inp("config") or "kalibra.yml",
+            baseline=inp("baseline") or None,
+            current=inp("current") or None,
+            require=split_lines(inp("require")),
+            token=inp("github-token") or None,
+            comment=parse_choice("comment", inp("comment") or "update", COMMENT_MODES),  # type: ignore[arg-type]
+            comment_id=comment_id,
+            on_inconclusive=(parse_choice("on-inconclusive", policy, INCONCLUSIVE_POLICIES)
+                             if policy else None),
+            fail_on_gate=parse_bool("fail-on-gate", inp("fail-on-gate") or "true"),
+            template=inp("template") or None,
+            pr_number_input=parse_pr_number(inp("pr-number")),
+            report=inp("report") or "kalibra-report.json",
+            working_directory=inp("working-directory") or ".",
+            workspace=workspace,
+            event_name=env.get("GITHUB_EVENT_NAME", ""),
+            event=load_event(env.get("GITHUB_EVENT_PATH")),
+            repository=env.get("GITHUB_REPOSITORY", ""),
+            api_url=(env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),
+            server_url=(env.get("GITHUB_SERVER_URL") or DEFAULT_SERVER_URL).rstrip("/"),
+            run_id=env.get("GITHUB_RUN_ID", ""),
+            run_attempt=env.get("GITHUB_RUN_ATTEMPT", ""),
+            sha=env.get("GITHUB_SHA", ""),
+            output_file=Path(env["GITHUB_OUTPUT"]) if env.get("GITHUB_OUTPUT") else None,
+            summary_file=Path(env["GITHUB_STEP_SUMMARY"]) if env.get("GITHUB_STEP_SUMMARY") else None,
+            debug=env.get("RUNNER_DEBUG") == "1",
+        )
+
+    # derived values
+    @property
+    def base_dir(self) -> Path:
+        """The directory config, trace and template paths are relative to."""
+        return (self.workspace / self.working_directory).resolve()
+
+    @property
+    def report_path(self) -> Path:
+        return (self.workspace / self.report).resolve()
+
+    @property
+    def report_display(self) -> str:
+        """The report path as printed in outputs: relative to the workspace when inside it."""
+        return workspace_relative(self.report_path, self.workspace)
+
+    @property
+    def pr_number(self) -> int | None:
+        """The PR to comment on: the event's for pull_request(_target), else the `pr-number` input."""
+        if self.event_name in PR_EVENTS:
+            pr = self.event.get("pull_request") or {}
+            number = pr.get("number") or self.event.get("number")
+            if isinstance(number, int) and number > 0:
+                return number
+        return self.pr_number_input
+
+    @property
+    def is_fork(self) -> bool:
+        pr = self.event.get("pull_request") or {}
+        head = ((pr.get("head") or {}).get("repo") or {}).get("full_name")
+        base = ((pr.get("base") or {}).get("repo") or {}).get("full_name") or self.repository
+        return bool(head and base and head != base)
+
+    @property
+    def head_sha(self) -> str:
+        pr = self.event.get("pull_request") or {}
+        return (pr.get("head") or {}).get("sha") or self.sha
+
+    @property
+    def run_url(self) -> str | None:
+        if not (self.repository and self.run_id):
+            return None
+        url = f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
+        return f"{url}/attempts/{self.run_attempt}" if self.run_attempt else url
+
+    @property
+    def marker(self) -> str:
+        return f"<!-- kalibra-action:{self.comment_id} -->"
+
+
+def workspace_relative(path: Path, workspace: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(workspace.resolve()).as_posix()
+    except ValueError:
+        return str(path)
