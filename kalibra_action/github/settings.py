@@ -38,7 +38,7 @@ INPUT_DEFAULTS: dict[str, str] = {
     "github-token": "",
     "comment": "update",
     "comment-id": "kalibra",
-    "on-inconclusive": "",
+    "on-inconclusive": "warn",
     "fail-on-gate": "true",
     "template": "",
     "pr-number": "",

@@ -75,7 +75,7 @@ def test_hyphenated_inputs_become_one_typed_object(tmp_path):
 def test_defaults(tmp_path):
     s = ActionSettings.from_env(runner_env(tmp_path))
     assert (s.config, s.comment, s.comment_id, s.fail_on_gate, s.on_inconclusive) == (
-        "kalibra.yml", "update", "kalibra", True, None)
+        "kalibra.yml", "update", "kalibra", True, "warn")
     assert s.baseline is None and s.current is None and s.template is None
 
 
