@@ -1,4 +1,7 @@
-"""Statistics shared by the metrics: % change, medians, z-test, Newcombe interval, fast bootstrap.
+"""Statistics shared by the metrics: % change, medians, z-test, fast bootstrap with BCa intervals.
+
+Intervals for proportions (Wilson, Newcombe, paired over tasks) live in `intervals`, BCa in `bca`,
+per-task tests in `pertask`, the paired geometric-mean ratio in `paired`.
 
 The bootstrap of the % change of a statistic follows Kalibra's rules (None when a side has < 2
 values; undefined resamples — baseline statistic 0, current not — are dropped; None when more than
@@ -14,6 +17,10 @@ vectorised numpy, seeded, and never materialises a resample matrix:
 * median, even n < MEDIAN_PLAIN_BELOW, and mean, n < MEAN_PLAIN_BELOW: plain resampling of int32 indices in
   chunks of ~2**22 cells (partition on the middle positions for the median);
 * mean, n >= MEAN_PLAIN_BELOW: normal approximation of each side's resampled mean, sd = s / sqrt(n).
+
+The same replicates also give the BCa interval (Efron 1987; `bca`), which the gates use; the
+percentile interval stays in Kalibra's `ci_95`. BCa is undefined (→ percentile) when a side has
+fewer than 3 values, the baseline statistic is 0, or every replicate lies on one side of the estimate.
 """
 
 from __future__ import annotations
@@ -23,7 +30,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
+
+from kalibra_action.bca import bca_mean_pct, bca_median_pct
+from kalibra_action.intervals import MDE_FACTOR
 
 Stat = Literal["median", "mean"]
 
@@ -32,7 +42,6 @@ MEAN_PLAIN_BELOW = 500  # n below this: resample the mean for real; above: norma
 CHUNK_CELLS = 1 << 22  # int32 cells per resampling chunk (16 MiB)
 MAX_UNDEFINED = 0.2  # Kalibra: more undefined resamples than this → no CI
 Z95 = 1.959963984540054
-POWER_FACTOR = 2.80  # z_{0.975} + z_{0.80}: MDE at 80 % power = 2.80 × SE
 
 
 def finite(x: float | None) -> float | None:
@@ -93,44 +102,11 @@ def two_proportion_z(n1: int, s1: int, n2: int, s2: int) -> tuple[float, float]:
     return round(z, 4), round(math.erfc(abs(z) / math.sqrt(2)), 6)
 
 
-def wilson(s: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a proportion s/n."""
-    p = s / n
-    den = 1 + z * z / n
-    mid = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, mid - half), min(1.0, mid + half)
-
-
-def newcombe_pp(n1: int, s1: int, n2: int, s2: int, z: float = Z95) -> tuple[float, float] | None:
-    """Newcombe (hybrid Wilson) CI of p2 − p1 in percentage points, rounded to 2 decimals."""
-    if n1 == 0 or n2 == 0:
-        return None
-    p1, p2 = s1 / n1, s2 / n2
-    l1, u1 = wilson(s1, n1, z)
-    l2, u2 = wilson(s2, n2, z)
-    d = p2 - p1
-    lo = d - math.sqrt((p2 - l2) ** 2 + (u1 - p1) ** 2)
-    hi = d + math.sqrt((u2 - p2) ** 2 + (p1 - l1) ** 2)
-    return round(lo * 100, 2), round(hi * 100, 2)
-
-
-def paired_t_pp(diffs: np.ndarray, alpha: float = 0.05) -> tuple[float, float] | None:
-    """t-interval of the mean of per-cluster differences (proportions) in pp; None for < 2 clusters."""
-    k = diffs.shape[0]
-    if k < 2:
-        return None
-    m = float(diffs.mean())
-    se = float(diffs.std(ddof=1)) / math.sqrt(k)
-    half = float(stats.t.ppf(1 - alpha / 2, k - 1)) * se
-    return round((m - half) * 100, 2), round((m + half) * 100, 2)
-
-
 def mde_from_ci(ci: tuple[float, float] | None, z: float = Z95) -> float | None:
     """Minimum detectable effect at 80 % power: 2.80 × SE, SE = CI width / (2 z)."""
     if ci is None:
         return None
-    return finite(POWER_FACTOR * (ci[1] - ci[0]) / (2 * z))
+    return finite(MDE_FACTOR * (ci[1] - ci[0]) / (2 * z))
 
 
 def excludes_zero(ci: tuple[float, float] | None) -> bool | None:
@@ -228,20 +204,48 @@ def resample_stat(values: np.ndarray, stat: Stat, r: int, rng: np.random.Generat
 
 @dataclass(frozen=True)
 class Bootstrap:
-    """Percentile CI of the % change of a statistic (bounds rounded to 1 decimal)."""
+    """CIs of the % change of a statistic (bounds rounded to 1 decimal).
+
+    ci: Kalibra's percentile interval (kept for `metadata.ci_95`); bca: the BCa interval from the same
+    replicates, None where BCa is undefined. gate_ci is what gates and significance use.
+    """
 
     ci: tuple[float, float]
     undefined: int  # resamples dropped because the baseline statistic was 0
     resamples: int
+    bca: tuple[float, float] | None = None
+
+    @property
+    def gate_ci(self) -> tuple[float, float]:
+        return self.bca if self.bca is not None else self.ci
+
+    @property
+    def method(self) -> str:
+        return "bca" if self.bca is not None else "percentile"
 
     @property
     def mde(self) -> float | None:
-        return mde_from_ci(self.ci)
+        return mde_from_ci(self.gate_ci)
+
+
+def _bca(base: np.ndarray, curr: np.ndarray, b: np.ndarray, c: np.ndarray, stat: Stat,
+         alpha: float) -> tuple[float, float] | None:
+    """BCa bounds rounded to 1 decimal, or None when undefined or not finite."""
+    fn = bca_median_pct if stat == "median" else bca_mean_pct
+    with np.errstate(all="ignore"):
+        ci = fn(base, curr, b, c, alpha)
+    if ci is None or not all(math.isfinite(x) for x in ci):
+        return None
+    return round(ci[0], 1), round(ci[1], 1)
 
 
 def bootstrap_pct(base: np.ndarray, curr: np.ndarray, stat: Stat = "median", *,
-                  resamples: int = 10_000, seed: int = 42, alpha: float = 0.05) -> Bootstrap | None:
-    """Bootstrap CI of the % change of `stat` from base to curr, or None (Kalibra's rules)."""
+                  resamples: int = 10_000, seed: int = 42, alpha: float = 0.05,
+                  bca: bool = True) -> Bootstrap | None:
+    """Bootstrap CIs of the % change of `stat` from base to curr, or None (Kalibra's rules).
+
+    bca=False skips the BCa interval (span_breakdown only needs Kalibra's percentile rule).
+    """
     base = np.asarray(base, dtype=np.float64)
     curr = np.asarray(curr, dtype=np.float64)
     if base.shape[0] < 2 or curr.shape[0] < 2 or resamples < 1:
@@ -261,4 +265,4 @@ def bootstrap_pct(base: np.ndarray, curr: np.ndarray, stat: Stat = "median", *,
     i_hi = min(m - 1, int(m * (1 - alpha / 2)))
     part = np.partition(d, (i_lo, i_hi))
     return Bootstrap((round(float(part[i_lo]), 1), round(float(part[i_hi]), 1)),
-                     resamples - m, resamples)
+                     resamples - m, resamples, _bca(base, curr, b, c, stat, alpha) if bca else None)

@@ -21,13 +21,15 @@ def tested_specs(name: str, description: str, unit: str) -> dict[str, FieldSpec]
 
 def tested_fields(name: str, value: float | None, ci: tuple[float, float] | None, *,
                   significant: bool | None = None, missing: str | None = None,
-                  no_ci: str | None = None) -> dict[str, FieldValue]:
-    """FieldValues of F, F_lo, F_hi, F_mde. significant defaults to "the CI excludes 0"."""
+                  no_ci: str | None = None, mde: float | None = None) -> dict[str, FieldValue]:
+    """FieldValues of F, F_lo, F_hi, F_mde. significant defaults to "the CI excludes 0"; mde
+    defaults to 2.80 × the standard error implied by the CI's width."""
     if value is None and missing is None:
         missing = "no data"
     if significant is None and value is not None:
         significant = excludes_zero(ci)
-    mde = mde_from_ci(ci)
+    if mde is None:
+        mde = mde_from_ci(ci)
     why = missing if value is None else (no_ci or "no confidence interval could be computed")
     lo, hi = (ci if ci is not None else (None, None))
     return {

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from kalibra_action.intervals import newcombe
 from kalibra_action.metrics._common import no_data, sides_missing, tested_fields, tested_specs
 from kalibra_action.metrics.base import Metric
 from kalibra_action.result import Direction, Observation
-from kalibra_action.stats import newcombe_pp, two_proportion_z
+from kalibra_action.stats import two_proportion_z
 from kalibra_action.traces.population import Population
 
 
@@ -35,11 +36,12 @@ class ErrorRateMetric(Metric):
         _, p = two_proportion_z(bn, be, cn, ce)
         significant = p < self.options.alpha
         direction = self.classify(delta) if significant else Direction.SAME
-        ci = newcombe_pp(bn, be, cn, ce)
+        r = newcombe(be, bn, ce, cn)
+        ci = (float(r.lo), float(r.hi))
         return Observation(
             name=self.name, description=self.description, direction=direction, delta=delta,
             baseline={"rate": b_rate, "errors": be, "total_spans": bn},
             current={"rate": c_rate, "errors": ce, "total_spans": cn},
             metadata={"pvalue": p, "significant": significant, "ci_95": ci},
-            fields=tested_fields("error_rate_delta", delta, ci, significant=significant),
+            fields=tested_fields("error_rate_delta", delta, ci, significant=significant, mde=float(r.mde)),
         )

@@ -101,7 +101,7 @@ class SpanBreakdownMetric(Metric):
         worse = better = False
         for dim in ("duration", "tokens", "cost"):
             boot = bootstrap_pct(bd[dim], cd[dim], "median", resamples=o.resamples, seed=o.seed,
-                                 alpha=o.alpha)
+                                 alpha=o.alpha, bca=False)  # Kalibra's percentile rule only
             ci = boot.ci if boot else None
             delta = pct_delta(bst[f"median_{dim}"], cst[f"median_{dim}"]) or 0
             cis[dim], deltas[dim] = ci, delta

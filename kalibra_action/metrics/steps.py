@@ -24,6 +24,7 @@ class StepsMetric(ContinuousMetric):
     delta_field = "steps_delta_pct"
     what = "span data"
     have = "have spans"
+    no_data_reason = "no step data"  # Kalibra's reason (the message still says span data)
     fields: ClassVar[dict[str, FieldSpec]] = {
         **tested_specs("steps_delta_pct", "Median steps change (%)", "%"),
         "avg_steps": FieldSpec("Average steps per trace (current)"),

@@ -1,8 +1,9 @@
 """success_rate: share of successful traces among those with a known outcome; delta in pp.
 
 Significance is the pooled two-proportion z-test (p < alpha), as in Kalibra; the direction keeps
-Kalibra's rule. Added: a 95 % CI of the delta (paired t-interval over per-task changes when both
-sides hold the same >= 10 tasks, else Newcombe's hybrid score interval) and the MDE from it.
+Kalibra's rule. Added: a 95 % CI of the delta and its MDE from `intervals.success_rate_interval`:
+a t-interval over per-task changes (tasks as clusters) when both sides hold the same >= 10 tasks
+with known outcomes, else Newcombe's hybrid score interval.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from typing import ClassVar
 
 import numpy as np
 
+from kalibra_action.intervals import success_rate_interval
 from kalibra_action.metrics._common import no_data, plain_field, sides_missing, tested_fields, tested_specs
 from kalibra_action.metrics.base import FieldSpec, Metric
 from kalibra_action.result import Direction, Observation
-from kalibra_action.stats import newcombe_pp, paired_t_pp, two_proportion_z
+from kalibra_action.stats import two_proportion_z
 from kalibra_action.traces.population import OUTCOME_FAILURE, OUTCOME_SUCCESS, Population
 
 MIN_N = 30  # below this many known outcomes a side, rates are flagged as unreliable
-MIN_PAIRED_TASKS = 10
 
 
 class SuccessRateMetric(Metric):
@@ -47,20 +48,27 @@ class SuccessRateMetric(Metric):
         _, p = two_proportion_z(bn, bs, cn, cs)
         significant = p < self.options.alpha
         direction = self.classify(delta) if significant else Direction.SAME
-        ci, method = _paired_ci(baseline, current)
-        if ci is None:
-            ci, method = newcombe_pp(bn, bs, cn, cs), "newcombe"
+        rates_b, rates_c = task_rates(baseline), task_rates(current)
+        match = bool(rates_b) and rates_b.keys() == rates_c.keys()
+        names = sorted(rates_b)
+        ri = success_rate_interval(
+            bs, bn, cs, cn, np.array([rates_b[t][0] / rates_b[t][1] for t in names]),
+            np.array([rates_c[t][0] / rates_c[t][1] for t in names]) if match else None, tasks_match=match)
+        ci = (float(ri.lo), float(ri.hi)) if ri is not None else None
+        method = ri.method if ri is not None else None
         warnings = []
         if min(bn, cn) < MIN_N:
             warnings.append(f"Only {min(bn, cn)} traces with a known outcome on the smaller side; "
                             f"rates are unreliable below {MIN_N}")
-        fields = tested_fields("success_rate_delta", delta, ci, significant=significant)
+        fields = tested_fields("success_rate_delta", delta, ci, significant=significant,
+                               mde=float(ri.mde) if ri is not None else None)
         fields["success_rate"] = plain_field(c_rate * 100)
         return Observation(
             name=self.name, description=self.description, direction=direction, delta=delta,
             baseline={"rate": b_rate, "successes": bs, "with_outcome": bn, "total": len(baseline)},
             current={"rate": c_rate, "successes": cs, "with_outcome": cn, "total": len(current)},
-            metadata={"pvalue": p, "significant": significant, "ci_95": ci, "ci_method": method},
+            metadata={"pvalue": p, "significant": significant, "ci_95": ci, "ci_method": method,
+                      "ci_tasks": ri.tasks if ri is not None else 0},
             warnings=warnings, fields=fields,
         )
 
@@ -77,11 +85,3 @@ def task_rates(pop: Population) -> dict[str, tuple[int, int]]:
     runs = np.bincount(pop.task[known], minlength=k)
     wins = np.bincount(pop.task[known], weights=(pop.outcome[known] == OUTCOME_SUCCESS), minlength=k)
     return {pop.task_names[i]: (int(wins[i]), int(runs[i])) for i in np.flatnonzero(runs)}
-
-
-def _paired_ci(baseline: Population, current: Population) -> tuple[tuple[float, float] | None, str]:
-    b, c = task_rates(baseline), task_rates(current)
-    if b.keys() != c.keys() or len(b) < MIN_PAIRED_TASKS:
-        return None, "newcombe"
-    diffs = np.array([c[t][0] / c[t][1] - b[t][0] / b[t][1] for t in b])
-    return paired_t_pp(diffs), "paired_tasks"

@@ -81,8 +81,10 @@ def test_bug17_missing_and_new_tasks() -> None:
     assert [e["task_id"] for e in obs.metadata["missing"]] == ["b"]
     assert [e["task_id"] for e in obs.metadata["new"]] == ["n", "x"]  # x: no known outcome in baseline
     assert obs.metadata["n_unchanged"] == 0
-    assert obs.metadata["regressions"][0] == {"task_id": "a", "baseline": {"success": 1, "total": 1},
-                                              "current": {"success": 0, "total": 1}}
+    entry = obs.metadata["regressions"][0]
+    assert {k: entry[k] for k in ("task_id", "baseline", "current")} == {
+        "task_id": "a", "baseline": {"success": 1, "total": 1}, "current": {"success": 0, "total": 1}}
+    assert entry["significant"] is False and entry["verdict"] == "untestable"
 
 
 def test_missing_message_names_the_side() -> None:
@@ -109,7 +111,7 @@ def test_success_rate_fields_and_z_significance() -> None:
     obs = make_metric("success_rate").compare(b, c)
     fv = obs.fields["success_rate_delta"]
     assert fv.value == -30.0 and fv.significant and obs.direction == Direction.DEGRADATION
-    assert obs.metadata["ci_method"] == "paired_tasks" and fv.ci[0] < -30 < fv.ci[1]
+    assert obs.metadata["ci_method"] == "paired-tasks" and fv.ci[0] < -30 < fv.ci[1]
     assert obs.fields["success_rate"].value == 50.0
     assert obs.fields["success_rate_delta_mde"].value == fv.mde > 0
 

@@ -46,12 +46,11 @@ def test_two_proportion_z_matches_scipy() -> None:
     assert S.two_proportion_z(10, 10, 10, 10) == (0.0, 1.0)
 
 
-def test_newcombe_contains_delta() -> None:
-    lo, hi = S.newcombe_pp(50, 45, 50, 40)
-    assert lo < -10 < hi
-    lo, hi = S.newcombe_pp(30, 30, 30, 30)
-    assert lo == -hi and 0 < hi < 12  # no change at 100 %: Wilson keeps a non-zero width
+def test_mde_from_ci_and_one_implementation_of_the_proportion_intervals() -> None:
     assert S.mde_from_ci((-1.96, 1.96)) == pytest.approx(2.80, rel=1e-3)
+    assert S.mde_from_ci(None) is None
+    for dup in ("wilson", "newcombe_pp", "paired_t_pp"):  # they live in kalibra_action.intervals
+        assert not hasattr(S, dup)
 
 
 @pytest.mark.parametrize("n", [7, 200, 201, 398, 400, 998, 1001])
@@ -144,3 +143,18 @@ def test_large_n_is_fast_and_small_in_memory() -> None:
     res = S.bootstrap_pct(b, c, "median", resamples=10_000)
     assert time.perf_counter() - t < 2.0
     assert res.ci[0] < 1.0 < res.ci[1] < 2.5
+
+
+def test_bca_from_the_same_replicates_and_percentile_kept() -> None:
+    rng = np.random.default_rng(6)
+    b, c = rng.lognormal(0, 1, 60), rng.lognormal(0.3, 1, 61)
+    res = S.bootstrap_pct(b, c, "median", seed=2)
+    assert res.bca is not None and res.method == "bca" and res.gate_ci == res.bca
+    assert res.ci == S.bootstrap_pct(b, c, "median", seed=2, bca=False).ci  # percentile unchanged
+    assert S.bootstrap_pct(b, c, "median", seed=2, bca=False).bca is None
+    assert abs(res.bca[0] - res.ci[0]) < 0.5 * (res.ci[1] - res.ci[0])
+    assert res.mde == S.mde_from_ci(res.bca)
+    tiny = S.bootstrap_pct(np.array([1.0, 2.0]), np.array([1.0, 3.0]), "mean")
+    assert tiny.bca is None and tiny.method == "percentile" and tiny.gate_ci == tiny.ci
+    flat = S.bootstrap_pct(np.full(10, 5.0), np.full(10, 5.0), "median")
+    assert flat.gate_ci == (0.0, 0.0)
