@@ -27,7 +27,8 @@ from kalibra_action.traces.where import Matcher
 CONFIG_FILENAME = "kalibra.yml"
 FORMATS = ("auto", "flat", "openinference", "otel-genai")
 TOP_KEYS = ("sources", "baseline", "current", "fields", "format", "metrics", "require", "noise_thresholds",
-            "task_id", "resamples", "seed", "on_inconclusive")
+            "task_id", "resamples", "seed", "on_inconclusive", "per_task")
+PER_TASK_KEYS = ("fdr",)
 SOURCE_KEYS = ("path", "where", "fields", "format")
 KALIBRA_METRICS = ("success_rate", "cost", "duration", "steps", "error_rate", "token_usage",
                    "token_efficiency", "cost_quality", "trace_breakdown", "span_breakdown")
@@ -60,6 +61,7 @@ class Config:
     resamples: int = 10_000
     seed: int = 42
     on_inconclusive: str = "warn"
+    fdr: float = 0.10  # per_task.fdr: Benjamini–Hochberg level of the per-task tests
     warnings: tuple[str, ...] = ()
     format: str | None = None  # top-level default format of both sides
     lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
@@ -322,6 +324,15 @@ class _Parser:
             raise self.error("on_inconclusive", f"must be one of {allowed}, not {_kind(value)}")
         return str(value)
 
+    def per_task(self, value: object) -> float:
+        """per_task: {fdr: q} with 0 < q < 1 (default 0.10)."""
+        spec = self.mapping(value, "per_task", "per_task settings")
+        self.check_keys(spec, "per_task", PER_TASK_KEYS)
+        fdr = spec.get("fdr", 0.10)
+        if isinstance(fdr, bool) or not isinstance(fdr, (int, float)) or not 0 < fdr < 1:
+            raise self.error("per_task.fdr", f"must be a number between 0 and 1, not {_kind(fdr)}")
+        return float(fdr)
+
     def config(self, data: object, path: str, base_dir: Path) -> Config:
         if data is None:
             data = {}
@@ -348,6 +359,7 @@ class _Parser:
             resamples=self.integer(data.get("resamples"), "resamples", 10_000, MIN_RESAMPLES, MAX_RESAMPLES),
             seed=self.integer(data.get("seed"), "seed", 42, 0),
             on_inconclusive=self.on_inconclusive(data.get("on_inconclusive")),
+            fdr=self.per_task(data.get("per_task")),
             warnings=tuple(w for _, w in sorted(self.warnings, key=lambda lw: lw[0])),
             format=self.format(data.get("format"), "format"), lines=self.lines)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from kalibra_action.report import format as fmt
+from kalibra_action.report import mermaid
 from kalibra_action.report.json import to_dict
 from kalibra_action.result import Direction, GateResult, GateStatus, Observation, Result, SideInfo
 
@@ -73,7 +76,7 @@ def field_unit(name: str) -> str:
     return ""
 
 
-def _gate(g: GateResult) -> dict:
+def _gate(g: GateResult, per_task: Mapping | None = None) -> dict:
     unit = field_unit(g.field)
     actual = fmt.delta(g.actual, unit) if unit in ("%", "pp") else fmt.value(g.actual, unit)
     if g.status is GateStatus.PASS:
@@ -89,12 +92,27 @@ def _gate(g: GateResult) -> dict:
         notes.append("underpowered: the threshold is below what this sample can detect")
     if g.status is GateStatus.INCONCLUSIVE and not g.passed:
         notes.append("counted as a failure (on_inconclusive: fail)")
+    notes += _naive_count_notes(g, per_task or {})
     return {
         "expr": g.expr, "field": g.field, "op": g.op, "threshold": g.threshold, "source": g.source,
         "status": g.status.value, "label": label, "icon": icon, "passed": g.passed,
         "actual": actual, "ci": fmt.ci(g.ci, unit) if g.ci else "", "reason": g.warning or "",
-        "notes": notes, "underpowered": g.underpowered,
+        "notes": notes, "underpowered": g.underpowered, "mde": g.mde,
     }
+
+
+def _naive_count_notes(g: GateResult, pt: Mapping) -> list[str]:
+    """A gate on Kalibra's naive `regressions` count: how many are significant, how many chance explains."""
+    if g.field != "regressions" or pt.get("significant") is None:
+        return []
+    expected = pt.get("expected")
+    exp = f"≈{fmt.num(expected, 1)} expected" if expected is not None else ""
+    if g.status is GateStatus.FAIL and pt["significant"] == 0:
+        return ["the count is within what chance produces" + (f" ({exp})" if exp else "")
+                + "; consider `significant_regressions <= 0`"]
+    sig = f"{pt['significant']} significant at FDR {fmt.num(pt['fdr'], 2)}" if pt.get("fdr") is not None \
+        else f"{pt['significant']} significant"
+    return [sig + (f", {exp} by chance" if exp else "")]
 
 
 def verdict(result: Result) -> dict:
@@ -115,7 +133,23 @@ def verdict(result: Result) -> dict:
     return {"state": state, "icon": icon, "title": title, "counts": counts, "total": n}
 
 
+def _pair(value: Any) -> tuple[float, float] | None:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return None
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value):
+        return None
+    return float(value[0]), float(value[1])
+
+
+def _excludes_zero(ci: tuple[float, float] | None) -> bool | None:
+    return None if ci is None else (ci[0] > 0 or ci[1] < 0)
+
+
 def _ci_of(obs: Observation) -> tuple[float, float] | None:
+    """The CI shown: BCa (metadata ci_95_bca) when present, else the gate field's, else Kalibra's ci_95."""
+    bca = _pair(obs.metadata.get("ci_95_bca"))
+    if bca is not None:
+        return bca
     for fv in obs.fields.values():
         if fv.tested and fv.ci is not None:
             return fv.ci
@@ -135,8 +169,49 @@ def metric_rows(result: Result) -> list[dict]:
             "baseline": show(obs.baseline.get(key)), "current": show(obs.current.get(key)),
             "delta": fmt.delta(obs.delta, unit), "ci": fmt.ci(_ci_of(obs), unit),
             "direction": obs.direction.value, "badge": badge, "word": word,
+            "notes": _metric_notes(obs, unit),
         })
     return rows
+
+
+def _metric_notes(obs: Observation, unit: str) -> list[str]:
+    """Mean vs median when they disagree in significance; the paired per-task change when present."""
+    md = obs.metadata
+    notes = []
+    mean_ci = _pair(md.get("mean_ci_95"))
+    median_sig = _excludes_zero(_ci_of(obs))
+    mean_sig = _excludes_zero(mean_ci)
+    if median_sig is not None and mean_sig is not None and median_sig != mean_sig:
+        mean = f"mean {fmt.delta(md.get('mean_delta_pct'), '%')} {fmt.ci(mean_ci, '%')}"
+        notes.append(f"{mean} is significant but the median's change is not: the distribution shifted "
+                     "away from its median" if mean_sig else
+                     f"{mean} is not significant although the median's change is")
+    paired_ci = _pair(md.get("paired_ci_95"))
+    if md.get("paired_ratio_pct") is not None:
+        tasks = md.get("paired_tasks")
+        n = f" over {fmt.num(tasks)} tasks" if isinstance(tasks, int) and tasks else ""
+        ci = f" {fmt.ci(paired_ci, '%')}" if paired_ci else ""
+        notes.append(f"paired by task{n}: {fmt.delta(md.get('paired_ratio_pct'), '%')}{ci} "
+                     "(geometric mean of per-task ratios)")
+    return notes
+
+
+_PAIRED = "t-interval over per-task changes"
+_CI_METHODS = {"bca": "BCa bootstrap", "percentile": "percentile bootstrap",
+               "newcombe": "Newcombe score interval", "paired-tasks": _PAIRED, "paired_tasks": _PAIRED}
+
+
+def ci_methods(result: Result) -> str:
+    """One line naming how the 95 % CIs were computed (empty when no metric says)."""
+    parts: dict[str, list[str]] = {}
+    for name, obs in result.observations.items():
+        method = obs.metadata.get("ci_method") if name not in BREAKDOWNS else None
+        if isinstance(method, str) and method:
+            label = _CI_METHODS.get(method, method)
+            if method.startswith("paired") and isinstance(obs.metadata.get("ci_tasks"), int):
+                label = f"t-interval over {obs.metadata['ci_tasks']} per-task changes"
+            parts.setdefault(label, []).append(LABELS.get(name, name))
+    return "; ".join(f"{', '.join(names)}: {label}" for label, names in parts.items())
 
 
 def _count(side: Any) -> tuple[int | None, int | None]:
@@ -157,6 +232,125 @@ def _task_row(item: Mapping) -> dict:
         "current": f"{cs}/{cn}" if cn is not None else "missing",
         "change": fmt.pp(-drop * 100, 0) if br is not None and cr is not None else fmt.NA,
         "significant": item.get("significant"), "_drop": drop, "_n": bn or 0,
+    }
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _verdict_text(verdict: str | None, naive: str, untestable: bool) -> tuple[str, int]:
+    """(verdict shown, group): 0 significant drop, 1 drop not significant, 2 significant rise,
+    3 rise not significant, 4 no change."""
+    if verdict == "regressed":
+        return "regressed", 0
+    if verdict == "improved":
+        return "improved", 2
+    group = {"regressed": 1, "improved": 3}.get(naive, 4)
+    if verdict is None:
+        return ("not tested" if group < 4 else "unchanged"), group
+    if group < 4:
+        return ("not significant (untestable)" if untestable or verdict == "untestable"
+                else "not significant"), group
+    return ("untestable" if verdict == "untestable" else "unchanged"), group
+
+
+def _per_task_row(item: Mapping) -> dict:
+    """One row of the per-task table from a `per_task` entry (or an older regressions/improvements entry)."""
+    bs, bn = _count(item.get("baseline"))
+    cs, cn = _count(item.get("current"))
+    delta = _number(item.get("delta_pp"))
+    if delta is None and bs is not None and cs is not None and bn and cn:
+        delta = (cs / cn - bs / bn) * 100
+    naive = item.get("naive")
+    if naive not in ("regressed", "improved", "unchanged"):
+        naive = "unchanged" if not delta else "regressed" if delta < 0 else "improved"
+    verdict = item.get("verdict")
+    if verdict not in ("regressed", "improved", "unchanged", "untestable"):
+        sig = item.get("significant")
+        verdict = None if sig is None else naive if sig else "unchanged"
+    untestable = bool(item.get("untestable")) or verdict == "untestable"
+    text, group = _verdict_text(verdict, naive, untestable)
+    p, q = _number(item.get("p")), _number(item.get("q"))
+    return {
+        "task_id": item.get("task_id", ""),
+        "baseline": f"{bs}/{bn}" if bn is not None else fmt.NA,
+        "current": f"{cs}/{cn}" if cn is not None else "missing",
+        "change": fmt.change(delta), "p": fmt.pvalue(p), "q": fmt.pvalue(q),
+        "verdict": text, "group": group, "significant": group in (0, 2), "untestable": untestable,
+        "badge": {0: "▼", 1: "▽", 2: "▲", 3: "△"}.get(group, "—"),
+        "_delta": delta if delta is not None else 0.0, "_p": p if p is not None else 2.0,
+        "_runs": min(bn or 0, cn or 0),
+    }
+
+
+def per_task_rows(result: Result) -> list[dict]:
+    """Every task with its test, regressions first: significant drops, other drops, significant rises,
+    other rises, the rest; within a group by p, then the larger change, then the id."""
+    obs = result.observations.get("trace_breakdown")
+    if obs is None:
+        return []
+    items = obs.metadata.get("per_task")
+    if not isinstance(items, list):  # older data: Kalibra's lists, with the test fields when present
+        items = [*(obs.metadata.get("regressions") or []), *(obs.metadata.get("improvements") or [])]
+    rows = [_per_task_row(i) for i in items if isinstance(i, Mapping)]
+    rows.sort(key=lambda r: (r["group"], r["_p"], r["_delta"] if r["group"] < 2 else -r["_delta"],
+                             str(r["task_id"])))
+    return rows
+
+
+def _field_value(obs: Observation, name: str) -> float | None:
+    fv = obs.fields.get(name)
+    return _number(fv.value) if fv is not None else None
+
+
+def _count_of(value: Any) -> int | None:
+    """A count given as a number or as a list of ids."""
+    if isinstance(value, list):
+        return len(value)
+    x = _number(value)
+    return int(x) if x is not None else None
+
+
+def per_task_summary(result: Result, rows: list[dict]) -> dict:
+    """The counts the report states about the per-task test (None where the data does not say)."""
+    obs = result.observations.get("trace_breakdown")
+    if obs is None:
+        return {"tested": False}
+    md = obs.metadata
+    tested = isinstance(md.get("per_task"), list) or "significant_regressions" in obs.fields
+
+    def first(*values: Any) -> int | None:
+        return next((v for v in values if v is not None), None)
+
+    naive = first(_count_of(_field_value(obs, "regressions")), _count_of(md.get("n_regressions")),
+                  _count_of(md.get("regressions")))
+    naive_up = first(_count_of(_field_value(obs, "improvements")), _count_of(md.get("n_improvements")),
+                     _count_of(md.get("improvements")))
+    sig = first(_count_of(_field_value(obs, "significant_regressions")),
+                _count_of(md.get("n_significant_regressions")),
+                sum(r["group"] == 0 for r in rows) if tested else None)
+    sig_up = first(_count_of(_field_value(obs, "significant_improvements")),
+                   _count_of(md.get("n_significant_improvements")),
+                   sum(r["group"] == 2 for r in rows) if tested else None)
+    untestable = first(_count_of(_field_value(obs, "untestable_tasks")), _count_of(md.get("n_untestable")),
+                       _count_of(md.get("untestable")),
+                       sum(r["untestable"] for r in rows) if tested else None)
+    runs = [r["_runs"] for r in rows if r["untestable"] and r["_runs"]]
+    runs_needed = _count_of(md.get("runs_for_30pp"))
+    return {
+        "tested": tested,
+        "naive": naive, "naive_improved": naive_up,
+        "significant": sig if tested else None, "significant_improved": sig_up if tested else None,
+        "expected": first(_number(md.get("expected_regressions")), _field_value(obs, "expected_regressions")),
+        "fdr": _number(md.get("fdr")),
+        "untestable": untestable or 0,
+        "typical_runs": int(statistics.median_low(runs)) if runs else None,
+        "runs_for_30pp": runs_needed,
+        "missing": first(_count_of(_field_value(obs, "missing_tasks")), _count_of(md.get("missing"))) or 0,
+        "new": first(_count_of(_field_value(obs, "new_tasks")), _count_of(md.get("new"))) or 0,
     }
 
 
@@ -210,6 +404,9 @@ def build(result: Result, *, caps: Caps = Caps(), extra: Mapping | None = None,
     """Everything a template sees. Lists are sorted worst first and cut to `caps`."""
     regressed = task_rows(result)
     improved = task_rows(result, "improvements")
+    all_tasks = per_task_rows(result)
+    summary = per_task_summary(result, all_tasks)
+    changed = [r for r in all_tasks if r["group"] < (4 if verbose else 3)]
     spans = span_rows(result, verbose)
     warnings = list(dict.fromkeys(result.warnings))  # the engine already folds in each side's warnings
     seen = set(warnings)
@@ -219,19 +416,25 @@ def build(result: Result, *, caps: Caps = Caps(), extra: Mapping | None = None,
     sb = result.observations.get("span_breakdown")
     shown = {}
     for name, rows in (("regressed", regressed), ("improved", improved), ("spans", spans),
-                       ("warnings", warnings)):
+                       ("warnings", warnings), ("rows", changed)):
         shown[name], shown[name + "_more"] = caps.cut(rows)
+    bars = mermaid.MAX_BARS if caps.items is None else min(mermaid.MAX_BARS, caps.items)
     return {
         "result": result,
         "data": to_dict(result),
         "verdict": verdict(result),
-        "gates": [_gate(g) for g in result.gates],
+        "gates": [_gate(g, summary) for g in result.gates],
         "metrics": metric_rows(result),
+        "ci_methods": ci_methods(result),
         "tasks": {
             "present": tb is not None, "metadata": tb.metadata if tb else {},
             "regressed": shown["regressed"], "regressed_more": shown["regressed_more"],
             "n_regressed": len(regressed), "improved": shown["improved"],
             "improved_more": shown["improved_more"], "n_improved": len(improved),
+            "rows": shown["rows"], "rows_more": shown["rows_more"], "n_rows": len(changed),
+            "summary": summary, "chart": mermaid.bar_chart(all_tasks, bars) if bars else "",
+            "chart_bars": len(mermaid.pick(all_tasks, bars)),
+            "n_changed": sum(r["_delta"] != 0 for r in all_tasks),
         },
         "spans": {
             "present": sb is not None, "metadata": sb.metadata if sb else {},

@@ -74,6 +74,27 @@ def num(value: object, digits: int = 2) -> str:
     return f"{x:,.{digits}f}".replace("-", "−")
 
 
+def change(value: object, digits: int = 1) -> str:
+    """A signed change with no unit and no trailing `.0`: -100 → `−100`, 33.33 → `+33.3`."""
+    x = _num(value)
+    if x is None:
+        return NA
+    x = round(x, digits)
+    return _signed(x, 0 if x == int(x) else digits)
+
+
+def pvalue(value: object) -> str:
+    """A p- or q-value: `<0.0001`, two significant digits below 0.1 (`0.0039`), else two decimals."""
+    x = _num(value)
+    if x is None or x < 0:
+        return NA
+    if x < 1e-4:
+        return "<0.0001"
+    if x < 0.1:
+        return f"{x:.2g}"
+    return "1" if x >= 0.995 else f"{x:.2f}"
+
+
 def seconds(value: object, digits: int = 2) -> str:
     x = _num(value)
     return NA if x is None else num(round(x, digits), digits) + " s"
@@ -127,4 +148,6 @@ FILTERS = {
     "ci": ci,
     "delta": delta,
     "value": value,
+    "change": change,
+    "pvalue": pvalue,
 }

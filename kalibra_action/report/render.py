@@ -157,8 +157,12 @@ def render_terminal(result: Result, *, color: bool = False, verbose: bool = Fals
     ctx = build(result, caps=Caps(None if verbose else 20), verbose=verbose)
     ctx["metric_table"] = [[m["label"], m["baseline"], m["current"], m["delta"], m["ci"],
                             f"{m['badge']} {m['word']}"] for m in ctx["metrics"]]
-    ctx["task_table"] = [[t["task_id"], t["baseline"], t["current"], t["change"]]
-                         for t in ctx["tasks"]["regressed"]]
+    if ctx["tasks"]["summary"].get("tested"):
+        ctx["task_table"] = [[t["task_id"], t["baseline"], t["current"], t["change"], t["p"], t["q"],
+                              f"{t['badge']} {t['verdict']}"] for t in ctx["tasks"]["rows"]]
+    else:
+        ctx["task_table"] = [[t["task_id"], t["baseline"], t["current"], t["change"]]
+                             for t in ctx["tasks"]["regressed"]]
     ctx["span_table"] = [[s["name"], f"{s['badge']} {s['direction']}", s["duration"], s["cost"],
                           s["tokens"], s["errors"]] for s in ctx["spans"]["rows"]]
     return env.get_template(TERMINAL).render(ctx)

@@ -62,7 +62,7 @@ def test_bad_config_exit_2(tmp_path: Path) -> None:
 def test_demo_prints_markdown_and_exits_0(tmp_path: Path) -> None:
     r = run("demo", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith("## ❌") and "| regressions &#60;&#61; 2 | 5 | ❌ **FAIL** |" in r.stdout
+    assert r.stdout.startswith("## ❌") and "| regressions &#60;&#61; 2 | 5 | ❌ **FAIL**" in r.stdout
     assert "the demo exits 0" in r.stderr
     assert list(tmp_path.iterdir()) == []  # writes nothing
 

@@ -150,6 +150,7 @@ def test_init_writes_and_refuses_to_overwrite(tmp_path: Path, monkeypatch: pytes
     assert code == 0 and "Wrote kalibra.yml" in out
     data = yaml.safe_load((tmp_path / "kalibra.yml").read_text())
     assert data["baseline"]["path"] == "runs/main/*.jsonl"
+    assert data["require"][0] == "significant_regressions <= 0" and data["per_task"] == {"fdr": 0.10}
     (tmp_path / "kalibra.yml").write_text("mine: 1\n")
     code, _, err = call("init")
     assert code == 2 and "--force" in err

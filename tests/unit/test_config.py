@@ -326,3 +326,11 @@ def test_duplicate_key_warns(tmp_path: Path) -> None:
     [w] = cfg.warnings
     assert w.endswith("kalibra.yml:3: duplicate key 'require'; the last one is used")
     assert cfg.line_of("require") == 3
+
+
+def test_per_task_fdr(tmp_path: Path) -> None:
+    assert load_text(tmp_path, "per_task: {fdr: 0.05}\n").fdr == 0.05
+    assert load_text(tmp_path, "require: []\n").fdr == 0.10
+    err = error(tmp_path, "per_task:\n  fdr: 2\n")
+    assert "per_task.fdr" in str(err) and ":2:" in str(err)
+    assert "did you mean 'fdr'" in " ".join(load_text(tmp_path, "per_task: {fdrr: 0.1}\n").warnings)

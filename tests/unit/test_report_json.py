@@ -35,7 +35,10 @@ def test_superset_of_kalibra_keys() -> None:
     assert {"files", "format", "filters"} <= data["current"].keys()
     assert {"settings", "exit_code", "version", "fields"} <= data.keys()
     assert data["exit_code"] == 1 and data["passed"] is False
-    assert data["fields"]["cost_delta_pct"]["ci"] == [-53.9, -20.3]
+    assert data["fields"]["cost_delta_pct"]["ci"] == [-55.0, -21.1]  # the gate CI is BCa
+    assert data["metrics"]["cost"]["metadata"]["ci_95"] == [-53.9, -20.3]  # Kalibra's percentile CI
+    per_task = data["metrics"]["trace_breakdown"]["metadata"]["per_task"]
+    assert per_task[0]["verdict"] == "regressed" and {"p", "q", "delta_pp", "naive"} <= per_task[0].keys()
     assert data["gates"][1]["status"] == "inconclusive"
     assert data["gates"][2]["source"] == "cli"
 

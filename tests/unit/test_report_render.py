@@ -66,17 +66,20 @@ def details_balanced(text: str) -> bool:
     return depth == 0
 
 
-SAFE_TAGS = {"h2", "h3", "p", "strong", "table", "thead", "tbody", "tr", "th", "td", "details", "summary",
-             "sub", "ul", "li", "a", "code"}
+SAFE_TAGS = {"h2", "h3", "p", "strong", "em", "table", "thead", "tbody", "tr", "th", "td", "details",
+             "summary", "sub", "ul", "li", "a", "code", "pre"}
 
 
 def test_markdown_content() -> None:
     text = render_markdown(sample_result(), extra={"run_url": "https://github.com/o/r/actions/runs/7"})
     assert text.splitlines()[0].startswith("## ❌") and "FAILED" in text.splitlines()[0]
-    assert "| regressions &#60;&#61; 2 | 3 | ❌ **FAIL** |" in text
+    gate = ("| regressions &#60;&#61; 2 | 3 | ❌ **FAIL** "
+            "(1 significant at FDR 0.10, ≈2.6 expected by chance) |")
+    assert gate in text
     assert "INCONCLUSIVE" in text and "MDE ±6%" in text and "underpowered" in text
-    assert "| task-00000 | 4/4 | 0/4 | −100 pp |" in text
-    assert "| Cost &#40;median&#41; | $0.0357 | $0.0213 | −40.5% | [−53.9, −20.3]% | ▲ improved |" in text
+    assert "| task-00000 | 4/4 | 0/4 | −100 | 0.0039 | 0.039 | ▼ **regressed** |" in text
+    # the BCa interval, not Kalibra's percentile one (metadata ci_95 [-53.9, -20.3])
+    assert "| Cost &#40;median&#41; | $0.0357 | $0.0213 | −40.5% | [−55.0, −21.1]% | ▲ improved |" in text
     assert "100 of 120 read" in text and "model &#61;&#61; gpt-4o" in text
     doc = parse(text)
     assert doc.links == ["https://github.com/o/r/actions/runs/7"]
@@ -147,11 +150,11 @@ def test_budget_with_5000_regressed_tasks() -> None:
     assert len(text) <= 65_000
     assert details_balanced(text)
     assert text.splitlines()[0].startswith("## ❌")
-    assert "| regressions &#60;&#61; 2 | 5,000 | ❌ **FAIL** |" in text
+    assert "| regressions &#60;&#61; 2 | 5,000 | ❌ **FAIL** (" in text
     more = re.search(r"… ([\d,]+) more — the job summary", text)
     assert more is not None
-    shown = len(re.findall(r"^\| task-\d{5}", text, re.M))
-    assert shown + int(more.group(1).replace(",", "")) == 5000
+    shown = len(re.findall(r"^\| (task-\d{5}|improved-1)", text, re.M))
+    assert shown + int(more.group(1).replace(",", "")) == 5001  # 5000 drops and one significant rise
     assert "task-00000" in text  # the worst first: 4/4 → 0/4
     doc = parse(text)
     for table in doc.tables:
@@ -180,7 +183,10 @@ def test_summary_counts_bytes_and_is_verbose() -> None:
     r = sample_result(task_ids=["é" * 200 + str(i) for i in range(2000)])
     text = render_summary(r, limit=100_000)
     assert len(text.encode()) <= 100_000
-    assert "Improved tasks" in text
+    assert "Per-task results" in text and "more — the JSON report has everything" in text
+    old = render_summary(sample_result(task_ids=["é" * 200 + str(i) for i in range(200)], per_task=False),
+                         limit=100_000)
+    assert "Improved tasks" in old
     assert details_balanced(text)
 
 
@@ -236,7 +242,7 @@ def test_terminal_plain_and_color() -> None:
 
 def test_terminal_caps_lists_unless_verbose() -> None:
     r = sample_result(n_regressed=100)
-    assert "… 80 more (-v shows all)" in render_terminal(r)
+    assert "… 81 more (-v shows all)" in render_terminal(r)  # 100 drops and one significant rise
     assert "more (-v shows all)" not in render_terminal(r, verbose=True)
 
 
@@ -268,4 +274,4 @@ def test_starter_config_quotes_paths() -> None:
     text = render_starter_config("a: b.jsonl", "runs/*.jsonl")
     data = yaml.safe_load(text)
     assert data["baseline"] == {"path": "a: b.jsonl"} and data["current"] == {"path": "runs/*.jsonl"}
-    assert "regressions <= 2" in data["require"]
+    assert "significant_regressions <= 0" in data["require"]
