@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml requirements.txt
 
 setup: $(STAMP)
 
+# Prints the PR comment for the bundled demo traces and keeps a copy in docs/example-comment.md.
 demo: $(STAMP)
-	@$(BIN)/kalibra-action demo
+	@$(BIN)/kalibra-action demo --format markdown | tee docs/example-comment.md
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
+
+from kalibra_action import distributions as D
 
 
 def loo_medians(sorted_x: np.ndarray) -> np.ndarray:
@@ -65,14 +66,14 @@ def bca_bounds(replicates: np.ndarray, estimate: float, accel: float | None,
     frac = below / reps.size
     if frac <= 0.0 or frac >= 1.0:
         return None
-    z0 = stats.norm.ppf(frac)
+    z0 = D.norm_ppf(frac)
     out = []
     for q in (alpha / 2, 1 - alpha / 2):
-        zq = stats.norm.ppf(q)
+        zq = D.norm_ppf(q)
         denom = 1 - accel * (z0 + zq)
         if denom <= 0:
             return None
-        out.append(stats.norm.cdf(z0 + (z0 + zq) / denom))
+        out.append(D.norm_cdf(z0 + (z0 + zq) / denom))
     lo, hi = np.quantile(reps, out, method="linear")
     return float(lo), float(hi)
 

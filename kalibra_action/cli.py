@@ -214,6 +214,7 @@ def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     req = RunRequest(config_path=str(DEMO_DIR / "kalibra.yml"), config_required=True,
                      baseline="baseline.jsonl", current="current.jsonl", base_dir=DEMO_DIR)
     result = execute(req, status=_status(err, True))
+    result.settings["config"] = "kalibra_action/demo_data/kalibra.yml (bundled)"
     color = args.format == "terminal" and _use_color(out)
     out.write(_report(result, args.format, verbose=False, color=color))
     failed = [g.expr for g in result.gates if not g.passed]

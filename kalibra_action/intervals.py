@@ -11,7 +11,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+
+from kalibra_action import distributions as D
 
 MIN_TASKS = 10
 MDE_FACTOR = 2.80  # z(0.975) + z(0.80): minimum detectable effect at 80 % power, two-sided 5 %
@@ -33,7 +34,7 @@ def wilson(k: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
     """Wilson score interval for a proportion."""
     if n == 0:
         return 0.0, 1.0
-    z = stats.norm.isf(alpha / 2)
+    z = D.norm_isf(alpha / 2)
     p = k / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
@@ -48,7 +49,7 @@ def newcombe(b_k: int, b_n: int, c_k: int, c_n: int, alpha: float = 0.05) -> Rat
     d = p2 - p1
     lo = d - math.sqrt((p2 - l2) ** 2 + (u1 - p1) ** 2)
     hi = d + math.sqrt((u2 - p2) ** 2 + (p1 - l1) ** 2)
-    se = (hi - lo) / (2 * stats.norm.isf(alpha / 2))
+    se = (hi - lo) / (2 * D.norm_isf(alpha / 2))
     return RateInterval(round(d * 100, 2), round(lo * 100, 2), round(hi * 100, 2),
                         round(MDE_FACTOR * se * 100, 2), "newcombe")
 
@@ -59,7 +60,7 @@ def paired_tasks(b_rates: np.ndarray, c_rates: np.ndarray, alpha: float = 0.05) 
     m = diffs.size
     mean = float(diffs.mean())
     se = float(diffs.std(ddof=1) / math.sqrt(m)) if m > 1 else float("inf")
-    t = stats.t.isf(alpha / 2, m - 1) if m > 1 else float("inf")
+    t = D.t_isf(alpha / 2, m - 1) if m > 1 else float("inf")
     return RateInterval(round(mean, 2), round(mean - t * se, 2), round(mean + t * se, 2),
                         round(MDE_FACTOR * se, 2), "paired-tasks", m)
 

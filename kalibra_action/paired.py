@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
+from kalibra_action import distributions as D
 from kalibra_action.intervals import MDE_FACTOR, MIN_TASKS
 
 
@@ -51,7 +51,7 @@ def paired_ratio(b_values: np.ndarray, b_task: np.ndarray, b_names: tuple[str, .
     d = np.asarray(diffs)
     mean = float(d.mean())
     se = float(d.std(ddof=1) / math.sqrt(m))
-    t = float(stats.t.isf(alpha / 2, m - 1))
+    t = D.t_isf(alpha / 2, m - 1)
 
     def pct(x: float) -> float:
         return round((math.exp(x) - 1) * 100, 1)

@@ -14,138 +14,25 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import special, stats
+
+from kalibra_action import distributions as D
 
 POWER_Z = 0.8416212335729143  # z for 80 % power
-
-
-GRID_POINTS = 1025  # nuisance-parameter grid for whole small designs (arcsine-spaced: has 0, 1/2, 1)
-TABLE_GRID_POINTS = 257  # grid for one table of a larger design, refined at the parabola's vertex
-WHOLE_DESIGN_CELLS = 1_600  # designs with at most this many tables: all p-values at once
-GRID_MAX_CELLS = 60_000  # tables per design above which Fisher is used (memory / time bound)
-_GRID_CHUNK = 128  # grid rows evaluated at once
-
-
-def _pmf(n: int, pi: np.ndarray) -> np.ndarray:
-    """Binomial pmf of 0..n successes at each rate in pi (rows); values below 1e-150 set to 0 so that
-    products never reach subnormal floats (which make arithmetic ~100× slower)."""
-    out = stats.binom.pmf(np.arange(n + 1)[None, :], n, pi[:, None])
-    out[out < 1e-150] = 0.0
-    return out
-
-
-@lru_cache(maxsize=1024)
-def _grid_pmf(n: int) -> np.ndarray:
-    """_pmf(n) on the per-table grid (shared by every design with a side of n runs)."""
-    return _pmf(n, _grid(TABLE_GRID_POINTS)[1])
-
-
-def _grid(points: int) -> tuple[np.ndarray, np.ndarray]:
-    theta = np.linspace(0.0, np.pi / 2, points)
-    return theta, np.sin(theta) ** 2
-
-
-def _fisher_greater(n1: int, n2: int) -> np.ndarray:
-    """Fisher's one-sided p-value of 'rate 1 > rate 2' for every table [x1, x2] (Boschloo's statistic):
-    P(X2 <= x2 | x1 + x2), the hypergeometric pmf summed along each anti-diagonal."""
-    x1, x2 = np.arange(n1 + 1), np.arange(n2 + 1)
-    lc1 = special.gammaln(n1 + 1) - special.gammaln(x1 + 1) - special.gammaln(n1 - x1 + 1)
-    lc2 = special.gammaln(n2 + 1) - special.gammaln(x2 + 1) - special.gammaln(n2 - x2 + 1)
-    s = np.arange(n1 + n2 + 1)
-    lcn = special.gammaln(n1 + n2 + 1) - special.gammaln(s + 1) - special.gammaln(n1 + n2 - s + 1)
-    tot = x1[:, None] + x2[None, :]
-    pmf = np.exp(lc1[:, None] + lc2[None, :] - lcn[tot])
-    skew = np.zeros((n1 + n2 + 1, n2 + 1))  # row = x1 + x2, column = x2: anti-diagonals as rows
-    skew[tot, x2[None, :]] = pmf
-    return np.minimum(np.cumsum(skew, axis=1)[tot, x2[None, :]], 1.0)
-
-
-@lru_cache(maxsize=512)
-def boschloo_design(n1: int, n2: int) -> np.ndarray:
-    """One-sided Boschloo p-values of 'rate 1 > rate 2' for every table of an n1 × n2 design.
-
-    Entry [x1, x2] is the p-value for x1 of n1 successes against x2 of n2. Boschloo's statistic is
-    Fisher's one-sided p-value; the p-value is the supremum over the common rate π of the probability
-    of a table at least as extreme. All tables share one sort by the statistic, so one cumulative sum
-    per grid point gives every p-value of the design at once (scipy.stats.boschloo_exact does one
-    table per call). π runs over a dense arcsine-spaced grid; the grid error is ~1e-5 relative.
-    """
-    fisher = _fisher_greater(n1, n2).ravel()
-    order = np.argsort(fisher, kind="stable")
-    ranked = fisher[order]
-    last = np.searchsorted(ranked, ranked * (1 + 1e-13), side="right") - 1  # ties join the region
-    _, pi = _grid(GRID_POINTS)
-    best = np.zeros(order.size)
-    for start in range(0, GRID_POINTS, _GRID_CHUNK):
-        p = pi[start:start + _GRID_CHUNK]
-        pm1, pm2 = _pmf(n1, p), _pmf(n2, p)
-        cells = (pm1[:, :, None] * pm2[:, None, :]).reshape(p.shape[0], -1)[:, order]
-        np.maximum(best, np.cumsum(cells, axis=1)[:, last].max(axis=0), out=best)
-    out = np.empty(order.size)
-    out[order] = np.minimum(best, 1.0)
-    return out.reshape(n1 + 1, n2 + 1)
-
-
-@lru_cache(maxsize=512)
-def _table_design(n1: int, n2: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
-    """(Fisher statistic per table, grid θ, side-1 pmfs on the grid, side-2 CDFs on the grid with a
-    leading 0 column, whether every row of the statistic is non-decreasing in x2)."""
-    theta, pi = _grid(TABLE_GRID_POINTS)
-    fisher = _fisher_greater(n1, n2)
-    cdf2 = np.concatenate([np.zeros((pi.size, 1)), np.cumsum(_grid_pmf(n2), axis=1)], axis=1)
-    monotone = bool(np.all(np.diff(fisher, axis=1) >= -1e-12))
-    return fisher, theta, _grid_pmf(n1), cdf2, monotone
-
-
-def _region_prob(pm1: np.ndarray, cdf2: np.ndarray, region: np.ndarray, monotone: bool) -> np.ndarray:
-    """P(table in region) at each grid rate. With a monotone statistic each row of the region is a
-    prefix x2 < count, so the sum is one CDF look-up per x1 (no matrix product)."""
-    if monotone:
-        counts = region.sum(axis=1)
-        return np.einsum("gi,gi->g", pm1, cdf2[:, counts])
-    pm2 = np.diff(cdf2, axis=1)
-    return np.einsum("gi,gi->g", pm1 @ region, pm2)
-
-
-def boschloo_table(x1: int, n1: int, x2: int, n2: int) -> float:
-    """One-sided Boschloo p-value of one table of a larger design.
-
-    The best grid point is refined by evaluating at the vertex of the parabola through it and its
-    neighbours (an attained probability, so never above the true supremum).
-    """
-    fisher, theta, pm1, cdf2, monotone = _table_design(n1, n2)
-    region = fisher <= fisher[x1, x2] * (1 + 1e-13)
-    if not monotone:
-        region = region.astype(float)
-    prob = _region_prob(pm1, cdf2, region, monotone)
-    k = int(np.argmax(prob))
-    best = float(prob[k])
-    if 0 < k < prob.size - 1:
-        y0, y1, y2 = prob[k - 1], prob[k], prob[k + 1]
-        den = y0 - 2 * y1 + y2
-        if den < 0:
-            t = theta[k] + 0.5 * (theta[1] - theta[0]) * (y0 - y2) / den
-            p = np.sin(np.array([t])) ** 2
-            c2 = np.concatenate([[[0.0]], np.cumsum(_pmf(n2, p), axis=1)], axis=1)
-            best = max(best, float(_region_prob(_pmf(n1, p), c2, region, monotone)[0]))
-    return min(best, 1.0)
 
 
 @lru_cache(maxsize=65_536)
 def one_sided_p(b_k: int, b_n: int, c_k: int, c_n: int, fisher_above: int = 100) -> float:
     """P-value of 'the current pass rate is lower than the baseline's' (exact, one-sided).
 
-    Boschloo when both sides have at most `fisher_above` runs (and the design has at most
-    GRID_MAX_CELLS tables), else Fisher.
+    Boschloo when both sides have at most `fisher_above` runs, else Fisher (Boschloo is never less
+    powerful, Fisher is cheaper and close to it at large n).
     """
     if b_n == 0 or c_n == 0:
         return 1.0
-    if min(b_n, c_n) > fisher_above or (b_n + 1) * (c_n + 1) > GRID_MAX_CELLS:
-        table = [[b_k, c_k], [b_n - b_k, c_n - c_k]]
-        return float(stats.fisher_exact(table, alternative="greater").pvalue)
-    if (b_n + 1) * (c_n + 1) <= WHOLE_DESIGN_CELLS:
-        return float(boschloo_design(b_n, c_n)[b_k, c_k])
-    return boschloo_table(b_k, b_n, c_k, c_n)
+    table = [[b_k, c_k], [b_n - b_k, c_n - c_k]]
+    if min(b_n, c_n) > fisher_above:
+        return D.fisher_exact_greater(table)
+    return D.boschloo_exact_greater(table)
 
 
 def min_p(b_n: int, c_n: int, fisher_above: int = 100) -> float:
@@ -157,7 +44,7 @@ def bh_adjust(p: np.ndarray) -> np.ndarray:
     """Benjamini–Hochberg adjusted p-values (q-values); empty in, empty out."""
     if p.size == 0:
         return p.astype(float)
-    return np.asarray(stats.false_discovery_control(p, method="bh"), dtype=float)
+    return np.asarray(D.false_discovery_control(p), dtype=float)
 
 
 @lru_cache(maxsize=65_536)
@@ -165,8 +52,8 @@ def prob_drop(b_n: int, c_n: int, rate: float) -> float:
     """P(current pass rate < baseline pass rate) when both sides share the pass rate `rate`."""
     if b_n == 0 or c_n == 0 or rate <= 0.0 or rate >= 1.0:
         return 0.0
-    pb = stats.binom.pmf(np.arange(b_n + 1), b_n, rate)
-    pc = stats.binom.pmf(np.arange(c_n + 1), c_n, rate)
+    pb = D.binom_pmf(np.arange(b_n + 1), b_n, rate)
+    pc = D.binom_pmf(np.arange(c_n + 1), c_n, rate)
     # current k_c / c_n < k_b / b_n  <=>  k_c * b_n < k_b * c_n
     cum_c = np.concatenate([[0.0], np.cumsum(pc)])  # cum_c[j] = P(K_c < j)
     thresholds = np.ceil(np.arange(b_n + 1) * c_n / b_n).astype(int)  # smallest k_c not below
@@ -178,7 +65,7 @@ def runs_needed(rate: float, drop_pp: float, alpha: float) -> int:
     p1 = min(max(rate, drop_pp / 100 + 0.01), 0.99)
     p2 = max(p1 - drop_pp / 100, 0.0)
     p_bar = (p1 + p2) / 2
-    z_a = stats.norm.isf(alpha)
+    z_a = D.norm_isf(alpha)
     num = z_a * math.sqrt(2 * p_bar * (1 - p_bar)) + POWER_Z * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))
     return max(2, math.ceil((num / (p1 - p2)) ** 2))
 

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import special
 
+from kalibra_action import distributions as D
 from kalibra_action.bca import bca_mean_pct, bca_median_pct
 from kalibra_action.intervals import MDE_FACTOR
 
@@ -132,7 +132,7 @@ def _window(values: np.ndarray, lo: int, hi: int) -> np.ndarray:
 def _order_stat_cdf(n: int, k: int, lo: int, hi: int) -> np.ndarray:
     """P(X*(k) <= x_(j+1)) for 0-based positions j in lo..hi: P(Bin(n, (j+1)/n) >= k)."""
     p = np.arange(lo + 1, hi + 2, dtype=np.float64) / n
-    return special.betainc(k, n - k + 1, np.minimum(p, 1.0))
+    return D.betainc(k, n - k + 1, np.minimum(p, 1.0))
 
 
 def _median_exact(values: np.ndarray, r: int, rng: np.random.Generator) -> np.ndarray:

@@ -84,23 +84,11 @@ def test_grid_boschloo_matches_scipy(n1, n2):
         assert one_sided_p(x1, n1, x2, n2) == pytest.approx(ref, rel=1e-4, abs=1e-300)
 
 
-def test_fisher_statistic_matrix_matches_hypergeom():
-    from scipy import stats
-
-    from kalibra_action.pertask import _fisher_greater
-    n1, n2 = 30, 45
-    x1, x2 = np.arange(n1 + 1)[:, None], np.arange(n2 + 1)[None, :]
-    ref = stats.hypergeom.cdf(x2, n1 + n2, x1 + x2, n2)
-    np.testing.assert_allclose(_fisher_greater(n1, n2), ref, rtol=1e-10)
-
-
-def test_thousand_tasks_of_about_a_hundred_runs_take_seconds_not_minutes():
-    import time
+def test_many_tasks_without_change_flag_almost_none():
     rng = np.random.default_rng(2)
-    m = 1000
+    m = 300
     p = rng.uniform(0.05, 0.99, m)
-    bn, cn = rng.integers(95, 106, m), rng.integers(95, 106, m)
-    t = time.perf_counter()
+    bn, cn = rng.integers(18, 23, m), rng.integers(18, 23, m)
     res = compare_tasks([f"t{i}" for i in range(m)], rng.binomial(bn, p), bn, rng.binomial(cn, p), cn)
-    assert time.perf_counter() - t < 10  # ~1 s on one core; scipy's boschloo_exact: ~60 s
-    assert res.significant_regressions <= 3
+    assert res.significant_regressions <= 2
+    assert sum(t.naive == "regressed" for t in res.tasks) > 80  # Kalibra's count is large
