@@ -3,19 +3,39 @@
 The JSON report, the job summary, the annotations and the outputs are written whatever happens to the
 comment; a comment that cannot be posted (a fork's read-only token, an API outage) is a warning, and the exit
 code stays the gates': 0 passed, 1 a gate failed (0 with `fail-on-gate: false`), 2 bad input.
+
+With `baseline-artifact`, the baseline is first downloaded from the newest good run on the base branch into a
+temporary directory (removed again after the comparison), and its provenance goes into the comment, the
+summary and the JSON report. When there is none, `if-no-baseline` decides: `fail` exits 2, `warn` and `skip`
+report the current traces alone with no gate evaluated (kalibra_action.current_only).
 """
 
 from __future__ import annotations
 
+import glob
+import json
 import os
+import re
+import shutil
 import sys
 import traceback
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import quote, urlsplit
 
+from kalibra_action.current_only import CurrentOnly
 from kalibra_action.errors import EXIT_GATE_FAILED, EXIT_INPUT_ERROR, EXIT_PASSED, InputError
+from kalibra_action.github.artifacts import (
+    STALE_DAYS,
+    BaselineArtifact,
+    BaselineProvenance,
+    NoBaseline,
+    fetch_baseline,
+    if_no_baseline,
+)
 from kalibra_action.github.client import GitHubClient, GitHubError
 from kalibra_action.github.commands import SUMMARY_LIMIT, Commands, append_summary, write_outputs
 from kalibra_action.github.comments import StickyComment
@@ -33,6 +53,14 @@ FORK_FIX = (
     "uploads the traces and the PR number as an artifact; a workflow_run workflow (base-repository token) "
     "downloads them and runs kalibra-action with pr-number. See examples/fork-safe/ in kalibra-action."
 )
+
+ACTIONS_READ_FIX = (
+    "give the job `permissions: actions: read` (with `contents: read`), and check that "
+    "baseline-workflow names the workflow that uploads the artifact"
+)
+PROVENANCE_TEMPLATE = "provenance.md.j2"
+PROVENANCE_MARK = "<!-- kalibra-baseline-provenance -->"
+_HEX_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 Engine = Callable[[ActionSettings, Callable[[str], None]], Result]
 
@@ -54,21 +82,89 @@ def run_engine(settings: ActionSettings, log: Callable[[str], None]) -> Result:
     ), status=log)
 
 
+def safe_url(url: object) -> str:
+    """An http(s) URL fit for a Markdown link destination (nothing that could end the link), else ''."""
+    text = str(url or "")
+    parts = urlsplit(text)
+    if parts.scheme not in ("https", "http") or not parts.netloc or any(c.isspace() for c in text):
+        return ""
+    return quote(text, safe=":/?#&=%-._~+,;@!$*")
+
+
+def age_text(days: float) -> str:
+    if days < 1:
+        return "less than a day"
+    whole = int(days)
+    return f"{whole} day{'s' if whole != 1 else ''}"
+
+
+def provenance_extra(p: BaselineProvenance, *, server_url: str, repository: str) -> dict[str, Any]:
+    """`extra["baseline_provenance"]` for the templates (provenance.md.j2) and the JSON report."""
+    commit = p.commit.lower()
+    commit_url = (safe_url(f"{server_url}/{repository}/commit/{commit}")
+                  if _HEX_SHA.match(commit) and repository.count("/") == 1 else "")
+    return {
+        "artifact": p.artifact, "workflow": p.workflow, "branch": p.branch,
+        "run_id": p.run_id, "run_number": p.run_number if p.run_number is not None else p.run_id,
+        "run_url": safe_url(p.run_url), "commit": p.commit, "commit_short": p.commit[:7],
+        "commit_url": commit_url, "created_at": p.created_at, "age_days": p.age_days,
+        "age": age_text(p.age_days), "stale": p.stale, "stale_days": STALE_DAYS,
+    }
+
+
+def render_provenance(extra: Mapping[str, Any]) -> str:
+    """The provenance partial on its own (the same template markdown.md.j2 includes)."""
+    if not extra.get("baseline_provenance"):
+        return ""
+    import jinja2
+
+    from kalibra_action.report.escape import md
+    from kalibra_action.report.render import TEMPLATES
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False, trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    env.filters["md"] = md
+    return env.get_template(PROVENANCE_TEMPLATE).render(extra=dict(extra)).strip("\n")
+
+
+def with_provenance(body: str, block: str) -> str:
+    """Put the provenance block under the report's first lines, unless the template already included it."""
+    if not block or PROVENANCE_MARK in body:
+        return body
+    lines = body.split("\n")
+    at = next((i for i, line in enumerate(lines) if line.startswith("**Baseline:**")), None)
+    if at is None:
+        at = next((i for i, line in enumerate(lines) if line.startswith("## ")), None)
+    if at is None:
+        at = 0 if lines and lines[0].startswith("<!-- kalibra-action:") else -1
+    after = lines[at + 1:]
+    gap = [""] if after and after[0].strip() else []
+    return "\n".join([*lines[:at + 1], "", block, *gap, *after]).lstrip("\n")
+
+
 class Renderer:
     """The report package's renderers, imported when first used."""
 
     def comment(self, result: Result, extra: Mapping[str, Any], template: Path | None) -> str:
         from kalibra_action.report.render import render_markdown
 
-        return render_markdown(result, template=template, extra=extra, limit=COMMENT_LIMIT)
+        if template is not None:  # a custom template places (or leaves out) the provenance partial itself
+            return render_markdown(result, template=template, extra=extra, limit=COMMENT_LIMIT)
+        block = render_provenance(extra)
+        body = render_markdown(result, extra=extra, limit=COMMENT_LIMIT - len(block))
+        return with_provenance(body, block)
 
     def summary(self, result: Result, extra: Mapping[str, Any]) -> str:
         from kalibra_action.report import render
 
+        block = render_provenance(extra)
         if hasattr(render, "render_summary"):
-            return render.render_summary(result, extra=extra)
-        return render.render_markdown(result, extra={**extra, "target": "summary"},
-                                      limit=SUMMARY_LIMIT - 65_536)
+            room = render.SUMMARY_LIMIT - len(block.encode())
+            body = render.render_summary(result, extra=extra, limit=room)
+        else:
+            body = render.render_markdown(result, extra={**extra, "target": "summary"},
+                                          limit=SUMMARY_LIMIT - 65_536)
+        return with_provenance(body, block)
 
     def json(self, result: Result) -> str:
         from kalibra_action.report.json import to_json
@@ -135,6 +231,7 @@ class ActionRun:
             "passed": "false", "exit-code": str(EXIT_INPUT_ERROR), "regressions": "0",
             "report": "", "comment-url": "", "summary": "",
         }
+        self.provenance: dict[str, Any] | None = None  # the baseline artifact's, when one was used
 
     # --- steps -------------------------------------------------------------------------------------
     def run(self) -> int:
@@ -155,15 +252,40 @@ class ActionRun:
         s = self.s
         with self.cmd.group("kalibra-action: settings"):
             self._log_settings()
+        fetched: BaselineArtifact | None = None
+        alone: CurrentOnly | None = None
         try:
             template = self._template()
-            with self.cmd.group("kalibra-action: compare traces"):
-                if not s.base_dir.is_dir():
-                    raise InputError(f"working-directory '{s.working_directory}' is not a directory")
-                with _cwd(s.base_dir):
-                    result = self.engine(s, self.cmd.log)
+            if not s.base_dir.is_dir():
+                raise InputError(f"working-directory '{s.working_directory}' is not a directory")
+            engine_settings = s
+            if s.baseline_artifact:
+                with self.cmd.group("kalibra-action: baseline artifact"):
+                    fetched, missing = self._fetch_baseline()
+                if missing is not None:
+                    with self.cmd.group("kalibra-action: current traces only"), _cwd(s.base_dir):
+                        alone = self._load_current_only(missing)
+                else:
+                    engine_settings = replace(s, baseline=self._baseline_spec(fetched))
+            if alone is None:
+                with self.cmd.group("kalibra-action: compare traces"), _cwd(s.base_dir):
+                    log = self.cmd.log
+                    if fetched is not None:
+                        def log(msg: str, _f: BaselineArtifact = fetched) -> None:
+                            self.cmd.log(self._strip_dir(msg, _f))
+                    try:
+                        result = self.engine(engine_settings, log)
+                    except InputError as err:
+                        raise self._artifact_error(err, fetched) from None
+                if fetched is not None:
+                    self._relabel(result, fetched)
         except InputError as err:
             return self._input_error(err)
+        finally:
+            if fetched is not None:  # the extracted artifact lives only as long as the comparison
+                shutil.rmtree(Path(fetched.directory).parent, ignore_errors=True)
+        if alone is not None:
+            return self._report_current_only(alone)
         code = result.exit_code
         if code == EXIT_GATE_FAILED and not s.fail_on_gate:
             code = EXIT_PASSED
@@ -176,11 +298,123 @@ class ActionRun:
         self._annotate(result)
         extra = self._extra()
         with self.cmd.group("kalibra-action: job summary"):
-            self._write_summary(result, extra)
+            self._write_summary(lambda: self.renderer.summary(result, extra))
+        comment_extra = {**extra, "marker": s.marker, "full_report": self._pointer()}
         with self.cmd.group("kalibra-action: pull request comment"):
-            self._publish(result, {**extra, "marker": s.marker, "full_report": self._pointer()}, template)
+            self._publish(lambda: self._comment_body(result, comment_extra, template))
         self.cmd.log(self.outputs["summary"])
         return code
+
+    # --- the baseline artifact ---------------------------------------------------------------------
+    def _fetch_baseline(self) -> tuple[BaselineArtifact | None, NoBaseline | None]:
+        """Download the baseline artifact; (None, NoBaseline) when there is none and the policy allows it."""
+        s = self.s
+        assert s.baseline_artifact and s.baseline_workflow and s.baseline_branch
+        if not s.token:
+            raise InputError("input 'baseline-artifact' needs input 'github-token' to read the artifacts",
+                             hint=ACTIONS_READ_FIX)
+        if not s.repository:
+            raise InputError("GITHUB_REPOSITORY is not set: cannot look for the baseline artifact")
+        self.cmd.log(f"looking for artifact '{s.baseline_artifact}' from the newest successful run of "
+                     f"workflow '{s.baseline_workflow}' on branch '{s.baseline_branch}' "
+                     f"(files: {s.baseline_path}; if none: {s.if_no_baseline})")
+        try:
+            got = fetch_baseline(self.client_factory(s), s.repository, artifact=s.baseline_artifact,
+                                 workflow=s.baseline_workflow, branch=s.baseline_branch,
+                                 path_glob=s.baseline_path)
+        except NoBaseline as err:
+            line = if_no_baseline(s.if_no_baseline, err)  # `fail`: InputError, exit 2
+            self.cmd.log(line)
+            title = "kalibra-action: no baseline"
+            if s.if_no_baseline == "warn":
+                self.cmd.warning(line, title=title)
+            else:
+                self.cmd.notice(line, title=title)
+            return None, err
+        except GitHubError as err:
+            fix = ACTIONS_READ_FIX if err.status in (401, 403, 404) else None
+            raise InputError(f"cannot fetch the baseline artifact '{s.baseline_artifact}': {err}",
+                             hint=fix) from None
+        except InputError as err:  # an unsafe or oversized archive, no file matching baseline-path
+            raise InputError(f"baseline artifact '{s.baseline_artifact}': {err.message}",
+                             hint=err.hint) from None
+        try:
+            self._note_provenance(got)
+        except BaseException:
+            shutil.rmtree(Path(got.directory).parent, ignore_errors=True)
+            raise
+        return got, None
+
+    def _note_provenance(self, got: BaselineArtifact) -> None:
+        s = self.s
+        p = got.provenance
+        self.provenance = provenance_extra(p, server_url=s.server_url, repository=s.repository)
+        self.cmd.log(f"baseline: artifact '{p.artifact}' from run #{self.provenance['run_number']} "
+                     f"({p.run_url or p.run_id}) on '{p.branch}' at {p.commit[:12]}, created {p.created_at} "
+                     f"({age_text(p.age_days)} ago); {len(got.paths)} file(s)")
+        if p.stale:
+            self.cmd.warning(f"the baseline artifact '{p.artifact}' is {age_text(p.age_days)} old (run "
+                             f"#{self.provenance['run_number']} on {p.branch}), more than {STALE_DAYS} days: "
+                             "re-run the workflow that uploads it on that branch",
+                             title="kalibra-action: stale baseline")
+
+    def _baseline_spec(self, fetched: BaselineArtifact | None) -> str:
+        """The engine's `baseline`: the one extracted file, or the glob under the extraction directory."""
+        assert fetched is not None
+        if len(fetched.paths) == 1:
+            return str(Path(fetched.paths[0]).resolve())
+        return f"{glob.escape(str(Path(fetched.directory).resolve()))}/{self.s.baseline_path}"
+
+    @staticmethod
+    def _strip_dir(text: str, fetched: BaselineArtifact) -> str:
+        """Paths under the (temporary, soon removed) extraction directory, shown inside the artifact."""
+        root = str(Path(fetched.directory).resolve())
+        return text.replace(root + os.sep, f"{fetched.provenance.artifact}:").replace(root, "")
+
+    def _artifact_error(self, err: InputError, fetched: BaselineArtifact | None) -> InputError:
+        """An input error about an extracted file names it inside the artifact, not by a temporary path."""
+        if fetched is None or not err.file or self._strip_dir(err.file, fetched) == err.file:
+            return err
+        return InputError(f"baseline {self._strip_dir(err.file, fetched)}"
+                          f"{f':{err.line}' if err.line is not None else ''}: {err.message}",
+                          key=err.key, hint=err.hint)
+
+    def _relabel(self, result: Result, fetched: BaselineArtifact) -> None:
+        p = fetched.provenance
+        side = result.baseline
+        side.label = p.artifact  # the provenance line under it names the run, branch and commit
+        side.files = [self._strip_dir(f, fetched) for f in side.files]
+        side.warnings = [self._strip_dir(w, fetched) for w in side.warnings]
+        result.warnings = [self._strip_dir(w, fetched) for w in result.warnings]
+
+    def _load_current_only(self, missing: NoBaseline) -> CurrentOnly:
+        from kalibra_action.current_only import describe, load_current
+
+        s = self.s
+        pop, gates = load_current(config_path=s.config, current=s.current, require=s.require,
+                                  base_dir=s.base_dir, status=self.cmd.log)
+        looked_for = {"artifact": s.baseline_artifact or "", "workflow": s.baseline_workflow or "",
+                      "branch": s.baseline_branch or ""}
+        return describe(pop, reason=missing.reason, policy=s.if_no_baseline, gates=gates,
+                        looked_for=looked_for)
+
+    def _report_current_only(self, alone: CurrentOnly) -> int:
+        """Outputs, JSON report, summary and comment for the current traces alone; always exit 0."""
+        from kalibra_action import current_only
+
+        s = self.s
+        self.outputs.update({"passed": "true", "regressions": "",
+                             "summary": current_only.summary_line(alone)})
+        self._write_report_text(current_only.to_json(alone))
+        extra = self._extra()
+        with self.cmd.group("kalibra-action: job summary"):
+            self._write_summary(lambda: current_only.render_markdown(alone, extra=extra))
+        if s.template:
+            self.cmd.log("no baseline: the comment uses the built-in current-only report, not the template")
+        with self.cmd.group("kalibra-action: pull request comment"):
+            self._publish(lambda: current_only.render_markdown(alone, extra={**extra, "marker": s.marker}))
+        self.cmd.log(self.outputs["summary"])
+        return EXIT_PASSED
 
     def _log_settings(self) -> None:
         s = self.s
@@ -193,6 +427,10 @@ class ActionRun:
                      f"on-inconclusive: {s.on_inconclusive or '(config)'}")
         for gate in s.require:
             self.cmd.log(f"require: {gate}")
+        if s.baseline_artifact:
+            self.cmd.log(f"baseline-artifact: {s.baseline_artifact}  workflow: {s.baseline_workflow}  "
+                         f"branch: {s.baseline_branch}  path: {s.baseline_path}  "
+                         f"if-no-baseline: {s.if_no_baseline}")
 
     def _template(self) -> Path | None:
         if not self.s.template:
@@ -218,10 +456,19 @@ class ActionRun:
         return EXIT_INPUT_ERROR
 
     def _write_report(self, result: Result) -> None:
+        text = self.renderer.json(result)
+        if self.provenance is not None:  # additive: the comparison's report plus where the baseline came from
+            data = json.loads(text)
+            if isinstance(data, dict):
+                data["baseline_provenance"] = self.provenance
+                text = json.dumps(data, indent=2, allow_nan=False, ensure_ascii=False)
+        self._write_report_text(text)
+
+    def _write_report_text(self, text: str) -> None:
         path = self.s.report_path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(self.renderer.json(result), encoding="utf-8")
+            path.write_text(text, encoding="utf-8")
         except OSError as err:
             self.cmd.warning(f"cannot write the JSON report to {self.s.report}: {err}",
                              title="kalibra-action")
@@ -249,6 +496,7 @@ class ActionRun:
             "report_path": self.outputs["report"] or s.report, "repository": s.repository,
             "event_name": s.event_name, "pr_number": s.pr_number, "sha": s.head_sha,
             "server_url": s.server_url,
+            **({"baseline_provenance": self.provenance} if self.provenance is not None else {}),
         }
 
     def _pointer(self) -> str:
@@ -257,12 +505,12 @@ class ActionRun:
         summary = f"[the job summary]({self.s.run_url})" if self.s.run_url else "the job summary"
         return f"{summary} and the JSON report ({report}) have the full list"
 
-    def _write_summary(self, result: Result, extra: Mapping[str, Any]) -> None:
+    def _write_summary(self, render: Callable[[], str]) -> None:
         if self.s.summary_file is None:
             self.cmd.log("no GITHUB_STEP_SUMMARY: job summary skipped")
             return
         try:
-            cut = append_summary(self.s.summary_file, self.renderer.summary(result, extra))
+            cut = append_summary(self.s.summary_file, render())
         except OSError as err:
             self.cmd.warning(f"cannot write the job summary: {err}", title="kalibra-action")
             return
@@ -277,7 +525,7 @@ class ActionRun:
                                  title="kalibra-action: template")
         return self.renderer.comment(result, extra, None)
 
-    def _publish(self, result: Result, extra: Mapping[str, Any], template: Path | None) -> None:
+    def _publish(self, render: Callable[[], str]) -> None:
         s = self.s
         pr = s.pr_number
         if s.comment == "off":
@@ -293,7 +541,7 @@ class ActionRun:
             self.cmd.warning("GITHUB_REPOSITORY is not set: no comment", title="kalibra-action")
             return
         try:
-            body = self._comment_body(result, extra, template)
+            body = render()
         except InputError as err:
             self.cmd.warning(f"cannot render the comment: {err}", title="kalibra-action: template")
             return

@@ -200,22 +200,23 @@ def _download(calls: _Calls, repo: str, art: dict[str, Any], out: Path, max_byte
     """Save the artifact's zip to `out`; False when GitHub says it has expired (410)."""
     label = str(art.get("name") or "artifact")
     path = f"repos/{repo}/actions/artifacts/{art['id']}/zip"
-    seen: list[requests.Response] = []
-    try:  # the client raises on 3xx; the hook keeps the response to read Location from it
-        resp = calls.get(path, stream=True, hooks={"response": lambda r, *_a, **_k: seen.append(r)})
+    try:  # the 302 comes back to us: its Location is fetched without the token
+        resp = calls.get(path, stream=True, redirects="return")
     except GitHubError as err:
         if err.status == 410:
             return False
-        location = seen[-1].headers.get("Location") if seen and err.status in _REDIRECTS else None
-        for r in seen:
-            r.close()
-        if not location:
-            raise
-        _fetch_storage(urljoin(calls.client.url(path), location), out, max_bytes, label,
-                       allow_http=calls.client.api_url.startswith("http://"))
-        return True
-    with resp:  # served directly by the API host (the token went nowhere else)
-        _save(resp, out, max_bytes, label)
+        raise
+    with resp:
+        if resp.status_code >= 300:
+            location = resp.headers.get("Location") if resp.status_code in _REDIRECTS else None
+            if not location:
+                raise GitHubError("GET", calls.client.url(path), resp.status_code,
+                                  "unexpected redirect without a usable Location")
+            target = urljoin(calls.client.url(path), location)
+        else:  # served directly by the API host (the token went nowhere else)
+            _save(resp, out, max_bytes, label)
+            return True
+    _fetch_storage(target, out, max_bytes, label, allow_http=calls.client.api_url.startswith("http://"))
     return True
 
 
@@ -242,7 +243,7 @@ def _fetch_storage(url: str, out: Path, max_bytes: int, label: str, *, allow_htt
     raise GitHubError("GET", _redacted(url), None, "too many redirects from artifact storage")
 
 
-def _check_glob(pattern: str) -> str:
+def check_glob(pattern: str) -> str:
     parts = PurePosixPath(pattern).parts
     if not pattern or pattern.startswith("/") or ".." in parts:
         raise InputError(f"input 'baseline-path' must be a relative glob without '..', got {pattern!r}")
@@ -306,7 +307,7 @@ def fetch_baseline(client: GitHubClient, repo: str, *, artifact: str, workflow: 
             raise InputError(f"input '{name}' is empty")
     if repo.count("/") != 1:
         raise InputError(f"repository must be owner/name, got {repo!r}")
-    _check_glob(path_glob)
+    check_glob(path_glob)
     now = now or datetime.now(UTC)
     now = now if now.tzinfo else now.replace(tzinfo=UTC)
     calls = _Calls(client, MAX_API_CALLS)

@@ -4,13 +4,16 @@ Retried: 429; 403 from the secondary rate limit (message says so, or `Retry-Afte
 (`x-ratelimit-remaining: 0` → until `x-ratelimit-reset`); 5xx; connection errors. Not retried: other 4xx,
 notably 403 "Resource not accessible by integration" (a fork's read-only token). All waits of one client add
 up to at most `max_wait` seconds; a wait that would pass that bound is not started.
+
+Redirects are never followed (the token must not travel to another host): a 3xx raises GitHubError, or,
+with `redirects="return"`, comes back to the caller, who reads `Location` and fetches it without the token.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -118,8 +121,15 @@ class GitHubClient:
         self.waited += seconds
         return True
 
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """One API call with bounded retries; a non-2xx final answer raises GitHubError."""
+    def request(self, method: str, path: str, *, redirects: Literal["raise", "return"] = "raise",
+                **kwargs: Any) -> requests.Response:
+        """One API call with bounded retries; a non-2xx final answer raises GitHubError.
+
+        `redirects="return"`: a 3xx answer is returned as it is (not followed, not retried), for the caller
+        to read `Location`; close it when done (it may be a streamed response).
+        """
+        if redirects not in ("raise", "return"):
+            raise ValueError(f"redirects must be 'raise' or 'return', got {redirects!r}")
         url = self.url(path)
         if not self._same_origin(url):
             raise GitHubError(method, url, None, "refusing to send the token to another host")
@@ -132,7 +142,7 @@ class GitHubClient:
                 if last or not self._wait(float(2**attempt), f"{type(err).__name__}"):
                     raise GitHubError(method, url, None, type(err).__name__) from err
                 continue
-            if resp.status_code < 300:
+            if resp.status_code < 300 or (redirects == "return" and resp.status_code < 400):
                 return resp
             wait = None if last else self.retry_after(resp, attempt)
             if wait is None or not self._wait(wait, f"{method} answered {resp.status_code}"):

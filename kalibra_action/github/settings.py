@@ -10,12 +10,18 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from kalibra_action.errors import InputError
+from kalibra_action.github.artifacts import (
+    IF_NO_BASELINE,
+    check_glob,
+    default_branch_for,
+    workflow_from_ref,
+)
 
 CommentMode = Literal["update", "recreate", "off"]
 COMMENT_MODES: tuple[str, ...] = ("update", "recreate", "off")
@@ -44,7 +50,16 @@ INPUT_DEFAULTS: dict[str, str] = {
     "pr-number": "",
     "report": "kalibra-report.json",
     "working-directory": ".",
+    "baseline-artifact": "",
+    "baseline-workflow": "",
+    "baseline-branch": "",
+    "baseline-path": "**/*.jsonl*",
+    "if-no-baseline": "warn",
 }
+# upload-artifact refuses these in a name; a branch name has no whitespace or control characters.
+_ARTIFACT_BAD = set('"<>:|*?\\/\r\n')
+_WORKFLOW = re.compile(r"^[^\x00-\x1f\x7f]{1,255}$")
+_BRANCH_BAD = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{")
 
 
 def get_input(env: Mapping[str, str], name: str) -> str:
@@ -83,6 +98,44 @@ def split_lines(value: str) -> tuple[str, ...]:
     return tuple(s for s in (line.strip() for line in value.splitlines()) if s and not s.startswith("#"))
 
 
+def parse_baseline_artifact(env: Mapping[str, str], event: dict[str, Any],
+                            inp: Callable[[str], str]) -> dict[str, Any]:
+    """The five baseline-artifact inputs, checked; workflow and branch get their defaults only when the
+    feature is on (`baseline-artifact` set), so a run without it never needs GITHUB_WORKFLOW_REF."""
+    artifact = inp("baseline-artifact")
+    workflow = inp("baseline-workflow")
+    branch = inp("baseline-branch")
+    path_glob = inp("baseline-path") or "**/*.jsonl*"
+    policy = parse_choice("if-no-baseline", inp("if-no-baseline") or "warn", IF_NO_BASELINE)
+    try:
+        check_glob(path_glob)
+    except InputError as err:
+        raise InputError(err.message) from None
+    if not artifact:
+        return {"baseline_artifact": None, "baseline_workflow": workflow or None,
+                "baseline_branch": branch or None, "baseline_path": path_glob, "if_no_baseline": policy}
+    if len(artifact) > 255 or any(c in _ARTIFACT_BAD for c in artifact):
+        raise InputError(f"input 'baseline-artifact' is not a valid artifact name, got {artifact!r}")
+    if workflow:
+        if not _WORKFLOW.match(workflow):
+            raise InputError(f"input 'baseline-workflow' must be a workflow file name or id, "
+                             f"got {workflow!r}")
+        workflow = workflow_from_ref(workflow) if "/" in workflow else workflow
+    else:
+        workflow = workflow_from_ref(env.get("GITHUB_WORKFLOW_REF", ""))
+    if branch.startswith("refs/heads/"):
+        branch = branch[len("refs/heads/"):]
+    if not branch:
+        branch = default_branch_for(event) or ""
+        if not branch:
+            raise InputError("cannot tell which branch the baseline comes from (no pull request base, no "
+                             "default branch in the event); set input 'baseline-branch'")
+    elif _BRANCH_BAD.search(branch) or branch.startswith(("/", "-")) or branch.endswith((".", "/")):
+        raise InputError(f"input 'baseline-branch' is not a branch name, got {branch!r}")
+    return {"baseline_artifact": artifact, "baseline_workflow": workflow, "baseline_branch": branch,
+            "baseline_path": path_glob, "if_no_baseline": policy}
+
+
 def load_event(path: str | None) -> dict[str, Any]:
     if not path:
         return {}
@@ -113,6 +166,11 @@ class ActionSettings:
     pr_number_input: int | None = None
     report: str = "kalibra-report.json"
     working_directory: str = "."
+    baseline_artifact: str | None = None  # turns the baseline-from-an-artifact feature on
+    baseline_workflow: str | None = None  # resolved: the input, else the running workflow's file
+    baseline_branch: str | None = None  # resolved: the input, else the PR's base, else the default branch
+    baseline_path: str = "**/*.jsonl*"
+    if_no_baseline: str = "warn"
     # runner
     workspace: Path = field(default_factory=Path.cwd)
     event_name: str = ""
@@ -142,9 +200,14 @@ class ActionSettings:
             )
         policy = inp("on-inconclusive")
         workspace = Path(env.get("GITHUB_WORKSPACE") or os.getcwd())
+        event = load_event(env.get("GITHUB_EVENT_PATH"))
+        baseline = inp("baseline") or None
+        artifact = parse_baseline_artifact(env, event, inp)
+        if baseline and artifact["baseline_artifact"]:
+            raise InputError("inputs 'baseline' and 'baseline-artifact' both set; give one of them")
         return cls(
             config=inp("config") or "kalibra.yml",
-            baseline=inp("baseline") or None,
+            baseline=baseline,
             current=inp("current") or None,
             require=split_lines(inp("require")),
             token=inp("github-token") or None,
@@ -157,9 +220,10 @@ class ActionSettings:
             pr_number_input=parse_pr_number(inp("pr-number")),
             report=inp("report") or "kalibra-report.json",
             working_directory=inp("working-directory") or ".",
+            **artifact,
             workspace=workspace,
             event_name=env.get("GITHUB_EVENT_NAME", ""),
-            event=load_event(env.get("GITHUB_EVENT_PATH")),
+            event=event,
             repository=env.get("GITHUB_REPOSITORY", ""),
             api_url=(env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),
             server_url=(env.get("GITHUB_SERVER_URL") or DEFAULT_SERVER_URL).rstrip("/"),

@@ -326,6 +326,19 @@ def test_storage_errors_do_not_print_the_signed_url(gh, make_client, storage, tm
     assert list((tmp / "tmp").iterdir()) == []
 
 
+def test_the_client_returns_a_redirect_only_when_asked(gh, make_client, sleeps):
+    gh.expect_request("/r").respond_with_response(Response(status=302, headers={"Location": "https://x/y"}))
+    client = make_client()
+    with pytest.raises(GitHubError) as info:
+        client.request("GET", "r")
+    assert info.value.status == 302
+    with client.request("GET", "r", redirects="return") as resp:
+        assert resp.status_code == 302 and resp.headers["Location"] == "https://x/y"
+    assert len(requests_made(gh)) == 2 and sleeps == []  # neither followed nor retried
+    with pytest.raises(ValueError):
+        client.request("GET", "r", redirects="follow")
+
+
 @pytest.mark.parametrize("location", ["file:///etc/passwd", "ftp://example.com/a.zip"])
 def test_odd_redirect_schemes_are_refused(gh, make_client, tmp, location):
     serve_runs(gh, [run(45)])

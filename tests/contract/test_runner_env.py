@@ -28,7 +28,8 @@ ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
 def test_action_yml_declares_the_interface():
     assert set(ACTION["inputs"]) == {
         "config", "baseline", "current", "require", "github-token", "comment", "comment-id",
-        "on-inconclusive", "fail-on-gate", "template", "pr-number", "report", "working-directory"}
+        "on-inconclusive", "fail-on-gate", "template", "pr-number", "report", "working-directory",
+        "baseline-artifact", "baseline-workflow", "baseline-branch", "baseline-path", "if-no-baseline"}
     assert set(ACTION["outputs"]) == {
         "passed", "exit-code", "regressions", "report", "comment-url", "summary"}
     assert ACTION["runs"] == {"using": "docker", "image": "Dockerfile"}
@@ -98,6 +99,78 @@ def test_ghes_api_url(tmp_path):
 def test_bad_inputs_are_input_errors(tmp_path, name, value):
     with pytest.raises(InputError):
         ActionSettings.from_env(runner_env(tmp_path, **{name: value}))
+
+
+# ---- the baseline from an artifact -----------------------------------------------------------------------
+
+WORKFLOW_REF = "octo/x/.github/workflows/evals.yml@refs/pull/9/merge"
+
+
+def artifact_env(tmp_path: Path, event: dict | None = None, **inputs: str) -> dict[str, str]:
+    env = runner_env(tmp_path, **inputs)
+    env["GITHUB_WORKFLOW_REF"] = WORKFLOW_REF
+    if event is not None:
+        (tmp_path / "event.json").write_text(json.dumps(event))
+    return env
+
+
+PR_EVENT = {"pull_request": {"number": 9, "base": {"ref": "release/2.x"}},
+            "repository": {"default_branch": "main"}}
+
+
+def test_baseline_artifact_is_off_by_default(tmp_path):
+    s = ActionSettings.from_env({**runner_env(tmp_path), "GITHUB_WORKFLOW_REF": ""})
+    assert s.baseline_artifact is None and s.baseline_workflow is None and s.baseline_branch is None
+    assert (s.baseline_path, s.if_no_baseline) == ("**/*.jsonl*", "warn")
+
+
+def test_baseline_artifact_defaults_come_from_the_run(tmp_path):
+    s = ActionSettings.from_env(artifact_env(tmp_path, PR_EVENT, baseline_artifact="traces"))
+    assert (s.baseline_artifact, s.baseline_workflow, s.baseline_branch) == (
+        "traces", "evals.yml", "release/2.x")
+    push = {"ref": "refs/heads/main", "repository": {"default_branch": "trunk"}}
+    s = ActionSettings.from_env({**artifact_env(tmp_path, push, baseline_artifact="traces"),
+                                 "GITHUB_EVENT_NAME": "push"})
+    assert s.baseline_branch == "trunk"
+
+
+def test_baseline_artifact_explicit_inputs(tmp_path):
+    s = ActionSettings.from_env(artifact_env(
+        tmp_path, PR_EVENT, baseline_artifact="traces", baseline_workflow=".github/workflows/main.yml",
+        baseline_branch="refs/heads/dev", baseline_path="evals/**/*.jsonl", if_no_baseline="SKIP"))
+    assert (s.baseline_workflow, s.baseline_branch, s.baseline_path, s.if_no_baseline) == (
+        "main.yml", "dev", "evals/**/*.jsonl", "skip")
+    assert ActionSettings.from_env(artifact_env(tmp_path, PR_EVENT, baseline_artifact="t",
+                                                baseline_workflow="161335")).baseline_workflow == "161335"
+
+
+@pytest.mark.parametrize(("inputs", "message"), [
+    ({"if_no_baseline": "ignore"}, "input 'if-no-baseline' must be one of fail, warn, skip"),
+    ({"baseline_path": "../x/*.jsonl"}, "baseline-path"),
+    ({"baseline_path": "/etc/*"}, "baseline-path"),
+    ({"baseline_artifact": "a/b"}, "baseline-artifact"),
+    ({"baseline_artifact": "a:b"}, "baseline-artifact"),
+    ({"baseline_artifact": "t", "baseline_branch": "two words"}, "baseline-branch"),
+    ({"baseline_artifact": "t", "baseline_branch": "a..b"}, "baseline-branch"),
+    ({"baseline_artifact": "t", "baseline_workflow": "ci\x01.yml"}, "baseline-workflow"),
+    ({"baseline_artifact": "t", "baseline": "b.jsonl"}, "'baseline' and 'baseline-artifact'"),
+])
+def test_bad_baseline_inputs(tmp_path, inputs, message):
+    with pytest.raises(InputError) as info:
+        ActionSettings.from_env(artifact_env(tmp_path, PR_EVENT, **inputs))
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_no_workflow_ref_and_no_input_is_an_input_error(tmp_path):
+    env = {**artifact_env(tmp_path, PR_EVENT, baseline_artifact="t"), "GITHUB_WORKFLOW_REF": ""}
+    with pytest.raises(InputError, match="baseline-workflow"):
+        ActionSettings.from_env(env)
+
+
+def test_no_branch_anywhere_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="baseline-branch"):
+        ActionSettings.from_env({**artifact_env(tmp_path, {"schedule": "0 0 * * *"}, baseline_artifact="t"),
+                                 "GITHUB_EVENT_NAME": "schedule"})
 
 
 def test_annotation_escaping():

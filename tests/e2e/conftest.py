@@ -62,8 +62,8 @@ def pr_event(number: int = PR, fork: bool = False) -> dict:
         "action": "synchronize", "number": number,
         "pull_request": {"number": number, "head": {"sha": "a" * 40, "repo": {"full_name": head_repo,
                                                                                "fork": fork}},
-                         "base": {"repo": {"full_name": REPO}}},
-        "repository": {"full_name": REPO},
+                         "base": {"ref": "main", "repo": {"full_name": REPO}}},
+        "repository": {"full_name": REPO, "default_branch": "main"},
     }
 
 
@@ -124,6 +124,8 @@ def runner_env(layout: Layout, *, api_url: str, event_name: str, event: dict | N
         "GITHUB_REPOSITORY": REPO, "GITHUB_API_URL": api_url, "GITHUB_SERVER_URL": "https://github.com",
         "GITHUB_RUN_ID": "123456", "GITHUB_RUN_ATTEMPT": "1", "GITHUB_SHA": "b" * 40,
         "GITHUB_REF": f"refs/pull/{PR}/merge", "RUNNER_TEMP": "/tmp",
+        "GITHUB_WORKFLOW": "kalibra",
+        "GITHUB_WORKFLOW_REF": f"{REPO}/.github/workflows/kalibra.yml@refs/pull/{PR}/merge",
     }
     env.update(action_defaults())
     env.update(inputs)

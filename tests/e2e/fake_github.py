@@ -1,4 +1,6 @@
-"""A stateful fake of GitHub's issue-comment API on a pytest-httpserver, with injectable faults."""
+"""A stateful fake of GitHub's issue-comment API on a pytest-httpserver, with injectable faults; plus the
+Actions endpoints the baseline artifact needs (runs of a workflow, a run's artifacts, the zip's 302) and the
+artifact storage it redirects to, on the same server under another host name (`localhost`, not 127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -27,6 +29,12 @@ class FakeGitHub:
     deny_writes: bool = False
     comments: dict[int, list[dict]] = field(default_factory=dict)
     next_id: int = 1000
+    # Actions: workflow file → runs (newest first as given); run id → artifacts; artifact id → zip bytes
+    runs: dict[str, list[dict]] = field(default_factory=dict)
+    artifacts: dict[int, list[dict]] = field(default_factory=dict)
+    blobs: dict[int, bytes] = field(default_factory=dict)
+    storage_seen: list[Request] = field(default_factory=list)
+    deny_actions: bool = False  # a token without `actions: read`
 
     def __post_init__(self) -> None:
         base = f"{self.prefix}/repos/{self.repo}/issues"
@@ -34,6 +42,15 @@ class FakeGitHub:
             self._by_id)
         self.server.expect_request(re.compile(rf"^{re.escape(base)}/\d+/comments$")).respond_with_handler(
             self._collection)
+        actions = re.escape(f"{self.prefix}/repos/{self.repo}/actions")
+        self.server.expect_request(re.compile(rf"^{actions}/workflows/[^/]+/runs$"),
+                                   method="GET").respond_with_handler(self._runs)
+        self.server.expect_request(re.compile(rf"^{actions}/runs/\d+/artifacts$"),
+                                   method="GET").respond_with_handler(self._artifacts)
+        self.server.expect_request(re.compile(rf"^{actions}/artifacts/\d+/zip$"),
+                                   method="GET").respond_with_handler(self._zip)
+        self.server.expect_request(re.compile(r"^/storage/\d+\.zip$"),
+                                   method="GET").respond_with_handler(self._storage)
 
     @property
     def api_url(self) -> str:
@@ -101,6 +118,70 @@ class FakeGitHub:
             self.comments[pr].remove(item)
             return Response("", status=204)
         return _json(item)
+
+    # ---- Actions: the baseline artifact ------------------------------------------------------------------
+    def add_run(self, run_id: int, *, workflow: str = "kalibra.yml", branch: str = "main",
+                created_at: str = "2024-05-17T12:00:00Z", conclusion: str = "success", event: str = "push",
+                sha: str | None = None) -> dict:
+        run = {"id": run_id, "run_number": run_id + 1000, "name": "kalibra", "head_branch": branch,
+               "head_sha": sha or f"{run_id:040x}", "event": event, "status": "completed",
+               "conclusion": conclusion, "created_at": created_at,
+               "html_url": f"https://github.com/{self.repo}/actions/runs/{run_id}",
+               "repository": {"full_name": self.repo}, "head_repository": {"full_name": self.repo}}
+        self.runs.setdefault(workflow, []).append(run)
+        return run
+
+    def add_artifact(self, run_id: int, artifact_id: int, name: str, zip_bytes: bytes | None = None, *,
+                     expired: bool = False) -> dict:
+        art = {"id": artifact_id, "name": name, "expired": expired, "size_in_bytes": len(zip_bytes or b""),
+               "archive_download_url": self.server.url_for(
+                   f"{self.prefix}/repos/{self.repo}/actions/artifacts/{artifact_id}/zip")}
+        self.artifacts.setdefault(run_id, []).append(art)
+        if zip_bytes is not None:
+            self.blobs[artifact_id] = zip_bytes
+        return art
+
+    def api_requests(self) -> list[Request]:
+        """Requests that reached the API (not the storage host)."""
+        return [r for r in self.requests() if r.path.startswith(f"{self.prefix}/repos/")]
+
+    def _runs(self, request: Request) -> Response:
+        if self.deny_actions:
+            return self._denied()
+        workflow = request.path.rsplit("/", 2)[-2]
+        if workflow not in self.runs:
+            return _json({"message": "Not Found"}, 404)
+        runs = [r for r in self.runs[workflow]
+                if r["head_branch"] == request.args.get("branch", r["head_branch"])
+                and (request.args.get("status") != "success" or r["conclusion"] == "success")]
+        per_page = int(request.args.get("per_page", 30))
+        return _json({"total_count": len(runs), "workflow_runs": runs[:per_page]})
+
+    def _artifacts(self, request: Request) -> Response:
+        arts = self.artifacts.get(int(request.path.rsplit("/", 2)[-2]), [])
+        name = request.args.get("name")
+        arts = [a for a in arts if name is None or a["name"] == name]
+        return _json({"total_count": len(arts), "artifacts": arts})
+
+    def _zip(self, request: Request) -> Response:
+        aid = int(request.path.rsplit("/", 2)[-2])
+        art = next((a for arts in self.artifacts.values() for a in arts if a["id"] == aid), None)
+        if art is None or aid not in self.blobs:
+            return _json({"message": "Not Found"}, 404)
+        if art["expired"]:
+            return _json({"message": "Artifact has expired"}, 410)
+        # pre-signed storage on another host name: the client must drop the token there
+        location = f"http://localhost:{self.server.port}/storage/{aid}.zip?sig=s3cr3tSignature&se=60"
+        return Response(status=302, headers={"Location": location})
+
+    def _storage(self, request: Request) -> Response:
+        self.storage_seen.append(request)
+        if "Authorization" in request.headers:
+            return Response("<Error>a token reached storage</Error>", status=400)
+        if request.host.split(":")[0] != "localhost":
+            return Response("<Error>wrong host</Error>", status=400)
+        return Response(self.blobs[int(request.path.rsplit("/", 1)[1].split(".")[0])],
+                        content_type="application/zip")
 
     def requests(self, method: str | None = None) -> list[Request]:
         return [req for req, _ in self.server.log if method is None or req.method == method]

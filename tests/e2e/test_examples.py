@@ -53,3 +53,16 @@ def test_example_config_loads(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = load_config(str(ROOT / "examples" / "kalibra.yml"), required=True)
     assert list(config.require) and not config.warnings
+
+
+def test_baseline_artifact_pair_uploads_what_the_pr_workflow_compares():
+    folder = ROOT / "examples" / "workflows" / "baseline-artifact"
+    main = yaml.safe_load((folder / "main-upload.yml").read_text())
+    pr = yaml.safe_load((folder / "pr-compare.yml").read_text())
+    assert (main.get("on") or main.get(True))["push"]["branches"] == ["main"]
+    assert "pull_request" in (pr.get("on") or pr.get(True))
+    [upload] = [s for s in main["jobs"]["evals"]["steps"] if "upload-artifact" in str(s.get("uses"))]
+    [step] = action_steps(folder / "pr-compare.yml")
+    assert step["with"]["baseline-artifact"] == upload["with"]["name"]
+    assert step["with"]["baseline-workflow"] == "main-upload.yml"
+    assert pr["permissions"]["actions"] == "read"
