@@ -15,7 +15,6 @@ from __future__ import annotations
 import glob
 import json
 import os
-import re
 import shutil
 import sys
 import traceback
@@ -24,14 +23,12 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import quote, urlsplit
 
 from kalibra_action.current_only import CurrentOnly
 from kalibra_action.errors import EXIT_GATE_FAILED, EXIT_INPUT_ERROR, EXIT_PASSED, InputError
 from kalibra_action.github.artifacts import (
     STALE_DAYS,
     BaselineArtifact,
-    BaselineProvenance,
     NoBaseline,
     fetch_baseline,
     if_no_baseline,
@@ -39,6 +36,7 @@ from kalibra_action.github.artifacts import (
 from kalibra_action.github.client import GitHubClient, GitHubError
 from kalibra_action.github.commands import SUMMARY_LIMIT, Commands, append_summary, write_outputs
 from kalibra_action.github.comments import StickyComment
+from kalibra_action.github.provenance import age_text, provenance_extra, render_provenance, with_provenance
 from kalibra_action.github.settings import ActionSettings, workspace_relative
 from kalibra_action.result import GateStatus, Result
 
@@ -58,10 +56,6 @@ ACTIONS_READ_FIX = (
     "give the job `permissions: actions: read` (with `contents: read`), and check that "
     "baseline-workflow names the workflow that uploads the artifact"
 )
-PROVENANCE_TEMPLATE = "provenance.md.j2"
-PROVENANCE_MARK = "<!-- kalibra-baseline-provenance -->"
-_HEX_SHA = re.compile(r"^[0-9a-f]{40}$")
-
 Engine = Callable[[ActionSettings, Callable[[str], None]], Result]
 
 
@@ -80,66 +74,6 @@ def run_engine(settings: ActionSettings, log: Callable[[str], None]) -> Result:
         on_inconclusive=settings.on_inconclusive,
         base_dir=settings.base_dir,
     ), status=log)
-
-
-def safe_url(url: object) -> str:
-    """An http(s) URL fit for a Markdown link destination (nothing that could end the link), else ''."""
-    text = str(url or "")
-    parts = urlsplit(text)
-    if parts.scheme not in ("https", "http") or not parts.netloc or any(c.isspace() for c in text):
-        return ""
-    return quote(text, safe=":/?#&=%-._~+,;@!$*")
-
-
-def age_text(days: float) -> str:
-    if days < 1:
-        return "less than a day"
-    whole = int(days)
-    return f"{whole} day{'s' if whole != 1 else ''}"
-
-
-def provenance_extra(p: BaselineProvenance, *, server_url: str, repository: str) -> dict[str, Any]:
-    """`extra["baseline_provenance"]` for the templates (provenance.md.j2) and the JSON report."""
-    commit = p.commit.lower()
-    commit_url = (safe_url(f"{server_url}/{repository}/commit/{commit}")
-                  if _HEX_SHA.match(commit) and repository.count("/") == 1 else "")
-    return {
-        "artifact": p.artifact, "workflow": p.workflow, "branch": p.branch,
-        "run_id": p.run_id, "run_number": p.run_number if p.run_number is not None else p.run_id,
-        "run_url": safe_url(p.run_url), "commit": p.commit, "commit_short": p.commit[:7],
-        "commit_url": commit_url, "created_at": p.created_at, "age_days": p.age_days,
-        "age": age_text(p.age_days), "stale": p.stale, "stale_days": STALE_DAYS,
-    }
-
-
-def render_provenance(extra: Mapping[str, Any]) -> str:
-    """The provenance partial on its own (the same template markdown.md.j2 includes)."""
-    if not extra.get("baseline_provenance"):
-        return ""
-    import jinja2
-
-    from kalibra_action.report.escape import md
-    from kalibra_action.report.render import TEMPLATES
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False, trim_blocks=True,
-                             lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
-    env.filters["md"] = md
-    return env.get_template(PROVENANCE_TEMPLATE).render(extra=dict(extra)).strip("\n")
-
-
-def with_provenance(body: str, block: str) -> str:
-    """Put the provenance block under the report's first lines, unless the template already included it."""
-    if not block or PROVENANCE_MARK in body:
-        return body
-    lines = body.split("\n")
-    at = next((i for i, line in enumerate(lines) if line.startswith("**Baseline:**")), None)
-    if at is None:
-        at = next((i for i, line in enumerate(lines) if line.startswith("## ")), None)
-    if at is None:
-        at = 0 if lines and lines[0].startswith("<!-- kalibra-action:") else -1
-    after = lines[at + 1:]
-    gap = [""] if after and after[0].strip() else []
-    return "\n".join([*lines[:at + 1], "", block, *gap, *after]).lstrip("\n")
 
 
 class Renderer:

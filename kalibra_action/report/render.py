@@ -151,6 +151,11 @@ def hard_cut(text: str, limit: int, pointer: str = _DEFAULT_POINTER) -> str:
     return (cut + closing + note)[:limit]
 
 
+def render_partial(name: str, **context: object) -> str:
+    """One of the package's templates on its own (e.g. provenance.md.j2), with the shared filters."""
+    return _ENV.get_template(name).render(**context)
+
+
 def render_terminal(result: Result, *, color: bool = False, verbose: bool = False) -> str:
     """Plain-text report for a terminal; ANSI colour only when asked (the CLI checks TTY and NO_COLOR)."""
     env = _COLOR_ENV if color else _ENV

@@ -274,7 +274,7 @@ def test_bad_baseline_inputs_exit_2_in_one_line(run_action, fake_github, tmp_pat
 # ---- the provenance helpers, in process ----------------------------------------------------------------
 
 def test_links_in_the_provenance_cannot_break_out():
-    from kalibra_action.action import safe_url
+    from kalibra_action.github.provenance import safe_url
 
     assert safe_url("https://github.com/o/r/actions/runs/1") == "https://github.com/o/r/actions/runs/1"
     assert safe_url("https://x.test/a)b<c>[d]") == "https://x.test/a%29b%3Cc%3E%5Bd%5D"
@@ -283,7 +283,7 @@ def test_links_in_the_provenance_cannot_break_out():
 
 
 def test_the_partial_is_placed_once():
-    from kalibra_action.action import PROVENANCE_MARK, with_provenance
+    from kalibra_action.github.provenance import PROVENANCE_MARK, with_provenance
 
     block = f"{PROVENANCE_MARK}\nBaseline: artifact x"
     body = f"{MARKER}\n## ✅ Kalibra\n\n**Baseline:** a · **Current:** b\n\n### Quality gates\n"
@@ -297,6 +297,6 @@ def test_the_partial_is_placed_once():
 
 @pytest.mark.parametrize(("days", "text"), [(0.2, "less than a day"), (1.7, "1 day"), (3.2, "3 days")])
 def test_age_text(days, text):
-    from kalibra_action.action import age_text
+    from kalibra_action.github.provenance import age_text
 
     assert age_text(days) == text
