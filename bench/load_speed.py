@@ -1,11 +1,16 @@
 """Load speed: load_population vs a bare `json.loads` pass over the same flat JSON Lines files.
 
 Usage: .venv/bin/python bench/load_speed.py [N_TRACES] [SPANS_PER_TRACE]   (default 200000 5)
+
+The first lines are CPU seconds of this process (steadier on a shared machine). The last two load two
+such files as `compare` does (run._load_sides), in one process and in two (KALIBRA_ACTION_WORKERS),
+against a bare json.loads pass over both files, in wall seconds: they need idle CPUs to mean much.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 import tempfile
@@ -14,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from kalibra_action import parallel, run
 from kalibra_action.traces.fields import FieldMap
 from kalibra_action.traces.load import load_population
 
@@ -74,6 +80,20 @@ def main() -> None:
         print(f"bare json.loads pass      {bare:6.2f} s")
         print(f"load_population           {plain:6.2f} s   ratio {plain / bare:.2f}")
         print(f"load_population + task_id {mapped:6.2f} s   ratio {mapped / bare:.2f}")
+        other = Path(tmp) / "other.jsonl"
+        write_traces(other, n, spans, seed=2)
+        sides = [run.Side(str(p), (str(p),), FieldMap(), (), None, None) for p in (path, other)]
+        start = time.perf_counter()
+        for p in (path, other):
+            bare_pass(p)
+        both = time.perf_counter() - start
+        print(f"both files, wall: bare json.loads pass {both:6.2f} s")
+        for workers in ("1", "2"):
+            os.environ[parallel.ENV] = workers
+            start = time.perf_counter()
+            run._load_sides(sides, lambda _msg: None)
+            wall = time.perf_counter() - start
+            print(f"  load both, {workers} process(es)   {wall:6.2f} s   ratio {wall / both:.2f}")
 
 
 if __name__ == "__main__":

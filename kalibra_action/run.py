@@ -91,16 +91,54 @@ def _gates(config, req: RunRequest) -> tuple:
     return tuple(gates)
 
 
-def _load(side: Side, status: Status):
+def _read_side(side: Side):
     from kalibra_action.traces.load import load_population
 
-    status(f"Loading {side.label}")
-    pop = load_population(list(side.paths), label=side.label, fields=side.fields, where=side.where,
-                          fmt=side.fmt, base_dir=side.base_dir)
+    return load_population(list(side.paths), label=side.label, fields=side.fields, where=side.where,
+                           fmt=side.fmt, base_dir=side.base_dir)
+
+
+def _say_matched(side: Side, pop, status: Status) -> None:
     if side.where:
         status(f"  {side.label}: {len(pop):,}/{pop.total_before_filter:,} traces matched "
                f"(where: {', '.join(getattr(m, 'raw', str(m)) for m in side.where)})")
+
+
+def _load(side: Side, status: Status):
+    status(f"Loading {side.label}")
+    pop = _read_side(side)
+    _say_matched(side, pop, status)
     return pop
+
+
+def _input_bytes(sides: list[Side]) -> int | None:
+    """Total size of the sides' files (gzip counted 4x); None when a side does not resolve."""
+    from kalibra_action.traces.source import resolve_files
+
+    total = 0
+    try:
+        for side in sides:
+            for tf in resolve_files(list(side.paths), side.base_dir):
+                size = tf.path.stat().st_size
+                total += size * 4 if tf.path.suffix == ".gz" else size
+    except (InputError, OSError):
+        return None
+    return total
+
+
+def _load_sides(sides: list[Side], status: Status) -> list:
+    """Both sides; in two processes when there are two CPUs and enough input (see parallel.py). A bad
+    input raises the same InputError either way (the baseline's first when both are bad)."""
+    from kalibra_action.parallel import MIN_PARALLEL_BYTES, available_workers, run_jobs
+
+    if available_workers() < 2 or (_input_bytes(sides) or 0) < MIN_PARALLEL_BYTES:
+        return [_load(side, status) for side in sides]
+    for side in sides:
+        status(f"Loading {side.label}")
+    pops = run_jobs([lambda side=side: _read_side(side) for side in sides], workers=2)
+    for side, pop in zip(sides, pops, strict=True):
+        _say_matched(side, pop, status)
+    return pops
 
 
 def execute(req: RunRequest, *, status: Status | None = None) -> Result:
@@ -117,7 +155,7 @@ def execute(req: RunRequest, *, status: Status | None = None) -> Result:
     gates = _gates(config, req)  # bad gates fail before any trace is read
     sides = [_resolve_side(n, f, config, req) for n, f in (("baseline", req.baseline),
                                                            ("current", req.current))]
-    baseline, current = (_load(s, say) for s in sides)
+    baseline, current = _load_sides(sides, say)
     options = CompareOptions(
         metrics=req.metrics if req.metrics is not None else config.metrics,
         gates=gates,
@@ -125,6 +163,7 @@ def execute(req: RunRequest, *, status: Status | None = None) -> Result:
         stats=StatsOptions(resamples=req.resamples if req.resamples is not None else config.resamples,
                            seed=req.seed if req.seed is not None else config.seed),
         on_inconclusive=req.on_inconclusive or config.on_inconclusive,
+        metric_config={"trace_breakdown": {"fdr": config.fdr}},
     )
     result = compare(baseline, current, options)
     result.warnings[:0] = [f"{config.path}: {w}" for w in config.warnings]

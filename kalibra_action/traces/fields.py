@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, fields, replace
 
-from kalibra_action.traces.population import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_UNKNOWN
+from kalibra_action.traces.outcomes import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_UNKNOWN
 
 FIELD_NAMES = ("trace_id", "task_id", "outcome", "cost", "input_tokens", "output_tokens", "duration")
 
@@ -151,6 +151,13 @@ def text_form(value: object) -> str:
 def task_from_trace_id(trace_id: str) -> str:
     """Kalibra's task rule: `task__model__3` (3+ `__` parts, digits last) → all but the last two parts."""
     if "__" not in trace_id:
+        return trace_id
+    if "___" not in trace_id:  # every "__" stands alone: two right partitions split as split() does
+        head, _, last = trace_id.rpartition("__")
+        if last.isdigit():
+            task, sep, _ = head.rpartition("__")
+            if sep:
+                return task
         return trace_id
     parts = trace_id.split("__")
     if len(parts) >= 3 and parts[-1].isdigit():

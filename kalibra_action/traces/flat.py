@@ -20,15 +20,12 @@ from kalibra_action.traces.fields import (
     task_from_trace_id,
     text_form,
 )
-from kalibra_action.traces.population import (
-    OUTCOME_FAILURE,
-    OUTCOME_SUCCESS,
-    OUTCOME_UNKNOWN,
-    PopulationBuilder,
-)
+from kalibra_action.traces.outcomes import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_UNKNOWN
+from kalibra_action.traces.population import PopulationBuilder
 from kalibra_action.traces.sink import Sink
 from kalibra_action.traces.source import TraceFile, iter_objects
 from kalibra_action.traces.values import BadValues, number, raw_ns, timestamp_ns
+from kalibra_action.traces.values import span_times as _span_times
 
 _FAST_OUTCOME = {"success": OUTCOME_SUCCESS, "failure": OUTCOME_FAILURE,
                  "pass": OUTCOME_SUCCESS, "fail": OUTCOME_FAILURE}
@@ -58,15 +55,6 @@ def _as_list(value: object) -> list:
 
 def _id_text(value: object) -> str | None:
     return None if value is None else text_form(value)
-
-
-def _span_times(span: dict, bad: BadValues) -> tuple[int, int, object]:
-    """(start ns, end ns, explicit duration) of a span that has no start_ns."""
-    if "start_time" in span:
-        start = span["start_time"]
-        end = span.get("end_time", start)
-        return timestamp_ns(start, "span start_time", bad), timestamp_ns(end, "span end_time", bad), None
-    return 0, 0, span.get("duration_s")
 
 
 def trace_duration(row: dict, bad: BadValues) -> float | None:
@@ -177,24 +165,23 @@ def _add_spans(spans: list, b: PopulationBuilder, span_paths: tuple, bad: BadVal
         if pid is not None:
             pids.add(pid if pid.__class__ is str else _id_text(pid))
         ids.append(sid)
-        b.s_name.append(b.name_code(g("name")))
+        row = {"name": g("name"), "error": g("error")}
         attrs = _as_dict(g("attributes")) or {}
-        for path, default, column in zip(span_paths, ("cost", "input_tokens", "output_tokens"),
-                                         (b.s_cost, b.s_in, b.s_out), strict=True):
+        for path, key in zip(span_paths, ("cost", "input_tokens", "output_tokens"), strict=True):
             value = resolve_first((attrs, sp), path) if path else MISSING
-            column.append(value if _present(value) else g(default))
+            row[key] = value if _present(value) else g(key)
         start = g("start_ns")
         if start is None:
             start, end, duration = _span_times(sp, bad)
             if duration is not None:
                 seconds = number(duration, "span duration_s", bad)
                 if seconds == seconds:
-                    b.s_dur[len(b.s_cost) - 1] = seconds
+                    b.s_dur[b.s_base + len(b.spans)] = seconds
         else:
             end = g("end_ns", start)
-        b.s_start.append(start)
-        b.s_end.append(end)
-        b.s_err.append(g("error"))
+        row["start_ns"] = start
+        row["end_ns"] = end
+        b.spans.append(row)
         n += 1
     return n, sum(1 for s in ids if s not in pids), dups
 
@@ -202,8 +189,9 @@ def _add_spans(spans: list, b: PopulationBuilder, span_paths: tuple, bad: BadVal
 def read_flat(tf: TraceFile, sink: Sink, warnings: list[str]) -> None:
     """Append every trace of a flat file to the sink's builder.
 
-    The common shape (spans are objects with unique span ids and start_ns/end_ns, no mapped span
-    fields) takes a fast path that moves whole columns with map(); anything else goes span by span.
+    The common shape (spans are objects with unique span ids, no mapped span fields) takes a fast path:
+    the span objects go to the builder as they are, which reads them a chunk at a time; anything else goes
+    span by span (duplicate span ids dropped, mapped fields resolved) into normalised span objects.
     """
     b = sink.builder
     b.start_file(tf.name)
@@ -214,23 +202,21 @@ def read_flat(tf: TraceFile, sink: Sink, warnings: list[str]) -> None:
     span_paths = (fm.cost, fm.input_tokens, fm.output_tokens)
     fast_spans = not fm.span_paths
     lookups = sink.lookups
+    task_path = fm.task_id if lookups and sink.task_only else None
     seen = sink.seen
     seen_add = seen.add
     total = 0
-    name_get = b.name_codes.get
-    name_code = b.name_code
     task_code = b.task_code
     dget = dict.get
     t_id, t_task, t_outcome = b.trace_id.append, b.task.append, b.outcome.append
     t_cost, t_in, t_out, t_dur = b.t_cost.append, b.t_in.append, b.t_out.append, b.t_dur.append
     t_nspans, t_steps = b.n_spans.append, b.steps.append
-    s_name, s_err = b.s_name.extend, b.s_err.extend
-    s_cost, s_in, s_out = b.s_cost.extend, b.s_in.extend, b.s_out.extend
-    s_start, s_end = b.s_start.extend, b.s_end.extend
-    k_id, k_parent, k_name = repeat("span_id"), repeat("parent_id"), repeat("name")
-    k_cost, k_in, k_out = repeat("cost"), repeat("input_tokens"), repeat("output_tokens")
-    k_start, k_end, k_err = repeat("start_ns"), repeat("end_ns"), repeat("error")
+    add_spans = b.spans.extend
+    k_id, k_parent = repeat("span_id"), repeat("parent_id")
     dup_spans = 0
+    fast_outcome = _FAST_OUTCOME.get
+    pending_spans, pending_traces = b.spans, b.outcome
+    span_chunk, trace_chunk = b.span_chunk, b.trace_chunk
 
     for _line_no, row in iter_objects(tf, warnings):
         tid = row.get("trace_id")
@@ -251,15 +237,36 @@ def read_flat(tf: TraceFile, sink: Sink, warnings: list[str]) -> None:
         spans = row.get("spans")
         if spans.__class__ is not list:
             spans = _as_list(spans)
-        if lookups:
+        if lookups and (task_path is None or "attributes" in row):
             m = _Mapped(row, spans, tid, sink, bad)
             if not m.keep:
                 continue
             task, outcome = m.task, m.outcome
             cost, in_tok, out_tok, duration = m.cost, m.input_tokens, m.output_tokens, m.duration
         else:
-            task = task_from_trace_id(tid) if "__" in tid else tid
-            outcome = _outcome(row.get("outcome"))
+            task = tid
+            mapped_task = False
+            if task_path is not None:  # only task_id is mapped: _Mapped's lookup, without the rest
+                value = resolve_path(row, task_path)
+                if value is None or value is MISSING:
+                    meta = _as_dict(row.get("metadata"))
+                    value = MISSING if meta is None else resolve_path(meta, task_path)
+                if value is not None and value is not MISSING:
+                    task, mapped_task = text_form(value), True
+            if not mapped_task and "__" in tid:  # task_from_trace_id, inlined for the common case
+                if "___" in tid:
+                    task = task_from_trace_id(tid)
+                else:
+                    head, _, last = tid.rpartition("__")
+                    if last.isdigit():
+                        head, sep, _ = head.rpartition("__")
+                        if sep:
+                            task = head
+            outcome = row.get("outcome")
+            outcome = (fast_outcome(outcome, OUTCOME_UNKNOWN) if outcome.__class__ is str
+                       else _outcome(outcome))
+            if outcome == OUTCOME_UNKNOWN:
+                outcome = _outcome(row.get("outcome"))
             cost, in_tok, out_tok = row.get("cost"), row.get("input_tokens"), row.get("output_tokens")
             duration = (trace_duration(row, bad)
                         if "start_ns" in row or "start_time" in row or "duration_s" in row
@@ -270,27 +277,15 @@ def read_flat(tf: TraceFile, sink: Sink, warnings: list[str]) -> None:
         if n and not slow:
             try:
                 ids = set(map(dget, spans, k_id))
-                starts = list(map(dget, spans, k_start))
-                ends = list(map(dget, spans, k_end))
-                if len(ids) != n or None in starts or None in ends:
+                if len(ids) != n:
                     raise TypeError
                 parents = set(map(dget, spans, k_parent))
-                parents.discard(None)
-                steps = n - len(parents.intersection(ids)) if parents else n
-                codes = list(map(name_get, map(dget, spans, k_name)))
-            except TypeError:  # not all dicts, unhashable ids or names, repeated ids, other timing keys
+            except TypeError:  # not all objects, unhashable or repeated span ids
                 slow = True
             else:
-                if None in codes:
-                    codes = [name_code(sp.get("name")) if c is None else c
-                             for sp, c in zip(spans, codes, strict=True)]
-                s_name(codes)
-                s_cost(map(dget, spans, k_cost))
-                s_in(map(dget, spans, k_in))
-                s_out(map(dget, spans, k_out))
-                s_start(starts)
-                s_end(ends)
-                s_err(map(dget, spans, k_err))
+                parents.discard(None)
+                steps = n - len(parents.intersection(ids)) if parents else n
+                add_spans(spans)  # the builder reads their values (a chunk at a time)
         if slow:
             n, steps, dups = _add_spans(spans, b, span_paths, bad)
             dup_spans += dups
@@ -306,5 +301,8 @@ def read_flat(tf: TraceFile, sink: Sink, warnings: list[str]) -> None:
         t_dur(duration)
         t_nspans(n)
         t_steps(steps)
+        if len(pending_spans) >= span_chunk or len(pending_traces) >= trace_chunk:
+            b.flush()
+    b.flush()  # a chunk holds one file's rows: bad values are told per file
     sink.dup_spans += dup_spans
     sink.total += total

@@ -57,4 +57,28 @@ def load_population(paths: Sequence[str], *, label: str, fields: FieldMap = _DEF
     if len(builder) == 0:
         filters = "; ".join(m.raw for m in where)
         raise InputError(f"where matched 0 of {sink.total} traces (where: {filters})", key=label)
-    return builder.build()
+    pop = builder.build()
+    del builder, sink
+    release_free_memory()
+    return pop
+
+
+def release_free_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc only; elsewhere a no-op).
+
+    The builder's chunk arrays (under glibc's mmap threshold once it has grown) live on the heap; after
+    build() frees them, glibc keeps those pages, and the process would carry them into the metrics.
+    """
+    global _MALLOC_TRIM
+    if _MALLOC_TRIM is None:
+        try:
+            import ctypes
+
+            _MALLOC_TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _MALLOC_TRIM = False
+    if _MALLOC_TRIM:
+        _MALLOC_TRIM(0)
+
+
+_MALLOC_TRIM = None

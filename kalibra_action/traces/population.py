@@ -2,22 +2,95 @@
 
 Per trace (length T) and per span (length S) arrays. Missing numeric values are NaN
 ("not measured"), 0 is "measured as zero". Strings (task ids, span names) are stored once
-in a tuple and referenced by int32 codes.
+in a tuple and referenced by int32 codes; trace ids are one string plus end offsets (TraceIds).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from itertools import repeat
 
 import numpy as np
 
-from kalibra_action.traces.values import BadValues, error_flag, number, raw_ns
+from kalibra_action.traces.outcomes import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_UNKNOWN
+from kalibra_action.traces.values import BadValues, error_flag, number, raw_ns, span_times
 
-OUTCOME_UNKNOWN = -1
-OUTCOME_FAILURE = 0
-OUTCOME_SUCCESS = 1
+__all__ = ["OUTCOME_FAILURE", "OUTCOME_SUCCESS", "OUTCOME_UNKNOWN", "Population", "PopulationBuilder",
+           "SpanRow", "TraceIds"]
 
 _F = np.float64
+# The builder turns its lists into numpy chunks once this many spans (or traces) are pending, so the
+# Python objects of one chunk are freed (and their memory reused) instead of living until build().
+SPAN_CHUNK = 1 << 13
+TRACE_CHUNK = 1 << 12
+
+
+class TraceIds(Sequence[str]):
+    """Trace ids as one string and the end offset of each id: ~1 byte a character plus 8 an id, where a
+    numpy object array holds a 50-80 byte str object per trace (and pickles far slower)."""
+
+    __slots__ = ("_ends", "_text")
+
+    def __init__(self, text: str = "", ends: np.ndarray | None = None) -> None:
+        self._text = text
+        self._ends = np.zeros(0, dtype=np.int64) if ends is None else ends
+
+    @classmethod
+    def of(cls, ids: Iterable[str]) -> TraceIds:
+        ids = [i if i.__class__ is str else str(i) for i in ids]
+        return cls("".join(ids), np.cumsum(np.fromiter(map(len, ids), np.int64, count=len(ids))))
+
+    def __len__(self) -> int:
+        return int(self._ends.shape[0])
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        ends = self._ends
+        end = int(ends[index])
+        start = int(ends[index - 1]) if (index if index >= 0 else index + len(ends)) > 0 else 0
+        return self._text[start:end]
+
+    def __iter__(self) -> Iterator[str]:
+        text = self._text
+        start = 0
+        for end in self._ends.tolist():
+            yield text[start:end]
+            start = end
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, TraceIds):
+            return self._text == other._text and np.array_equal(self._ends, other._ends)
+        if isinstance(other, Sequence | np.ndarray) and not isinstance(other, str):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        head = ", ".join(repr(t) for t in self[:3])
+        return f"TraceIds([{head}{', ...' if len(self) > 3 else ''}], n={len(self)})"
+
+    def lengths(self) -> np.ndarray:
+        """Length of each id in characters (0 = the trace has no id)."""
+        return np.diff(self._ends, prepend=0)
+
+    def to_array(self) -> np.ndarray:
+        """The ids as a numpy object array of str."""
+        out = np.empty(len(self), dtype=object)
+        out[:] = list(self)
+        return out
+
+    @classmethod
+    def concat(cls, parts: Sequence[TraceIds]) -> TraceIds:
+        ends = []
+        offset = 0
+        for part in parts:
+            ends.append(part._ends + offset)
+            offset += len(part._text)
+        return cls("".join(p._text for p in parts), np.concatenate(ends) if ends else None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,7 +103,7 @@ class Population:
     filters: tuple[str, ...]  # the `where` expressions applied, as written
     total_before_filter: int  # traces read before `where`
     # per trace
-    trace_id: np.ndarray  # object (str)
+    trace_id: TraceIds  # a read-only sequence of str
     task: np.ndarray  # int32 code into task_names
     task_names: tuple[str, ...]
     outcome: np.ndarray  # int8: 1 success, 0 failure, -1 unknown
@@ -58,19 +131,16 @@ class Population:
     def n_traces(self) -> int:
         return len(self)
 
-    @property
+    @cached_property
     def tokens(self) -> np.ndarray:
-        """Input + output tokens per trace; NaN when neither was measured."""
-        both_missing = np.isnan(self.input_tokens) & np.isnan(self.output_tokens)
-        total = np.nan_to_num(self.input_tokens) + np.nan_to_num(self.output_tokens)
-        return np.where(both_missing, np.nan, total)
+        """Input + output tokens per trace; NaN when neither was measured (computed once, read-only)."""
+        return _token_sum(self.input_tokens, self.output_tokens)
 
-    @property
+    @cached_property
     def span_tokens(self) -> np.ndarray:
-        """Input + output tokens per span; NaN when neither was measured."""
-        both_missing = np.isnan(self.span_input_tokens) & np.isnan(self.span_output_tokens)
-        total = np.nan_to_num(self.span_input_tokens) + np.nan_to_num(self.span_output_tokens)
-        return np.where(both_missing, np.nan, total)
+        """Input + output tokens per span; NaN when neither was measured (computed once, read-only:
+        span_breakdown asks for it once per span name and side)."""
+        return _token_sum(self.span_input_tokens, self.span_output_tokens)
 
     @property
     def has_spans(self) -> np.ndarray:
@@ -93,12 +163,14 @@ class SpanRow:
 
 
 class PopulationBuilder:
-    """Appends traces and their spans into growing column lists, then freezes them to numpy.
+    """Appends traces and their spans into column lists, flushed to numpy chunks as they fill up.
 
-    Readers append to the public lists directly (the hot path); `add_trace` is the convenient,
-    slower way. Lists hold raw JSON values (None = missing, timestamps 0 = missing); `build`
-    converts them, turning unusable values into "not measured" with one warning per file and field.
-    A trace's spans are appended together, so span_trace never decreases.
+    Readers append to the public lists directly (the hot path) and call `maybe_flush` between traces;
+    `add_trace` is the convenient, slower way. Lists hold raw JSON values (None = missing, timestamps
+    0 = missing); `flush` converts them, turning unusable values into "not measured" with one warning
+    per file and field. A trace's spans are appended together, so span_trace never decreases. The lists
+    are cleared in place by a flush (readers may hold their bound methods), and `t_base`/`s_base` count
+    the traces/spans already flushed: the global index of a pending span is s_base + its list index.
     """
 
     def __init__(self, label: str, files: tuple[str, ...] = (), format: str = "flat",
@@ -115,6 +187,9 @@ class PopulationBuilder:
         self.segments: list[tuple[str, int, int]] = []
         self.task_codes: dict[str, int] = {}
         self.name_codes: dict[str, int] = {}
+        self.span_chunk, self.trace_chunk = SPAN_CHUNK, TRACE_CHUNK
+        self.t_base = 0  # traces already flushed to chunks
+        self.s_base = 0  # spans already flushed to chunks
         # per trace; t_* hold trace-level values, used where no span carries the value
         self.trace_id: list[str] = []
         self.task: list[int] = []
@@ -125,19 +200,18 @@ class PopulationBuilder:
         self.t_dur: list[float] = []
         self.n_spans: list[int] = []
         self.steps: list[int] = []
-        # per span (the owning trace follows from n_spans: a trace's spans are appended together)
-        self.s_name: list[int] = []
-        self.s_cost: list[float] = []
-        self.s_in: list[float] = []
-        self.s_out: list[float] = []
-        self.s_start: list[int] = []  # ns, 0 = missing
-        self.s_end: list[int] = []  # ns, 0 = missing
-        self.s_dur: dict[int, float] = {}  # span index → explicit duration in s (rare)
-        self.s_err: list[object] = []  # raw `error` values or bools
+        # per span: the span objects themselves (the owning trace follows from n_spans: a trace's spans are
+        # appended together), read column by column at flush. Keys read: name, cost, input_tokens,
+        # output_tokens, start_ns/end_ns (a span without start_ns goes by start_time/end_time/duration_s;
+        # one without end_ns ends at its start), error. Readers append raw JSON span objects as they are.
+        self.spans: list[dict] = []
+        self.s_dur: dict[int, float] = {}  # global span index → explicit duration in s (rare)
+        self._columns: dict[str, np.ndarray] = {}
+        self._ids: list[TraceIds] = []
 
     def start_file(self, name: str) -> None:
         """Mark that the rows appended from now on come from this file (for value warnings)."""
-        self.segments.append((name, len(self.outcome), len(self.s_name)))
+        self.segments.append((name, len(self), self.s_base + len(self.spans)))
 
     def task_code(self, task_id: str) -> int:
         code = self.task_codes.get(task_id)
@@ -181,53 +255,156 @@ class PopulationBuilder:
         self.t_out.append(output_tokens)
         self.t_dur.append(duration)
         parents = {s.parent_id for s in spans if s.parent_id is not None}
-        for s in spans:
-            self.s_name.append(self.name_code(s.name))
-            self.s_cost.append(s.cost)
-            self.s_in.append(s.input_tokens)
-            self.s_out.append(s.output_tokens)
-            self.s_start.append(s.start_ns or 0)
-            self.s_end.append(s.end_ns or 0)
-            self.s_err.append(bool(s.error))
+        self.spans.extend({"name": s.name, "cost": s.cost, "input_tokens": s.input_tokens,
+                           "output_tokens": s.output_tokens, "start_ns": s.start_ns or 0,
+                           "end_ns": s.end_ns or 0, "error": bool(s.error)} for s in spans)
         self.n_spans.append(len(spans))
         self.steps.append(sum(1 for s in spans if s.span_id is None or s.span_id not in parents))
+        self.maybe_flush()
 
     def __len__(self) -> int:
-        return len(self.outcome)
+        return self.t_base + len(self.outcome)
+
+    def maybe_flush(self) -> None:
+        """Flush when enough rows are pending (call between traces)."""
+        if len(self.spans) >= self.span_chunk or len(self.outcome) >= self.trace_chunk:
+            self.flush()
+
+    def flush(self) -> None:
+        """Convert the pending rows to numpy chunks and clear the lists (in place)."""
+        n, s = len(self.outcome), len(self.spans)
+        if not n and not s:
+            return
+        bad = self.bad
+        current_file = bad.file  # the fallbacks below set it per segment; the reader's must survive
+        t_seg = _chunk_segments(self.segments, 1, self.t_base, n)
+        s_seg = _chunk_segments(self.segments, 2, self.s_base, s)
+        put = self._put
+        put("n_spans", np.array(self.n_spans, dtype=np.int32), self.t_base)
+        put("steps", np.array(self.steps, dtype=np.int32), self.t_base)
+        put("task", np.array(self.task, dtype=np.int32), self.t_base)
+        put("outcome", np.array(self.outcome, dtype=np.int8), self.t_base)
+        put("t_cost", _float_column(self.t_cost, "cost", t_seg, bad), self.t_base)
+        put("t_in", _float_column(self.t_in, "input_tokens", t_seg, bad), self.t_base)
+        put("t_out", _float_column(self.t_out, "output_tokens", t_seg, bad), self.t_base)
+        put("t_dur", _float_column(self.t_dur, "duration", t_seg, bad), self.t_base)
+        if s:
+            self._flush_spans(s_seg)
+        self._ids.append(TraceIds.of(self.trace_id))
+        bad.file = current_file
+        for column in (self.trace_id, self.task, self.outcome, self.t_cost, self.t_in, self.t_out, self.t_dur,
+                       self.n_spans, self.steps, self.spans):
+            column.clear()
+        self.t_base += n
+        self.s_base += s
+
+    def _flush_spans(self, segments: list[tuple[str, int]]) -> None:
+        """The pending spans' columns: one pass over all of them per key (no per-trace overhead)."""
+        spans, bad, base = self.spans, self.bad, self.s_base
+        get = dict.get
+        starts = list(map(get, spans, repeat("start_ns")))
+        ends = list(map(get, spans, repeat("end_ns")))
+        if None in starts or None in ends:
+            self._fill_times(spans, starts, ends, segments)
+        raw_names = list(map(get, spans, repeat("name")))
+        try:
+            codes = list(map(self.name_codes.get, raw_names))
+        except TypeError:  # an unhashable name
+            codes = [None] * len(raw_names)
+        if None in codes:
+            name_code = self.name_code
+            codes = [name_code(raw) if code is None else code
+                     for raw, code in zip(raw_names, codes, strict=True)]
+        put = self._put
+        put("s_name", np.array(codes, dtype=np.int32), base)
+        del raw_names, codes
+        put("s_cost", _float_column(list(map(get, spans, repeat("cost"))), "span cost", segments, bad), base)
+        put("s_in", _float_column(list(map(get, spans, repeat("input_tokens"))), "span input_tokens",
+                                  segments, bad), base)
+        put("s_out", _float_column(list(map(get, spans, repeat("output_tokens"))), "span output_tokens",
+                                   segments, bad), base)
+        put("s_start", _ns_column(starts, "span start", segments, bad), base)
+        put("s_end", _ns_column(ends, "span end", segments, bad), base)
+        put("s_err", _flag_column(list(map(get, spans, repeat("error")))), base)
+
+    def _fill_times(self, spans: list[dict], starts: list, ends: list,
+                    segments: list[tuple[str, int]]) -> None:
+        """Spans without start_ns (start_time/end_time, else duration_s) or without end_ns (their start)."""
+        bad = self.bad
+        for name, a, b in _bounds(segments, len(spans)):
+            bad.file = name
+            for i in range(a, b):
+                if starts[i] is None:
+                    starts[i], ends[i], duration = span_times(spans[i], bad)
+                    if duration is not None:
+                        seconds = number(duration, "span duration_s", bad)
+                        if seconds == seconds:
+                            self.s_dur[self.s_base + i] = seconds
+                elif ends[i] is None and "end_ns" not in spans[i]:
+                    ends[i] = starts[i]
+
+    def _put(self, name: str, chunk: np.ndarray, base: int) -> None:
+        """Write a chunk at rows [base, base + len) of the column, growing it in place when full.
+
+        A column is one array that doubles by realloc (mremap for big ones: no copy, and pages not yet
+        written take no memory), so build() needs no concatenation and no second copy of the columns.
+        """
+        column = self._columns.get(name)
+        stop = base + chunk.shape[0]
+        if column is None:
+            column = self._columns[name] = np.empty(max(stop, 2 * chunk.shape[0]), dtype=chunk.dtype)
+        elif column.shape[0] < stop:
+            column.resize(max(stop, 2 * column.shape[0]), refcheck=False)
+        column[base:stop] = chunk
+
+    def _take(self, name: str, dtype: type, size: int) -> np.ndarray:
+        column = self._columns.pop(name, None)
+        if column is None:
+            return np.zeros(size, dtype=dtype)
+        column.resize(size, refcheck=False)  # shrinks in place
+        return column
 
     def build(self) -> Population:
         """Freeze the columns: span durations, per-trace sums and durations are computed here."""
-        n = len(self.outcome)
-        t_seg = [(name, t) for name, t, _ in self.segments] or [("", 0)]
-        s_seg = [(name, sp) for name, _, sp in self.segments] or [("", 0)]
-        bad = self.bad
-        n_spans = np.array(self.n_spans, dtype=np.int32)
-        s_trace = np.repeat(np.arange(n, dtype=np.int32), n_spans)
-        s_cost = _float_column(self.s_cost, "span cost", s_seg, bad)
-        s_in = np.trunc(_float_column(self.s_in, "span input_tokens", s_seg, bad))
-        s_out = np.trunc(_float_column(self.s_out, "span output_tokens", s_seg, bad))
-        start = _ns_column(self.s_start, "span start", s_seg, bad)
-        end = _ns_column(self.s_end, "span end", s_seg, bad)
-        timed = (start != 0) & (end != 0)
-        s_dur = np.full(len(self.s_name), np.nan)
-        if self.s_dur:
-            s_dur[list(self.s_dur)] = list(self.s_dur.values())
-        from_ts = np.isnan(s_dur) & timed
-        s_dur[from_ts] = (end[from_ts] - start[from_ts]) / 1e9
+        self.flush()
+        n, n_span_rows = self.t_base, self.s_base
 
-        cost = _span_sum_else(s_trace, s_cost, _float_column(self.t_cost, "cost", t_seg, bad), n)
-        t_in = np.trunc(_float_column(self.t_in, "input_tokens", t_seg, bad))
-        t_out = np.trunc(_float_column(self.t_out, "output_tokens", t_seg, bad))
+        def take(name: str, dtype: type) -> np.ndarray:
+            return self._take(name, dtype, n_span_rows if name.startswith("s_") else n)
+
+        n_spans = take("n_spans", np.int32)
+        s_trace = np.repeat(np.arange(n, dtype=np.int32), n_spans)
+        s_cost = take("s_cost", _F)
+        s_in = np.trunc(take("s_in", _F))
+        s_out = np.trunc(take("s_out", _F))
+        start = take("s_start", np.int64)
+        end = take("s_end", np.int64)
+        timed = (start != 0) & (end != 0)
+        if timed.all():  # the common case: no masked copies of the big columns
+            span_wall = _span_wall_time(s_trace, start, end, n)
+        else:
+            span_wall = _span_wall_time(s_trace[timed], start[timed], end[timed], n)
+        np.subtract(end, start, out=end)  # in place: end now holds the span's length in ns
+        del start
+        s_dur = np.divide(end, 1e9, dtype=_F)
+        del end
+        s_dur[~timed] = np.nan
+        del timed
+        for index, seconds in self.s_dur.items():  # explicit durations win over timestamps
+            s_dur[index] = seconds
+
+        cost = _span_sum_else(s_trace, s_cost, take("t_cost", _F), n)
+        t_in = np.trunc(take("t_in", _F))
+        t_out = np.trunc(take("t_out", _F))
         span_in = _span_sum_else(s_trace, s_in, np.full(n, np.nan), n)
         span_out = _span_sum_else(s_trace, s_out, np.full(n, np.nan), n)
         no_span_tokens = np.isnan(span_in) & np.isnan(span_out)
         input_tokens = np.where(no_span_tokens, t_in, span_in)
         output_tokens = np.where(no_span_tokens, t_out, span_out)
-        duration = _float_column(self.t_dur, "duration", t_seg, bad)
-        span_wall = _span_wall_time(s_trace[timed], start[timed], end[timed], n)
+        duration = take("t_dur", _F)
         duration = np.where(np.isnan(duration), span_wall, duration)
 
-        warnings = list(self.warnings) + bad.warnings()
+        warnings = list(self.warnings) + self.bad.warnings()
         for name, col in (("cost", cost), ("input tokens", input_tokens),
                           ("output tokens", output_tokens), ("duration", duration)):
             inf = np.isinf(col)
@@ -235,33 +412,56 @@ class PopulationBuilder:
                 col[inf] = np.nan
                 warnings.append(f"{self.label}: {int(inf.sum())} trace(s) have a {name} too large to "
                                 "add up; counted as not measured")
-
+        ids, self._ids = self._ids, []
         return Population(
             label=self.label,
             files=tuple(self.files),
             format=self.format,
             filters=tuple(self.filters),
             total_before_filter=self.total_before_filter,
-            trace_id=np.array(self.trace_id, dtype=object),
-            task=np.array(self.task, dtype=np.int32),
+            trace_id=ids[0] if len(ids) == 1 else TraceIds.concat(ids),
+            task=take("task", np.int32),
             task_names=tuple(self.task_codes),
-            outcome=np.array(self.outcome, dtype=np.int8),
+            outcome=take("outcome", np.int8),
             cost=cost,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             duration=duration,
             n_spans=n_spans,
-            steps=np.array(self.steps, dtype=np.int32),
+            steps=take("steps", np.int32),
             span_trace=s_trace,
-            span_name=np.array(self.s_name, dtype=np.int32),
+            span_name=take("s_name", np.int32),
             span_names=tuple(self.name_codes),
             span_cost=s_cost,
             span_input_tokens=s_in,
             span_output_tokens=s_out,
             span_duration=s_dur,
-            span_error=_flag_column(self.s_err),
+            span_error=take("s_err", np.bool_),
             warnings=tuple(warnings),
         )
+
+
+def _chunk_segments(segments: list[tuple[str, int, int]], which: int, base: int,
+                    size: int) -> list[tuple[str, int]]:
+    """The file segments overlapping rows [base, base + size), as (name, start within the chunk)."""
+    out: list[tuple[str, int]] = []
+    for i, seg in enumerate(segments):
+        start = seg[which]
+        if start >= base + size and out:
+            break
+        following = segments[i + 1][which] if i + 1 < len(segments) else None
+        if following is not None and following <= base:
+            continue  # ends before the chunk
+        out.append((seg[0], max(start - base, 0)))
+    return out or [("", 0)]
+
+
+def _token_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    both_missing = np.isnan(a) & np.isnan(b)
+    total = np.nan_to_num(a) + np.nan_to_num(b)
+    total[both_missing] = np.nan
+    total.setflags(write=False)
+    return total
 
 
 def _bounds(segments: list[tuple[str, int]], size: int) -> list[tuple[str, int, int]]:
@@ -308,7 +508,8 @@ def _ns_column(values: list, field: str, segments: list[tuple[str, int]], bad: B
 
 def _flag_column(values: list) -> np.ndarray:
     """Raw `error` values → bool: true, non-zero numbers and text other than false/0/no/ok are errors."""
-    if set(map(type, values)) <= {bool, type(None)}:
+    # list.count compares by identity first, and 1/0/1.0/0.0 (== True/False) convert the same way
+    if values.count(False) + values.count(True) + values.count(None) == len(values):
         return np.array(values, dtype=bool)
     return np.array([error_flag(v) for v in values], dtype=bool)
 

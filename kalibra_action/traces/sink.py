@@ -29,6 +29,10 @@ class Sink:
         # Whether per-trace lookups in metadata are needed at all (the fast path skips them).
         self.lookups = bool(where or on_trace or fields.task_id or fields.outcome or fields.duration
                             or fields.cost or fields.input_tokens or fields.output_tokens)
+        # Only task_id is mapped: the flat reader looks it up without the rest of the per-trace lookups.
+        self.task_only = bool(fields.task_id) and not (where or on_trace or fields.outcome or fields.duration
+                                                       or fields.cost or fields.input_tokens
+                                                       or fields.output_tokens)
 
     def is_new(self, trace_id: str) -> bool:
         """Count the trace; False (and counted as a duplicate) when its id was seen before."""

@@ -13,7 +13,7 @@ from types import ModuleType
 from kalibra_action.traces import openinference, otel_genai
 from kalibra_action.traces.attrs import as_attrs, span_kind, status_of
 from kalibra_action.traces.fields import MISSING, classify_outcome, resolve_first, text_form
-from kalibra_action.traces.population import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_UNKNOWN
+from kalibra_action.traces.outcomes import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_UNKNOWN
 from kalibra_action.traces.sink import Sink
 from kalibra_action.traces.source import TraceFile, iter_objects
 from kalibra_action.traces.values import BadValues, number, timestamp_ns
@@ -184,12 +184,6 @@ def _add_trace(tid: str, spans: list[_Span], root: _Root | None, sink: Sink) -> 
     b.n_spans.append(len(spans))
     parents = {s[1] for s in spans if s[1] is not None}
     b.steps.append(sum(1 for s in spans if s[0] not in parents))
-    name_code = b.name_code
-    for s in spans:
-        b.s_name.append(name_code(s[2]))
-        b.s_start.append(s[3])
-        b.s_end.append(s[4])
-        b.s_cost.append(s[5])
-        b.s_in.append(s[6])
-        b.s_out.append(s[7])
-        b.s_err.append(s[8])
+    b.spans.extend({"name": s[2], "start_ns": s[3], "end_ns": s[4], "cost": s[5], "input_tokens": s[6],
+                    "output_tokens": s[7], "error": s[8]} for s in spans)
+    b.maybe_flush()

@@ -139,3 +139,12 @@ def error_flag(value: object) -> bool:
     if isinstance(value, int | float):
         return value != 0
     return bool(value)
+
+
+def span_times(span: dict, bad: BadValues) -> tuple[int, int, object]:
+    """(start ns, end ns, explicit duration) of a span that has no start_ns."""
+    if "start_time" in span:
+        start = span["start_time"]
+        end = span.get("end_time", start)
+        return timestamp_ns(start, "span start_time", bad), timestamp_ns(end, "span end_time", bad), None
+    return 0, 0, span.get("duration_s")

@@ -108,3 +108,14 @@ def test_status_lines(tree: Path) -> None:
     execute(RunRequest(), status=lines.append)
     assert lines[0] == "Using config kalibra.yml"
     assert "Loading main" in lines and "Loading pr" in lines
+
+
+def test_per_task_fdr_reaches_the_per_task_tests(tmp_path: Path) -> None:
+    from kalibra_action.run import RunRequest, execute
+
+    demo = Path(__file__).resolve().parents[2] / "kalibra_action" / "demo_data"
+    cfg = tmp_path / "kalibra.yml"
+    cfg.write_text(f"baseline: {{path: {demo / 'baseline.jsonl'}}}\n"
+                   f"current: {{path: {demo / 'current.jsonl'}}}\nper_task: {{fdr: 0.2}}\n")
+    result = execute(RunRequest(config_path=str(cfg), base_dir=tmp_path))
+    assert result.observations["trace_breakdown"].metadata["fdr"] == 0.2

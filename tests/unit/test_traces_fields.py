@@ -162,3 +162,29 @@ def test_where_on_span_formats_uses_root_attributes(examples: Path) -> None:
     assert len(base) == 100
     runs = load_population([path], label="b", where=[parse_matcher("task.run_id == 3")])
     assert 0 < len(runs) < 200  # a number in the data matches the number in the expression
+
+
+def test_task_id_only_fast_path_matches_the_general_lookup(tmp_path) -> None:
+    """Only task_id mapped takes a shortcut; a `where` that keeps everything forces the general path."""
+    from kalibra_action.traces.load import load_population
+    from kalibra_action.traces.where import parse_matcher
+
+    rows = [{"trace_id": "a__m__1", "metadata": {"task_id": "T1"}},
+            {"trace_id": "a__m__2", "metadata": {"task_id": None}, "task_id": None},
+            {"trace_id": "b__m__3", "task_id": 7},
+            {"trace_id": "c__m__4", "metadata": '{"task_id": "T2"}'},
+            {"trace_id": "d__m__5", "attributes": {"task_id": "A"}, "metadata": {"task_id": "M"}},
+            {"trace_id": "e__m__6", "metadata.task_id": True},
+            {"trace_id": "f__m__7"}]
+    path = tmp_path / "t.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    everything = [parse_matcher("trace_id =~ .*")]
+    for task_path in ("metadata.task_id", "task_id", "trace_id"):
+        fm = FieldMap(task_id=task_path)
+        fast = load_population([str(path)], label="b", fields=fm)
+        general = load_population([str(path)], label="b", fields=fm, where=everything)
+        tasks = [fast.task_names[c] for c in fast.task]
+        assert tasks == [general.task_names[c] for c in general.task], task_path
+    assert tasks == [r["trace_id"] for r in rows]  # task_id = trace_id, as mapped (no __ rule)
+    fast = load_population([str(path)], label="b", fields=FieldMap(task_id="metadata.task_id"))
+    assert [fast.task_names[c] for c in fast.task] == ["T1", "a", "b", "T2", "M", "true", "f"]
