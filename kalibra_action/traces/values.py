@@ -74,11 +74,8 @@ def timestamp_ns(value: object, field: str, bad: BadValues) -> int:
             except ValueError:
                 bad.add(field)
                 return 0
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        bad.add(field)
-        return 0
-    if isinstance(value, float) and not math.isfinite(value):
-        bad.add(field)
+    value = _finite(value, field, bad)
+    if value is None:
         return 0
     if abs(value) < 1e12:
         ns = value * 1e9
@@ -94,6 +91,15 @@ def timestamp_ns(value: object, field: str, bad: BadValues) -> int:
     return int(ns)
 
 
+def _finite(value: object, field: str, bad: BadValues) -> int | float | None:
+    """The value when it is a finite int or float (not a bool); else None, noting the field as bad."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or (
+            isinstance(value, float) and not math.isfinite(value)):
+        bad.add(field)
+        return None
+    return value
+
+
 def raw_ns(value: object, field: str, bad: BadValues) -> int:
     """A `start_ns`/`end_ns` value as int nanoseconds (numeric strings accepted); 0 when unusable."""
     if value is None:
@@ -107,11 +113,8 @@ def raw_ns(value: object, field: str, bad: BadValues) -> int:
             except ValueError:
                 bad.add(field)
                 return 0
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        bad.add(field)
-        return 0
-    if isinstance(value, float) and not math.isfinite(value):
-        bad.add(field)
+    value = _finite(value, field, bad)
+    if value is None:
         return 0
     if not -NS_LIMIT < value < NS_LIMIT:
         bad.add(field)
