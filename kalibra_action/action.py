@@ -387,7 +387,14 @@ class ActionRun:
                                            f"{escape_text(str(err))}\n")
         except OSError as oserr:
             self.cmd.warning(f"cannot write the job summary: {oserr}", title="kalibra-action")
+        self._publish(lambda: self._error_body(err))  # an older report must not stay up as if current
         return EXIT_INPUT_ERROR
+
+    def _error_body(self, err: InputError) -> str:
+        """The sticky comment when no comparison could run: the error, not a stale verdict."""
+        run = f" ([the run]({self.s.run_url}))" if self.s.run_url else ""
+        return (f"{self.s.marker}\n## ⚠️ Kalibra · ERROR — the traces could not be compared\n\n"
+                f"{escape_text(str(err))}\n\nNo gate was evaluated; the job failed with exit code 2{run}.\n")
 
     def _write_report(self, result: Result) -> None:
         text = self.renderer.json(result)

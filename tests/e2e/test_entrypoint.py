@@ -93,7 +93,20 @@ def test_malformed_trace_exits_2_with_file_and_line(run_action, fake_github, tmp
     assert "traces/current.jsonl:3" in run.log
     assert re.search(r"^::error file=traces/current.jsonl,line=3,", run.stdout, re.M), run.stdout
     assert run.outputs["exit-code"] == "2" and run.outputs["passed"] == "false"
-    assert fake_github.requests() == []
+    [comment] = ours(fake_github)  # the sticky comment says so: no stale verdict stays up
+    assert "could not be compared" in comment["body"] and "current.jsonl" in comment["body"]
+    assert "No gate was evaluated" in comment["body"]
+
+
+def test_an_input_error_replaces_an_earlier_verdict(run_action, fake_github, tmp_path):
+    assert run_action(gates=FAILING_GATES).code == 1
+    layout = Layout(tmp_path / "runner2")
+    write_workspace(layout.workspace, ["cost_delta >= 1"])  # unknown field: exit 2
+    run = run_action(layout=layout)
+    assert run.code == 2, run.log
+    [comment] = ours(fake_github)
+    assert "could not be compared" in comment["body"] and "cost&#95;delta" in comment["body"]
+    assert "FAILED" not in comment["body"]
 
 
 def test_no_token_writes_summary_only(run_action, fake_github):
