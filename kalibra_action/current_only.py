@@ -77,17 +77,17 @@ def load_current(*, config_path: str, current: str | None, require: tuple[str, .
 
     InputError (exit 2) for a bad config, a bad gate, or unreadable traces, as in a comparison.
     """
-    from kalibra_action.run import RunRequest, _gates, _load, _load_config, _resolve_side
+    from kalibra_action.run import RunRequest, load_request_config, load_side, request_gates, resolve_side
 
     say = status or (lambda _msg: None)
     req = RunRequest(config_path=config_path, config_required=not current, current=current,
                      require=require, require_source="action", base_dir=base_dir)
-    config = _load_config(req)
+    config = load_request_config(req)
     if config.path:
         say(f"Using config {config.path}")
-    gates = _gates(config, req)  # a typo in a gate still fails the step
-    side = _resolve_side("current", current, config, req)
-    return _load(side, say), tuple(g.expr for g in gates)
+    gates = request_gates(config, req)  # a typo in a gate still fails the step
+    side = resolve_side("current", current, config, req)
+    return load_side(side, say), tuple(g.expr for g in gates)
 
 
 # ---- rendering ---------------------------------------------------------------------------------------------

@@ -50,7 +50,8 @@ class Side:
     base_dir: Path | None
 
 
-def _resolve_side(name: str, flag: str | None, config, req: RunRequest) -> Side:
+def resolve_side(name: str, flag: str | None, config, req: RunRequest) -> Side:
+    """One side: a source name or path given on the command line / action input, else the config's."""
     sources = getattr(config, "sources", {}) or {}
     if flag:
         spec = sources.get(flag)
@@ -75,13 +76,15 @@ def _fmt(value: str | None) -> str | None:
     return None if value in (None, "", "auto") else value
 
 
-def _load_config(req: RunRequest):
+def load_request_config(req: RunRequest):
+    """The request's kalibra.yml (defaults when it is optional and absent)."""
     from kalibra_action.config import load_config
 
     return load_config(req.config_path, required=req.config_required)
 
 
-def _gates(config, req: RunRequest) -> tuple:
+def request_gates(config, req: RunRequest) -> tuple:
+    """The config's gates plus the request's, parsed against every registered field."""
     from kalibra_action.gates import parse_gates
     from kalibra_action.metrics import all_fields
 
@@ -104,7 +107,8 @@ def _say_matched(side: Side, pop, status: Status) -> None:
                f"(where: {', '.join(getattr(m, 'raw', str(m)) for m in side.where)})")
 
 
-def _load(side: Side, status: Status):
+def load_side(side: Side, status: Status):
+    """Load one side in this process, reporting progress through `status`."""
     status(f"Loading {side.label}")
     pop = _read_side(side)
     _say_matched(side, pop, status)
@@ -132,7 +136,7 @@ def _load_sides(sides: list[Side], status: Status) -> list:
     from kalibra_action.parallel import MIN_PARALLEL_BYTES, available_workers, run_jobs
 
     if available_workers() < 2 or (_input_bytes(sides) or 0) < MIN_PARALLEL_BYTES:
-        return [_load(side, status) for side in sides]
+        return [load_side(side, status) for side in sides]
     for side in sides:
         status(f"Loading {side.label}")
     pops = run_jobs([lambda side=side: _read_side(side) for side in sides], workers=2)
@@ -147,13 +151,13 @@ def execute(req: RunRequest, *, status: Status | None = None) -> Result:
     from kalibra_action.metrics.base import StatsOptions
 
     say = status or (lambda _msg: None)
-    config = _load_config(req)
+    config = load_request_config(req)
     if config.path:
         say(f"Using config {config.path}")
     for warning in config.warnings:
         say(f"warning: {warning}")
-    gates = _gates(config, req)  # bad gates fail before any trace is read
-    sides = [_resolve_side(n, f, config, req) for n, f in (("baseline", req.baseline),
+    gates = request_gates(config, req)  # bad gates fail before any trace is read
+    sides = [resolve_side(n, f, config, req) for n, f in (("baseline", req.baseline),
                                                            ("current", req.current))]
     baseline, current = _load_sides(sides, say)
     options = CompareOptions(
