@@ -22,7 +22,7 @@ from typing import Any
 from kalibra_action.github.client import GitHubClient, GitHubError
 
 DEFAULT_BOT = "github-actions[bot]"
-LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$")
+LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}(?:\[bot\])?")  # use fullmatch
 _VIEWER = "query { viewer { login } }"
 
 
@@ -51,7 +51,7 @@ def _login(data: Any, *keys: str) -> str | None:
     """The login at `keys` in a JSON answer, when it has a login's shape; else None."""
     for key in keys:
         data = data.get(key) if isinstance(data, dict) else None
-    return data if isinstance(data, str) and LOGIN.match(data) else None
+    return data if isinstance(data, str) and LOGIN.fullmatch(data) else None
 
 
 def _why(err: Exception) -> str:

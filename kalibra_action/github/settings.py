@@ -99,7 +99,7 @@ def parse_login(value: str) -> str | None:
     """The `comment-author` input: a GitHub login, or an app's bot login `slug[bot]`."""
     if not value:
         return None
-    if not LOGIN.match(value):
+    if not LOGIN.fullmatch(value):
         raise InputError(f"input 'comment-author' must be a GitHub login such as my-app[bot], got {value!r}")
     return value
 

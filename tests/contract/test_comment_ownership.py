@@ -142,3 +142,9 @@ def test_identity_is_looked_up_once_and_only_when_a_marker_exists(fake):
     StickyComment(client, REPO, PR, MARKER, author=author).publish("second")
     StickyComment(client, REPO, PR, MARKER, author=author).publish("third")
     assert paths(fake, "POST").count("/graphql") == 1
+
+
+@pytest.mark.parametrize("login", ["release-bot\n", "x\n::add-mask::secret", "", "a b", "bot[bot]\n"])
+def test_a_login_of_the_wrong_shape_is_not_taken(fake, login):
+    fake.viewer, fake.pat = login, True
+    assert resolve_identity(client_for(fake, token=PAT)) == Identity("github-actions[bot]", "fallback")
