@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import re
 
-from tests.e2e.conftest import FAILING_GATES, PR, REPO, Layout, pr_event, workflow_run_event
+from tests.e2e.conftest import (
+    FAILING_GATES,
+    PASSING_GATES,
+    PR,
+    REPO,
+    Layout,
+    pr_event,
+    workflow_run_event,
+    write_workspace,
+)
 
 MARKER = "<!-- kalibra-action:kalibra -->"
 FORGED = f"{MARKER}\n## ✅ Kalibra · PASSED\n\nAll gates passed."
@@ -95,9 +104,8 @@ def test_workflow_run_with_the_same_commit_from_another_repository_is_refused(ru
 def test_an_input_error_in_a_workflow_run_is_not_posted_to_another_pr(run_action, fake_github, tmp_path):
     fake_github.add_pull(13, "d" * 40, REPO)
     layout = Layout(tmp_path / "runner")
-    run_action(layout=layout, event_name="workflow_run", event={}, inputs={"INPUT_COMMENT": "off"})
+    write_workspace(layout.workspace, PASSING_GATES)
     (layout.workspace / "traces" / "current.jsonl").write_text("{not json\n")
-    (layout.root / "file_commands" / "set_output").unlink()
     run = run_action(layout=layout, event_name="workflow_run", event=workflow_run_event(RUN_SHA, FORK),
                      inputs={"INPUT_PR-NUMBER": "13"})
     assert run.code == 2, run.log
