@@ -4,6 +4,11 @@ The JSON report, the job summary, the annotations and the outputs are written wh
 comment; a comment that cannot be posted (a fork's read-only token, an API outage) is a warning, and the exit
 code stays the gates': 0 passed, 1 a gate failed (0 with `fail-on-gate: false`), 2 bad input.
 
+Before writing to a pull request the action checks that it may (kalibra_action.github.target): in a
+`workflow_run` event PR N must have the triggering run's head commit and repository, on `pull_request` events
+`pr-number` may only name the event's PR. A refusal writes no comment, keeps the verdict in the summary and
+the outputs, and exits 2, so a PR number pointed at someone else's pull request fails the job visibly.
+
 With `baseline-artifact`, the baseline is first downloaded from the newest good run on the base branch into a
 temporary directory (removed again after the comparison), and its provenance goes into the comment, the
 summary and the JSON report. When there is none, `if-no-baseline` decides: `fail` exits 2, `warn` and `skip`
@@ -35,9 +40,11 @@ from kalibra_action.github.artifacts import (
 )
 from kalibra_action.github.client import GitHubClient, GitHubError
 from kalibra_action.github.commands import SUMMARY_LIMIT, Commands, append_summary, write_outputs
-from kalibra_action.github.comments import StickyComment
+from kalibra_action.github.comments import CommentResult, StickyComment, author_of
+from kalibra_action.github.identity import Identity, cached_identity
 from kalibra_action.github.provenance import age_text, provenance_extra, render_provenance, with_provenance
 from kalibra_action.github.settings import ActionSettings, workspace_relative
+from kalibra_action.github.target import TargetRefused, check_pr_input, verify_workflow_run
 from kalibra_action.result import GateStatus, Result
 
 COMMENT_LIMIT = 65_000
@@ -166,6 +173,7 @@ class ActionRun:
             "report": "", "comment-url": "", "summary": "",
         }
         self.provenance: dict[str, Any] | None = None  # the baseline artifact's, when one was used
+        self.refused = False  # the PR may not be written to (github.target): exit 2 whatever the gates say
 
     # --- steps -------------------------------------------------------------------------------------
     def run(self) -> int:
@@ -237,7 +245,7 @@ class ActionRun:
         with self.cmd.group("kalibra-action: pull request comment"):
             self._publish(lambda: self._comment_body(result, comment_extra, template))
         self.cmd.log(self.outputs["summary"])
-        return code
+        return EXIT_INPUT_ERROR if self.refused else code
 
     # --- the baseline artifact ---------------------------------------------------------------------
     def _fetch_baseline(self) -> tuple[BaselineArtifact | None, NoBaseline | None]:
@@ -333,7 +341,8 @@ class ActionRun:
                         looked_for=looked_for)
 
     def _report_current_only(self, alone: CurrentOnly) -> int:
-        """Outputs, JSON report, summary and comment for the current traces alone; always exit 0."""
+        """Outputs, JSON report, summary and comment for the current traces alone; exit 0 (2 when the
+        pull request was refused)."""
         from kalibra_action import current_only
 
         s = self.s
@@ -348,7 +357,7 @@ class ActionRun:
         with self.cmd.group("kalibra-action: pull request comment"):
             self._publish(lambda: current_only.render_markdown(alone, extra={**extra, "marker": s.marker}))
         self.cmd.log(self.outputs["summary"])
-        return EXIT_PASSED
+        return EXIT_INPUT_ERROR if self.refused else EXIT_PASSED
 
     def _log_settings(self) -> None:
         s = self.s
@@ -481,12 +490,19 @@ class ActionRun:
         if not s.repository:
             self.cmd.warning("GITHUB_REPOSITORY is not set: no comment", title="kalibra-action")
             return
+        client = self.client_factory(s)
+        try:
+            self._check_target(client, pr)
+        except TargetRefused as err:
+            self._refuse(err)
+            return
         try:
             body = render()
         except InputError as err:
             self.cmd.warning(f"cannot render the comment: {err}", title="kalibra-action: template")
             return
-        sticky = StickyComment(self.client_factory(s), s.repository, pr, s.marker)
+        author = cached_identity(client, s.comment_author, self.cmd.log)
+        sticky = StickyComment(client, s.repository, pr, s.marker, author=author)
         try:
             done = sticky.publish(body, mode="recreate" if s.comment == "recreate" else "update")
         except GitHubError as err:
@@ -498,8 +514,42 @@ class ActionRun:
                                  f"{self.outputs['report'] or 'the JSON report'} have the report.",
                                  title="kalibra-action: cannot comment on the pull request")
             return
+        self._note_lookalikes(done, author)
         self.outputs["comment-url"] = done.url
         self.cmd.log(f"comment {done.action}: {done.url}")
+
+    def _check_target(self, client: GitHubClient, pr: int) -> None:
+        """Raise TargetRefused unless the action may write to PR `pr` (kalibra_action.github.target)."""
+        s = self.s
+        check_pr_input(s.event_name, s.event, s.pr_number_input)
+        if s.event_name == "workflow_run":
+            verify_workflow_run(client, s.repository, pr, s.event)
+            self.cmd.log(f"pull request #{pr} has the triggering run's head commit: commenting there")
+
+    def _refuse(self, err: TargetRefused) -> None:
+        """No comment; an error annotation and a note in the job summary; the run then exits 2."""
+        self.refused = True
+        self.cmd.error(f"{err}. No comment was written; the verdict is in the job summary and the outputs.",
+                       title="kalibra-action: pull request refused")
+        try:
+            append_summary(self.s.summary_file, f"\n> [!CAUTION]\n> kalibra-action: {escape_text(str(err))}. "
+                                                "No comment was written.\n")
+        except OSError as oserr:
+            self.cmd.warning(f"cannot write the job summary: {oserr}", title="kalibra-action")
+
+    def _note_lookalikes(self, done: CommentResult, author: Callable[[], Identity]) -> None:
+        """One warning for marker comments someone else wrote: left as they are, never edited or deleted."""
+        if not done.ignored:
+            return
+        shown = ", ".join(f"{author_of(c)} (id {c.get('id') if isinstance(c.get('id'), int) else '?'})"
+                          for c in done.ignored[:5])
+        more = f" and {len(done.ignored) - 5} more" if len(done.ignored) > 5 else ""
+        me = author_of({"user": {"login": author().login}})
+        self.cmd.warning(f"{len(done.ignored)} comment(s) carry this report's marker but were not written by "
+                         f"the token's identity {me}: {shown}{more}. "
+                         "They were left untouched; the report is in the action's own comment. Set input "
+                         "'comment-author' if the token writes as another login.",
+                         title="kalibra-action: look-alike comment ignored")
 
 
 def main(env: Mapping[str, str] | None = None, out: TextIO | None = None, *,
@@ -520,7 +570,7 @@ def main(env: Mapping[str, str] | None = None, out: TextIO | None = None, *,
         cmd.mask(settings.token)
 
     def default_client(s: ActionSettings) -> GitHubClient:
-        return GitHubClient(s.token or "", s.api_url, log=cmd.log)
+        return GitHubClient(s.token or "", s.api_url, log=cmd.log, graphql_url=s.graphql_url)
 
     return ActionRun(settings, cmd, engine=engine or run_engine, renderer=renderer or Renderer(),
                      client_factory=client_factory or default_client).run()

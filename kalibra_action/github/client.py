@@ -69,8 +69,12 @@ class GitHubClient:
         clock: Callable[[], float] = time.time,
         timeout: tuple[float, float] = (10.0, 30.0),
         log: Callable[[str], None] | None = None,
+        graphql_url: str | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
+        self.graphql_url = graphql_url or None  # GITHUB_GRAPHQL_URL as the runner gives it, never derived
+        # `ghs_` is an installation token (the default GITHUB_TOKEN, a GitHub App's): it cannot read /user
+        self.installation_token = token.startswith("ghs_")
         self.max_wait = max_wait
         self.waited = 0.0
         self._sleep = sleep
@@ -152,6 +156,20 @@ class GitHubClient:
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         resp = self.request(method, path, **kwargs)
         return resp.json() if resp.content else None
+
+    def graphql(self, query: str) -> Any:
+        """`data` of one GraphQL query; GraphQL errors (answered with HTTP 200) raise GitHubError too."""
+        if not self.graphql_url:
+            raise GitHubError("POST", "graphql", None, "GITHUB_GRAPHQL_URL is not set")
+        resp = self.request("POST", self.graphql_url, json={"query": query})
+        try:
+            answer = resp.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict) or answer.get("errors") or not isinstance(answer.get("data"), dict):
+            errors = answer.get("errors") if isinstance(answer, dict) else None
+            raise GitHubError("POST", self.graphql_url, resp.status_code, f"GraphQL errors: {errors}"[:500])
+        return answer["data"]
 
     def paginate(self, path: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
         """Items of a list endpoint, following `Link: <…>; rel="next"` as given (same host only)."""

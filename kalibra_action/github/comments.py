@@ -1,15 +1,20 @@
 """The sticky PR comment: found by a hidden marker on its first line, then created, updated or recreated.
 
-Only a comment whose body *starts with* the exact marker `<!-- kalibra-action:{id} -->` is ours: a human
-quoting the marker, another tool's comment or another `comment-id` is never edited or deleted.
+A comment is ours only when its body *starts with* the exact marker `<!-- kalibra-action:{id} -->` **and** the
+token's own identity wrote it (kalibra_action.github.identity). A human quoting or forging the marker,
+another bot, another tool's comment or another `comment-id` is never edited or deleted: a forged look-alike
+is left as it is and reported back, and the action posts (then keeps updating) its own comment. The
+identity is looked up only when some comment carries the marker.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from kalibra_action.github.client import GitHubClient, GitHubError
+from kalibra_action.github.identity import Identity, cached_identity
 
 MAX_BODY = 65_536  # GitHub's limit on a comment body, in characters
 _TRUNCATED = (
@@ -29,9 +34,16 @@ def with_marker(body: str, marker: str) -> str:
     return body if body.lstrip().startswith(marker) else f"{marker}\n{body}"
 
 
-def is_ours(comment: dict[str, Any], marker: str) -> bool:
-    body = comment.get("body") or ""
-    return body.lstrip().startswith(marker)
+def has_marker(comment: dict[str, Any], marker: str) -> bool:
+    body = comment.get("body")
+    return isinstance(body, str) and body.lstrip().startswith(marker)
+
+
+def author_of(comment: dict[str, Any]) -> str:
+    """The comment's author for a log line: a login's characters only, whatever the API answered."""
+    user = comment.get("user")
+    login = user.get("login") if isinstance(user, dict) else None
+    return "".join(c for c in str(login or "?") if (c.isascii() and c.isalnum()) or c in "-[]")[:50] or "?"
 
 
 def _size(text: str) -> int:
@@ -64,21 +76,29 @@ class CommentResult:
     action: Action
     url: str
     id: int
+    ignored: tuple[dict[str, Any], ...] = field(default=(), compare=False)  # look-alikes by someone else
 
 
 class StickyComment:
     """One report's comment on one PR."""
 
-    def __init__(self, client: GitHubClient, repository: str, number: int, marker: str) -> None:
+    def __init__(self, client: GitHubClient, repository: str, number: int, marker: str,
+                 author: Callable[[], Identity] | None = None) -> None:
         self.client = client
         self.repository = repository
         self.number = number
         self.marker = marker
+        self.author = author or cached_identity(client)
 
-    def find_all(self) -> list[dict[str, Any]]:
-        """Our comments on the PR, oldest first, over all pages."""
+    def find_all(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(ours, look-alikes): comments with the marker by the token's identity and by anyone else, oldest
+        first, over all pages."""
         path = f"repos/{self.repository}/issues/{self.number}/comments"
-        return [c for c in self.client.paginate(path) if is_ours(c, self.marker)]
+        marked = [c for c in self.client.paginate(path) if isinstance(c, dict) and has_marker(c, self.marker)]
+        if not marked:
+            return [], []
+        me = self.author()
+        return [c for c in marked if me.wrote(c)], [c for c in marked if not me.wrote(c)]
 
     def create(self, body: str) -> dict[str, Any]:
         return self.client.json("POST", f"repos/{self.repository}/issues/{self.number}/comments",
@@ -96,19 +116,23 @@ class StickyComment:
                 raise
 
     def publish(self, body: str, mode: Literal["update", "recreate"] = "update") -> CommentResult:
-        """Post the report: edit ours in place (no request when unchanged), or delete ours and post anew."""
+        """Post the report: edit ours in place (no request when unchanged), or delete ours and post anew.
+        Look-alikes by anyone else are never touched; they come back in `ignored`."""
         body = fit_body(with_marker(body, self.marker))
-        existing = self.find_all()
+        existing, ignored = self.find_all()
+        skipped = tuple(ignored)
         if mode == "recreate":
             for comment in existing:
                 self.delete(comment["id"])
             made = self.create(body)
-            return CommentResult("recreated" if existing else "created", made.get("html_url", ""), made["id"])
+            return CommentResult("recreated" if existing else "created", made.get("html_url", ""), made["id"],
+                                 skipped)
         if existing:
             ours = existing[0]
             if _normalise(ours.get("body") or "") == _normalise(body):
-                return CommentResult("unchanged", ours.get("html_url", ""), ours["id"])
+                return CommentResult("unchanged", ours.get("html_url", ""), ours["id"], skipped)
             made = self.update(ours["id"], body)
-            return CommentResult("updated", made.get("html_url", ours.get("html_url", "")), ours["id"])
+            return CommentResult("updated", made.get("html_url", ours.get("html_url", "")), ours["id"],
+                                 skipped)
         made = self.create(body)
-        return CommentResult("created", made.get("html_url", ""), made["id"])
+        return CommentResult("created", made.get("html_url", ""), made["id"], skipped)

@@ -22,11 +22,12 @@ from kalibra_action.github.artifacts import (
     default_branch_for,
     workflow_from_ref,
 )
+from kalibra_action.github.identity import LOGIN
+from kalibra_action.github.target import event_pr_number
 
 CommentMode = Literal["update", "recreate", "off"]
 COMMENT_MODES: tuple[str, ...] = ("update", "recreate", "off")
 INCONCLUSIVE_POLICIES: tuple[str, ...] = ("warn", "fail", "pass")
-PR_EVENTS: tuple[str, ...] = ("pull_request", "pull_request_target")
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_SERVER_URL = "https://github.com"
 
@@ -44,6 +45,7 @@ INPUT_DEFAULTS: dict[str, str] = {
     "github-token": "",
     "comment": "update",
     "comment-id": "kalibra",
+    "comment-author": "",
     "on-inconclusive": "warn",
     "fail-on-gate": "true",
     "template": "",
@@ -91,6 +93,15 @@ def parse_pr_number(value: str) -> int | None:
     if not text.isdigit() or int(text) <= 0:
         raise InputError(f"input 'pr-number' must be a pull request number, got {value!r}")
     return int(text)
+
+
+def parse_login(value: str) -> str | None:
+    """The `comment-author` input: a GitHub login, or an app's bot login `slug[bot]`."""
+    if not value:
+        return None
+    if not LOGIN.fullmatch(value):
+        raise InputError(f"input 'comment-author' must be a GitHub login such as my-app[bot], got {value!r}")
+    return value
 
 
 def split_lines(value: str) -> tuple[str, ...]:
@@ -160,6 +171,7 @@ class ActionSettings:
     token: str | None = field(default=None, repr=False)
     comment: CommentMode = "update"
     comment_id: str = "kalibra"
+    comment_author: str | None = None  # the token's login when given; else looked up (github.identity)
     on_inconclusive: str | None = None
     fail_on_gate: bool = True
     template: str | None = None
@@ -177,6 +189,7 @@ class ActionSettings:
     event: dict[str, Any] = field(default_factory=dict, repr=False)
     repository: str = ""
     api_url: str = DEFAULT_API_URL
+    graphql_url: str | None = None  # GITHUB_GRAPHQL_URL; never derived from the API URL
     server_url: str = DEFAULT_SERVER_URL
     run_id: str = ""
     run_attempt: str = ""
@@ -213,6 +226,7 @@ class ActionSettings:
             token=inp("github-token") or None,
             comment=parse_choice("comment", inp("comment") or "update", COMMENT_MODES),  # type: ignore[arg-type]
             comment_id=comment_id,
+            comment_author=parse_login(inp("comment-author")),
             on_inconclusive=(parse_choice("on-inconclusive", policy, INCONCLUSIVE_POLICIES)
                              if policy else None),
             fail_on_gate=parse_bool("fail-on-gate", inp("fail-on-gate") or "true"),
@@ -226,6 +240,7 @@ class ActionSettings:
             event=event,
             repository=env.get("GITHUB_REPOSITORY", ""),
             api_url=(env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),
+            graphql_url=env.get("GITHUB_GRAPHQL_URL") or None,
             server_url=(env.get("GITHUB_SERVER_URL") or DEFAULT_SERVER_URL).rstrip("/"),
             run_id=env.get("GITHUB_RUN_ID", ""),
             run_attempt=env.get("GITHUB_RUN_ATTEMPT", ""),
@@ -252,13 +267,9 @@ class ActionSettings:
 
     @property
     def pr_number(self) -> int | None:
-        """The PR to comment on: the event's for pull_request(_target), else the `pr-number` input."""
-        if self.event_name in PR_EVENTS:
-            pr = self.event.get("pull_request") or {}
-            number = pr.get("number") or self.event.get("number")
-            if isinstance(number, int) and number > 0:
-                return number
-        return self.pr_number_input
+        """The PR to comment on: the event's for pull_request(_target), else the `pr-number` input (which
+        kalibra_action.github.target checks before anything is written)."""
+        return event_pr_number(self.event_name, self.event) or self.pr_number_input
 
     @property
     def is_fork(self) -> bool:

@@ -27,7 +27,7 @@ ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
 
 def test_action_yml_declares_the_interface():
     assert set(ACTION["inputs"]) == {
-        "config", "baseline", "current", "require", "github-token", "comment", "comment-id",
+        "config", "baseline", "current", "require", "github-token", "comment", "comment-id", "comment-author",
         "on-inconclusive", "fail-on-gate", "template", "pr-number", "report", "working-directory",
         "baseline-artifact", "baseline-workflow", "baseline-branch", "baseline-path", "if-no-baseline"}
     assert set(ACTION["outputs"]) == {
@@ -90,11 +90,21 @@ def test_pr_number_input_for_other_events(tmp_path):
 def test_ghes_api_url(tmp_path):
     env = {**runner_env(tmp_path), "GITHUB_API_URL": "https://ghe.example.com/api/v3/"}
     assert ActionSettings.from_env(env).api_url == "https://ghe.example.com/api/v3"
+    assert ActionSettings.from_env(env).graphql_url is None  # never derived from the API URL
+    env["GITHUB_GRAPHQL_URL"] = "https://ghe.example.com/api/graphql"
+    assert ActionSettings.from_env(env).graphql_url == "https://ghe.example.com/api/graphql"
+
+
+def test_comment_author_input(tmp_path):
+    assert ActionSettings.from_env(runner_env(tmp_path)).comment_author is None
+    s = ActionSettings.from_env(runner_env(tmp_path, comment_author="kalibra-app[bot]"))
+    assert s.comment_author == "kalibra-app[bot]"
 
 
 @pytest.mark.parametrize(("name", "value"), [
     ("fail_on_gate", "yes"), ("comment", "always"), ("on_inconclusive", "maybe"), ("pr_number", "abc"),
-    ("pr_number", "0"), ("comment_id", "bad id -->"),
+    ("pr_number", "0"), ("comment_id", "bad id -->"), ("comment_author", "evil\n::error::x"),
+    ("comment_author", "two words"), ("comment_author", "app[bot][bot]"),
 ])
 def test_bad_inputs_are_input_errors(tmp_path, name, value):
     with pytest.raises(InputError):

@@ -56,6 +56,16 @@ def parse_outputs(text: str) -> dict[str, str]:
     return out
 
 
+def workflow_run_event(head_sha: str, head_repo: str = REPO, pull_requests: list[int] = ()) -> dict:
+    """A `workflow_run` event for a run of the PR workflow that built `head_sha` from `head_repo`."""
+    listed = [{"number": n, "head": {"sha": head_sha}} for n in pull_requests]
+    run = {"id": 555, "event": "pull_request", "conclusion": "success", "head_sha": head_sha,
+           "head_branch": "feature", "head_repository": {"full_name": head_repo},
+           "repository": {"full_name": REPO}, "pull_requests": listed}
+    return {"action": "completed", "workflow_run": run,
+            "repository": {"full_name": REPO, "default_branch": "main"}}
+
+
 def pr_event(number: int = PR, fork: bool = False) -> dict:
     head_repo = "stranger/demo" if fork else REPO
     return {
@@ -109,7 +119,7 @@ Invoke = Callable[..., Run]
 
 
 def runner_env(layout: Layout, *, api_url: str, event_name: str, event: dict | None, inputs: dict[str, str],
-               inside: bool) -> dict[str, str]:
+               inside: bool, graphql_url: str = "") -> dict[str, str]:
     """The variables the runner sets; `inside` uses the container's mount points."""
     mount = {n: (Path("/github") / n if inside else layout.root / n)
              for n in ("workspace", "file_commands", "workflow", "home")}
@@ -121,7 +131,8 @@ def runner_env(layout: Layout, *, api_url: str, event_name: str, event: dict | N
         "GITHUB_OUTPUT": str(mount["file_commands"] / "set_output"),
         "GITHUB_STEP_SUMMARY": str(mount["file_commands"] / "step_summary"),
         "HOME": str(mount["home"]),
-        "GITHUB_REPOSITORY": REPO, "GITHUB_API_URL": api_url, "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_REPOSITORY": REPO, "GITHUB_API_URL": api_url, "GITHUB_GRAPHQL_URL": graphql_url,
+        "GITHUB_SERVER_URL": "https://github.com",
         "GITHUB_RUN_ID": "123456", "GITHUB_RUN_ATTEMPT": "1", "GITHUB_SHA": "b" * 40,
         "GITHUB_REF": f"refs/pull/{PR}/merge", "RUNNER_TEMP": "/tmp",
         "GITHUB_WORKFLOW": "kalibra",
@@ -154,13 +165,15 @@ def run_action(tmp_path: Path, fake_github: FakeGitHub) -> Invoke:
 
     def invoke(*, gates: list[str] = PASSING_GATES, event_name: str = "pull_request",
                event: dict | None = None, inputs: dict[str, str] | None = None,
-               layout: Layout | None = None, api_url: str | None = None, prepare: bool = True) -> Run:
+               layout: Layout | None = None, api_url: str | None = None, graphql_url: str | None = None,
+               prepare: bool = True) -> Run:
         layout = layout or Layout(tmp_path / "runner")
         if prepare and not (layout.workspace / "kalibra.yml").exists():
             write_workspace(layout.workspace, gates)
         env = runner_env(layout, api_url=api_url or fake_github.api_url, event_name=event_name,
                          event=pr_event() if event is None and event_name.startswith("pull_request")
-                         else event, inputs=inputs or {}, inside=False)
+                         else event, inputs=inputs or {}, inside=False,
+                         graphql_url=fake_github.graphql_url if graphql_url is None else graphql_url)
         env.update(PATH=os.environ.get("PATH", "/usr/bin:/bin"), LANG="C.UTF-8", PYTHONDONTWRITEBYTECODE="1")
         proc = subprocess.run([sys.executable, str(ROOT / "entrypoint.py")], cwd=layout.workspace, env=env,
                               capture_output=True, text=True, timeout=120, check=False)

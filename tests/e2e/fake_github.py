@@ -1,6 +1,13 @@
 """A stateful fake of GitHub's issue-comment API on a pytest-httpserver, with injectable faults; plus the
 Actions endpoints the baseline artifact needs (runs of a workflow, a run's artifacts, the zip's 302) and the
-artifact storage it redirects to, on the same server under another host name (`localhost`, not 127.0.0.1)."""
+artifact storage it redirects to, on the same server under another host name (`localhost`, not 127.0.0.1).
+
+The token has an identity: comments it posts are authored by `viewer` (type `viewer_type`). `GET /user`
+answers it only for a personal access token (`pat=True`); an installation token gets GitHub's 403 there,
+and learns its login from GraphQL `viewer` (`graphql_ok=False` breaks that too). Like GitHub, the fake lets
+the token edit or delete anyone's comment (a collaborator may): `writes` records whose comment each
+PATCH/DELETE touched, so a test can tell the action's own comment from a human's. `GET /pulls/N` serves
+`pulls` (add them with `add_pull`)."""
 
 from __future__ import annotations
 
@@ -35,6 +42,13 @@ class FakeGitHub:
     blobs: dict[int, bytes] = field(default_factory=dict)
     storage_seen: list[Request] = field(default_factory=list)
     deny_actions: bool = False  # a token without `actions: read`
+    # the token's identity
+    viewer: str = "github-actions[bot]"
+    viewer_type: str = "Bot"
+    pat: bool = False  # a personal access token: GET /user answers; else 403 as for an installation token
+    graphql_ok: bool = True
+    pulls: dict[int, dict] = field(default_factory=dict)
+    writes: list[tuple[str, int, str]] = field(default_factory=list)  # (method, comment id, its author)
 
     def __post_init__(self) -> None:
         base = f"{self.prefix}/repos/{self.repo}/issues"
@@ -51,13 +65,37 @@ class FakeGitHub:
                                    method="GET").respond_with_handler(self._zip)
         self.server.expect_request(re.compile(r"^/storage/\d+\.zip$"),
                                    method="GET").respond_with_handler(self._storage)
+        self.server.expect_request(f"{self.prefix}/user", method="GET").respond_with_handler(self._user)
+        self.server.expect_request(self.graphql_path, method="POST").respond_with_handler(self._graphql)
+        self.server.expect_request(re.compile(rf"^{re.escape(f'{self.prefix}/repos/{self.repo}/pulls')}/\d+$"),
+                                   method="GET").respond_with_handler(self._pull)
 
     @property
     def api_url(self) -> str:
         return self.server.url_for(self.prefix or "/").rstrip("/")
 
+    @property
+    def graphql_path(self) -> str:
+        """GitHub's `/graphql`; GHES's `/api/graphql` next to `/api/v3`."""
+        return f"{self.prefix.rsplit('/', 1)[0]}/graphql" if self.prefix else "/graphql"
+
+    @property
+    def graphql_url(self) -> str:
+        return self.server.url_for(self.graphql_path)
+
     def seed(self, pr: int, body: str, login: str = "someone", kind: str = "User") -> dict:
         return self._add(pr, body, login, kind)
+
+    def add_pull(self, number: int, sha: str, head_repo: str | None = None) -> dict:
+        pull = {"number": number, "state": "open",
+                "head": {"sha": sha, "ref": "feature", "repo": {"full_name": head_repo or self.repo}},
+                "base": {"ref": "main", "repo": {"full_name": self.repo}}}
+        self.pulls[number] = pull
+        return pull
+
+    def written_by_others(self) -> list[tuple[str, int, str]]:
+        """PATCHes and DELETEs that touched a comment the token's identity did not write."""
+        return [w for w in self.writes if w[2] != self.viewer]
 
     def _add(self, pr: int, body: str, login: str = "github-actions[bot]", kind: str = "Bot") -> dict:
         self.next_id += 1
@@ -97,7 +135,7 @@ class FakeGitHub:
             if len(body) > LIMIT:
                 errors = [{"message": "body is too long"}]
                 return _json({"message": "Validation Failed", "errors": errors}, 422)
-            return _json(self._add(pr, body), 201)
+            return _json(self._add(pr, body, self.viewer, self.viewer_type), 201)
         return _json({"message": "Not Found"}, 404)
 
     def _by_id(self, request: Request) -> Response:
@@ -108,6 +146,8 @@ class FakeGitHub:
         pr, item = found
         if self.deny_writes and request.method in ("PATCH", "DELETE"):
             return self._denied()
+        if request.method in ("PATCH", "DELETE"):
+            self.writes.append((request.method, cid, item["user"]["login"]))
         if request.method == "PATCH":
             body = request.get_json()["body"]
             if len(body) > LIMIT:
@@ -118,6 +158,22 @@ class FakeGitHub:
             self.comments[pr].remove(item)
             return Response("", status=204)
         return _json(item)
+
+    # ---- the token's identity and pull requests ----------------------------------------------------------
+    def _user(self, request: Request) -> Response:
+        if not self.pat:
+            return self._denied()
+        return _json({"login": self.viewer, "id": 1, "type": self.viewer_type})
+
+    def _graphql(self, request: Request) -> Response:
+        query = (request.get_json(silent=True) or {}).get("query", "")
+        if not self.graphql_ok or "viewer" not in query:
+            return _json({"data": None, "errors": [{"message": "Resource not accessible by integration"}]})
+        return _json({"data": {"viewer": {"login": self.viewer}}})
+
+    def _pull(self, request: Request) -> Response:
+        pull = self.pulls.get(int(request.path.rsplit("/", 1)[1]))
+        return _json(pull) if pull else _json({"message": "Not Found"}, 404)
 
     # ---- Actions: the baseline artifact ------------------------------------------------------------------
     def add_run(self, run_id: int, *, workflow: str = "kalibra.yml", branch: str = "main",

@@ -38,7 +38,7 @@ def test_failing_pr_in_the_container(tmp_path, fake_github):
     layout = Layout(tmp_path / "runner")
     write_workspace(layout.workspace, FAILING_GATES)
     env = runner_env(layout, api_url=fake_github.api_url, event_name="pull_request", event=pr_event(),
-                     inputs={}, inside=True)
+                     inputs={}, inside=True, graphql_url=fake_github.graphql_url)
     cmd = [podman, "run", "--rm", "--network=host", "--workdir", "/github/workspace"]
     for name in ("workspace", "file_commands", "workflow", "home"):
         cmd += ["-v", f"{layout.root / name}:/github/{name}"]

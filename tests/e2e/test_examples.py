@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -66,3 +68,40 @@ def test_baseline_artifact_pair_uploads_what_the_pr_workflow_compares():
     assert step["with"]["baseline-artifact"] == upload["with"]["name"]
     assert step["with"]["baseline-workflow"] == "main-upload.yml"
     assert pr["permissions"]["actions"] == "read"
+
+
+def _read_pr_number_script() -> str:
+    path = ROOT / "examples" / "workflows" / "fork-safe" / "kalibra-comment.yml"
+    comment = yaml.safe_load(path.read_text())
+    [step] = [s for job in comment["jobs"].values() for s in job["steps"] if s.get("id") == "pr"]
+    return step["run"]
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ("17\n", "17"), ("17", "17"),
+    ("1a7\n", None),                      # not silently turned into 17
+    ("17\n13\n", None), ("17 13", None), (" 17", None), ("0", None), ("-3", None), ("", None),
+    ("9" * 11, None), ("17\n::add-mask::x", None), ("１７", None),  # fullwidth digits
+    (None, None),                         # no file at all
+    ("symlink", None),                    # a symlink to a file holding a valid number
+])
+def test_fork_safe_example_takes_only_a_plain_pr_number(tmp_path, content, expected):
+    """The `workflow_run` part reads the PR number from the PR's own artifact: only a plain number passes."""
+    bash = shutil.which("bash")
+    assert bash
+    folder = tmp_path / "evals" / "current"
+    folder.mkdir(parents=True)
+    if content == "symlink":
+        (tmp_path / "elsewhere").write_text("17\n")
+        (folder / "pr-number").symlink_to(tmp_path / "elsewhere")
+    elif content is not None:
+        (folder / "pr-number").write_text(content)
+    out = tmp_path / "github_output"
+    proc = subprocess.run([bash, "-e", "-c", _read_pr_number_script()], cwd=tmp_path, capture_output=True,
+                          text=True, check=False,
+                          env={"GITHUB_OUTPUT": str(out), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+    if expected is None:
+        assert proc.returncode != 0 and not (out.exists() and out.read_text()), proc.stdout
+    else:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert out.read_text() == f"number={expected}\n"
