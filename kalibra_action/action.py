@@ -419,7 +419,8 @@ class ActionRun:
 
     def _write_report_text(self, text: str) -> None:
         try:
-            write_text(self.s.report_path, text, roots=make_roots([self.s.workspace]), what="input 'report'")
+            write_text(self.s.report_path, text, roots=make_roots([self.s.workspace]), what="input 'report'",
+                       parents=True)
         except (OSError, InputError) as err:  # InputError: a symlink planted after _check_paths
             self.cmd.warning(f"cannot write the JSON report to {self.s.report}: {err}",
                              title="kalibra-action")

@@ -140,13 +140,13 @@ def glob_paths(pattern: str | os.PathLike[str]) -> list[Path]:
 # ---- writing -----------------------------------------------------------------------------------------------
 
 def write_text(path: str | os.PathLike[str], text: str, *, roots: Roots | None = None,
-               what: str = "report") -> Path:
+               what: str = "report", parents: bool = False) -> Path:
     """Write `text` to `path` without ever following a symlink there; the resolved target.
 
-    The parent directory is resolved (and, with roots, must lie inside them), created when missing, and
-    opened with O_NOFOLLOW; the text goes to a new file in it (O_CREAT|O_EXCL|O_NOFOLLOW, mode 0644) that
-    is then renamed over `path`. A symlink at `path` is replaced, never written through; a symlinked
-    parent that leads outside the roots is an InputError. Other failures raise OSError.
+    The parent directory is resolved (and, with roots, must lie inside them), created when missing if
+    `parents`, and opened with O_NOFOLLOW; the text goes to a new file in it (O_CREAT|O_EXCL|O_NOFOLLOW,
+    mode 0644) that is then renamed over `path`. A symlink at `path` is replaced, never written through;
+    a symlinked parent that leads outside the roots is an InputError. Other failures raise OSError.
     """
     target = Path(path)
     if target.name in ("", ".", ".."):
@@ -157,7 +157,8 @@ def write_text(path: str | os.PathLike[str], text: str, *, roots: Roots | None =
     if roots is not None and not is_within(parent, roots):  # re-checked: confine() may have raced a link
         raise InputError(f"{what} directory resolves to {parent}, outside {describe_roots(roots)}",
                          file=os.fspath(path))
-    parent.mkdir(parents=True, exist_ok=True)
+    if parents:
+        parent.mkdir(parents=True, exist_ok=True)
     dir_fd = os.open(parent, os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC)
     try:
         _replace_in(dir_fd, target.name, text.encode("utf-8"))
