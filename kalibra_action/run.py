@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kalibra_action.errors import InputError
-from kalibra_action.paths import Roots, confine
+from kalibra_action.paths import Roots, check_entries, confine
 from kalibra_action.result import Result
 from kalibra_action.traces.fields import FieldMap
 
@@ -55,6 +55,14 @@ class Side:
 
 def resolve_side(name: str, flag: str | None, config, req: RunRequest) -> Side:
     """One side: a source name or path given on the command line / action input, else the config's."""
+    side = _side(name, flag, config, req)
+    if req.roots is not None:  # here, where the side's name is known; files are checked when resolved
+        check_entries(side.paths, req.roots, (side.base_dir or Path.cwd()).resolve(),
+                      what=f"{name} path" if flag == side.paths[0] else f"{name} path in {config.path}")
+    return side
+
+
+def _side(name: str, flag: str | None, config, req: RunRequest) -> Side:
     sources = getattr(config, "sources", {}) or {}
     if flag:
         spec = sources.get(flag)
