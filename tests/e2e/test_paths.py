@@ -23,10 +23,10 @@ def layout(tmp_path: Path) -> Layout:
 
 
 @pytest.fixture
-def outside(tmp_path: Path) -> Path:
-    """A directory beside the workspace holding a file the PR must not overwrite and traces it must not
-    feed in (a valid copy, so only the path check can stop them)."""
-    out = tmp_path / "outside"
+def outside(layout: Layout) -> Path:
+    """`../outside` from the workspace: a file the PR must not overwrite and traces it must not feed in
+    (valid copies, so only the path check can stop them)."""
+    out = layout.workspace.parent / "outside"
     out.mkdir()
     (out / "victim.sh").write_text(VICTIM_TEXT)
     for name in ("baseline.jsonl", "current.jsonl"):
@@ -35,11 +35,12 @@ def outside(tmp_path: Path) -> Path:
 
 
 def refused(run, needle: str) -> None:
-    """Exit 2 with one `::error` naming the offending input, and no traceback."""
+    """Exit 2 with one `::error` naming the offending input as outside the workspace, no traceback."""
     assert run.code == 2, run.log
     assert run.outputs["exit-code"] == "2"
     errors = [line for line in run.stdout.splitlines() if line.startswith("::error")]
     assert errors and needle in errors[0], run.stdout
+    assert "must stay inside" in errors[0] or "symbolic link" in errors[0], errors[0]
     assert "Traceback" not in run.log
 
 
