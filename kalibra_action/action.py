@@ -45,6 +45,7 @@ from kalibra_action.github.identity import Identity, cached_identity
 from kalibra_action.github.provenance import age_text, provenance_extra, render_provenance, with_provenance
 from kalibra_action.github.settings import ActionSettings, workspace_relative
 from kalibra_action.github.target import TargetRefused, check_pr_input, verify_workflow_run
+from kalibra_action.paths import confine, make_roots, write_text
 from kalibra_action.result import GateStatus, Result
 
 COMMENT_LIMIT = 65_000
@@ -80,6 +81,7 @@ def run_engine(settings: ActionSettings, log: Callable[[str], None]) -> Result:
         require_source="action",
         on_inconclusive=settings.on_inconclusive,
         base_dir=settings.base_dir,
+        roots=settings.roots,
     ), status=log)
 
 
@@ -197,9 +199,8 @@ class ActionRun:
         fetched: BaselineArtifact | None = None
         alone: CurrentOnly | None = None
         try:
+            self._check_paths()
             template = self._template()
-            if not s.base_dir.is_dir():
-                raise InputError(f"working-directory '{s.working_directory}' is not a directory")
             engine_settings = s
             if s.baseline_artifact:
                 with self.cmd.group("kalibra-action: baseline artifact"):
@@ -208,7 +209,8 @@ class ActionRun:
                     with self.cmd.group("kalibra-action: current traces only"), _cwd(s.base_dir):
                         alone = self._load_current_only(missing)
                 else:
-                    engine_settings = replace(s, baseline=self._baseline_spec(fetched))
+                    engine_settings = replace(s, baseline=self._baseline_spec(fetched),
+                                              artifact_dir=Path(fetched.directory))
             if alone is None:
                 with self.cmd.group("kalibra-action: compare traces"), _cwd(s.base_dir):
                     log = self.cmd.log
@@ -334,7 +336,7 @@ class ActionRun:
 
         s = self.s
         pop, gates = load_current(config_path=s.config, current=s.current, require=s.require,
-                                  base_dir=s.base_dir, status=self.cmd.log)
+                                  base_dir=s.base_dir, status=self.cmd.log, roots=s.roots)
         looked_for = {"artifact": s.baseline_artifact or "", "workflow": s.baseline_workflow or "",
                       "branch": s.baseline_branch or ""}
         return describe(pop, reason=missing.reason, policy=s.if_no_baseline, gates=gates,
@@ -374,6 +376,16 @@ class ActionRun:
             self.cmd.log(f"baseline-artifact: {s.baseline_artifact}  workflow: {s.baseline_workflow}  "
                          f"branch: {s.baseline_branch}  path: {s.baseline_path}  "
                          f"if-no-baseline: {s.if_no_baseline}")
+
+    def _check_paths(self) -> None:
+        """working-directory and report stay inside the workspace (symlinks resolved), before any work;
+        the config and the trace files are checked where they are read (kalibra_action.run)."""
+        s = self.s
+        roots = make_roots([s.workspace])
+        confine(s.working_directory, roots, what="input 'working-directory'", base=s.workspace)
+        if not s.base_dir.is_dir():
+            raise InputError(f"working-directory '{s.working_directory}' is not a directory")
+        confine(s.report, roots, what="input 'report'", base=s.workspace)
 
     def _template(self) -> Path | None:
         if not self.s.template:
@@ -415,11 +427,10 @@ class ActionRun:
         self._write_report_text(text)
 
     def _write_report_text(self, text: str) -> None:
-        path = self.s.report_path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-        except OSError as err:
+            write_text(self.s.report_path, text, roots=make_roots([self.s.workspace]), what="input 'report'",
+                       parents=True)
+        except (OSError, InputError) as err:  # InputError: a symlink planted after _check_paths
             self.cmd.warning(f"cannot write the JSON report to {self.s.report}: {err}",
                              title="kalibra-action")
             return

@@ -16,6 +16,7 @@ from typing import TextIO
 
 from kalibra_action import __version__
 from kalibra_action.errors import EXIT_INPUT_ERROR, EXIT_PASSED, InputError
+from kalibra_action.paths import Roots, confine, make_roots, write_text
 from kalibra_action.traces.fields import FieldMap
 
 PROG = "kalibra-action"
@@ -66,7 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-r", "--require", action="append", default=[], metavar="GATE",
                    help="gate such as 'success_rate_delta >= -2'; repeatable; added to the config's")
     c.add_argument("--config", help="kalibra.yml to use (default: discovered from the current directory up)")
-    c.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    c.add_argument("-o", "--output", metavar="FILE",
+                   help="write the report to FILE instead of stdout (a symlink there is replaced, not "
+                        "followed)")
+    c.add_argument("--root", action="append", default=[], metavar="DIR",
+                   help="only read and write inside DIR (repeatable): the config, every trace file and "
+                        "--output must resolve inside one, symlinks followed; for files you do not trust")
     _add_field_flags(c)
     c.add_argument("-v", "--verbose", action="store_true",
                    help="show every list in full (improved tasks too)")
@@ -119,13 +125,14 @@ def _report(result, fmt: str, *, verbose: bool, color: bool, template: str | Non
     return render_terminal(result, color=color, verbose=verbose)
 
 
-def _emit(text: str, output: str | None, out: TextIO, err: TextIO, quiet: bool) -> None:
+def _emit(text: str, output: str | None, out: TextIO, err: TextIO, quiet: bool,
+          roots: Roots | None = None) -> None:
     if output is None:
         out.write(text)
         out.flush()
         return
     try:
-        Path(output).write_text(text, encoding="utf-8")
+        write_text(output, text, roots=roots, what="--output")
     except OSError as exc:
         raise InputError(f"cannot write the report: {exc.strerror}", file=output) from None
     if not quiet:
@@ -184,6 +191,9 @@ def _compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         baseline, current = baseline or args.files[0], current or args.files[1]
     if args.template and args.format != "markdown":
         raise UsageError("--template needs --format markdown")
+    roots = _roots(args.root)
+    if roots is not None and args.output:
+        confine(args.output, roots, what="--output")  # refused before the comparison runs
     req = RunRequest(
         config_path=args.config, config_required=args.config is not None, baseline=baseline, current=current,
         require=tuple(args.require), require_source="cli",
@@ -192,12 +202,22 @@ def _compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         fields=FieldMap(trace_id=args.trace_id, task_id=args.task_id, outcome=args.outcome, cost=args.cost,
                         input_tokens=args.input_tokens, output_tokens=args.output_tokens,
                         duration=args.duration),
-        on_inconclusive=args.on_inconclusive, resamples=args.resamples, seed=args.seed)
+        on_inconclusive=args.on_inconclusive, resamples=args.resamples, seed=args.seed, roots=roots)
     result = execute(req, status=_status(err, args.quiet))
     color = args.format == "terminal" and args.output is None and _use_color(out)
     _emit(_report(result, args.format, verbose=args.verbose, color=color, template=args.template),
-          args.output, out, err, args.quiet)
+          args.output, out, err, args.quiet, roots)
     return result.exit_code
+
+
+def _roots(dirs: list[str]) -> Roots | None:
+    """--root directories, resolved; None (no confinement) when none is given."""
+    if not dirs:
+        return None
+    for d in dirs:
+        if not Path(d).is_dir():
+            raise InputError("--root is not a directory", file=d)
+    return make_roots(dirs)
 
 
 def _status(err: TextIO, quiet: bool):

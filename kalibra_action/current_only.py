@@ -72,7 +72,7 @@ def describe(pop: Any, *, reason: str, policy: str, gates: tuple[str, ...] = (),
 
 
 def load_current(*, config_path: str, current: str | None, require: tuple[str, ...], base_dir: Any,
-                 status: Status | None = None) -> tuple[Any, tuple[str, ...]]:
+                 status: Status | None = None, roots: Any = None) -> tuple[Any, tuple[str, ...]]:
     """The current population as the comparison would load it, and the gate expressions it would check.
 
     InputError (exit 2) for a bad config, a bad gate, or unreadable traces, as in a comparison.
@@ -81,7 +81,7 @@ def load_current(*, config_path: str, current: str | None, require: tuple[str, .
 
     say = status or (lambda _msg: None)
     req = RunRequest(config_path=config_path, config_required=not current, current=current,
-                     require=require, require_source="action", base_dir=base_dir)
+                     require=require, require_source="action", base_dir=base_dir, roots=roots)
     config = load_request_config(req)
     if config.path:
         say(f"Using config {config.path}")

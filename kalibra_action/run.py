@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kalibra_action.errors import InputError
+from kalibra_action.paths import Roots, check_entries, confine
 from kalibra_action.result import Result
 from kalibra_action.traces.fields import FieldMap
 
@@ -36,6 +37,7 @@ class RunRequest:
     resamples: int | None = None
     seed: int | None = None
     base_dir: Path | None = None  # where command-line paths resolve (default: the current directory)
+    roots: Roots | None = None  # when set, the config and every trace file must resolve inside these
 
 
 @dataclass(frozen=True)
@@ -48,16 +50,25 @@ class Side:
     where: tuple
     fmt: str | None
     base_dir: Path | None
+    roots: Roots | None = None
 
 
 def resolve_side(name: str, flag: str | None, config, req: RunRequest) -> Side:
     """One side: a source name or path given on the command line / action input, else the config's."""
+    side = _side(name, flag, config, req)
+    if req.roots is not None:  # here, where the side's name is known; files are checked when resolved
+        check_entries(side.paths, req.roots, (side.base_dir or Path.cwd()).resolve(),
+                      what=f"{name} path" if flag == side.paths[0] else f"{name} path in {config.path}")
+    return side
+
+
+def _side(name: str, flag: str | None, config, req: RunRequest) -> Side:
     sources = getattr(config, "sources", {}) or {}
     if flag:
         spec = sources.get(flag)
         if spec is None:  # a path or glob given on the command line, resolved from base_dir
             return Side(flag, (flag,), config.fields.merge(req.fields), (),
-                        _fmt(req.trace_format or config.format), req.base_dir)
+                        _fmt(req.trace_format or config.format), req.base_dir, req.roots)
         label = flag
     else:
         spec = getattr(config, name)
@@ -69,7 +80,7 @@ def resolve_side(name: str, flag: str | None, config, req: RunRequest) -> Side:
         raise InputError(f"source '{label}' has no path", file=config.path, key=name)
     fields = config.fields.merge(spec.fields).merge(req.fields)
     fmt = _fmt(req.trace_format or spec.format or config.format)
-    return Side(label, tuple(spec.paths), fields, tuple(spec.where), fmt, config.base_dir)
+    return Side(label, tuple(spec.paths), fields, tuple(spec.where), fmt, config.base_dir, req.roots)
 
 
 def _fmt(value: str | None) -> str | None:
@@ -77,9 +88,14 @@ def _fmt(value: str | None) -> str | None:
 
 
 def load_request_config(req: RunRequest):
-    """The request's kalibra.yml (defaults when it is optional and absent)."""
-    from kalibra_action.config import load_config
+    """The request's kalibra.yml (defaults when it is optional and absent); with `roots`, a config path
+    (given or discovered) that leaves them is an InputError before the file is opened."""
+    from kalibra_action.config import find_config, load_config
 
+    if req.roots is not None:
+        path = req.config_path if req.config_path is not None else find_config(Path.cwd())
+        if path is not None:
+            confine(path, req.roots, what="config")
     return load_config(req.config_path, required=req.config_required)
 
 
@@ -98,7 +114,7 @@ def _read_side(side: Side):
     from kalibra_action.traces.load import load_population
 
     return load_population(list(side.paths), label=side.label, fields=side.fields, where=side.where,
-                           fmt=side.fmt, base_dir=side.base_dir)
+                           fmt=side.fmt, base_dir=side.base_dir, roots=side.roots)
 
 
 def _say_matched(side: Side, pop, status: Status) -> None:
@@ -122,7 +138,7 @@ def _input_bytes(sides: list[Side]) -> int | None:
     total = 0
     try:
         for side in sides:
-            for tf in resolve_files(list(side.paths), side.base_dir):
+            for tf in resolve_files(list(side.paths), side.base_dir, side.roots):
                 size = tf.path.stat().st_size
                 total += size * 4 if tf.path.suffix == ".gz" else size
     except (InputError, OSError):

@@ -24,6 +24,7 @@ from kalibra_action.github.artifacts import (
 )
 from kalibra_action.github.identity import LOGIN
 from kalibra_action.github.target import event_pr_number
+from kalibra_action.paths import Roots, lexical, make_roots
 
 CommentMode = Literal["update", "recreate", "off"]
 COMMENT_MODES: tuple[str, ...] = ("update", "recreate", "off")
@@ -197,6 +198,7 @@ class ActionSettings:
     output_file: Path | None = None
     summary_file: Path | None = None
     debug: bool = False
+    artifact_dir: Path | None = None  # set by the action once it has extracted a baseline artifact
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ActionSettings:
@@ -257,13 +259,20 @@ class ActionSettings:
         return (self.workspace / self.working_directory).resolve()
 
     @property
+    def roots(self) -> Roots:
+        """Where the config and trace files may be: the workspace, and the extracted baseline artifact."""
+        return make_roots([self.workspace, *([self.artifact_dir] if self.artifact_dir else [])])
+
+    @property
     def report_path(self) -> Path:
-        return (self.workspace / self.report).resolve()
+        """As written, not resolved: the writer checks where it leads and never follows a symlink there."""
+        return self.workspace / self.report
 
     @property
     def report_display(self) -> str:
         """The report path as printed in outputs: relative to the workspace when inside it."""
-        return workspace_relative(self.report_path, self.workspace)
+        path, workspace = lexical(self.report_path), lexical(self.workspace)
+        return path.relative_to(workspace).as_posix() if path.is_relative_to(workspace) else str(path)
 
     @property
     def pr_number(self) -> int | None:

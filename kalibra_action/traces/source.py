@@ -7,7 +7,6 @@ not a JSON object is an InputError naming file and line.
 
 from __future__ import annotations
 
-import glob
 import gzip
 import json
 import os
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from kalibra_action.errors import InputError
+from kalibra_action.paths import Roots, check_entries, describe_roots, glob_paths, is_within
 
 _GLOB_CHARS = ("*", "?", "[")
 _SCAN = make_scanner(json.JSONDecoder())
@@ -41,36 +41,50 @@ def _display_name(path: Path, base: Path) -> str:
         return str(path)
 
 
-def resolve_files(paths: Sequence[str], base_dir: Path | None = None) -> list[TraceFile]:
-    """Expand globs (sorted) and plain paths against base_dir; deduplicated, in the order given."""
+def resolve_files(paths: Sequence[str], base_dir: Path | None = None,
+                  roots: Roots | None = None) -> list[TraceFile]:
+    """Expand globs (sorted) and plain paths against base_dir; deduplicated, in the order given.
+
+    With `roots`, every path or glob must stay inside them as written, and every file it names must
+    still be inside them with symlinks resolved: a link to a file outside is an InputError, not skipped,
+    so that a pull request cannot quietly feed the comparison a file from elsewhere on the runner.
+    """
     base = (base_dir or Path.cwd()).resolve()
     if isinstance(paths, str | os.PathLike):
         paths = [os.fspath(paths)]
     if not paths:
         raise InputError("no trace files given")
+    entries = [os.fspath(entry) for entry in paths]
+    if roots is not None:
+        check_entries(entries, roots, base, what="trace path")
     out: list[TraceFile] = []
     seen: set[Path] = set()
-    for entry in paths:
-        entry = os.fspath(entry)
-        candidate = Path(entry).expanduser()
-        full = candidate if candidate.is_absolute() else base / candidate
-        if any(c in entry for c in _GLOB_CHARS) and not full.exists():
-            matches = sorted(Path(m) for m in glob.glob(str(full), recursive=True))
-            matches = [m for m in matches if m.is_file()]
-            if not matches:
-                raise InputError("no file matches this pattern", file=entry)
-        elif not full.exists():
-            raise InputError("file not found", file=entry)
-        elif full.is_dir():
-            raise InputError("is a directory; give a file or a glob such as DIR/*.jsonl", file=entry)
-        else:
-            matches = [full]
-        for match in matches:
+    for entry in entries:
+        for match in _matches(entry, base):
             real = match.resolve()
+            if roots is not None and not is_within(real, roots):
+                raise InputError(f"is a symbolic link to {real}, outside {describe_roots(roots)}",
+                                 file=_display_name(match, base))
             if real not in seen:
                 seen.add(real)
                 out.append(TraceFile(real, _display_name(real, base)))
     return out
+
+
+def _matches(entry: str, base: Path) -> list[Path]:
+    """The files one path or glob names; InputError when there are none."""
+    candidate = Path(entry).expanduser()
+    full = candidate if candidate.is_absolute() else base / candidate
+    if any(c in entry for c in _GLOB_CHARS) and not full.exists():
+        matches = [m for m in glob_paths(full) if m.is_file()]
+        if not matches:
+            raise InputError("no file matches this pattern", file=entry)
+        return matches
+    if not full.exists():
+        raise InputError("file not found", file=entry)
+    if full.is_dir():
+        raise InputError("is a directory; give a file or a glob such as DIR/*.jsonl", file=entry)
+    return [full]
 
 
 def open_text(path: Path) -> TextIO:

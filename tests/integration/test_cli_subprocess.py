@@ -71,3 +71,43 @@ def test_inspect_suggests_fields() -> None:
     r = run("inspect", str(DEMO / "baseline.jsonl"), "--suggest")
     assert r.returncode == 0, r.stderr
     assert "fields:" in r.stdout and "task_id" in r.stdout
+
+
+def _cli_workspace(tmp_path: Path) -> tuple[Path, Path]:
+    """A checkout the user does not trust (`ws`) and a directory beside it with a file to protect."""
+    ws, out = tmp_path / "ws", tmp_path / "out"
+    ws.mkdir()
+    out.mkdir()
+    for name in ("baseline.jsonl", "current.jsonl"):
+        (ws / name).write_bytes((DEMO / name).read_bytes())
+        (out / name).write_bytes((DEMO / name).read_bytes())
+    (out / "victim").write_text("precious")
+    return ws, out
+
+
+def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run("compare", *args, "--resamples", "200", cwd=cwd)
+
+
+def test_output_symlink_is_replaced_not_written_through(tmp_path: Path) -> None:
+    ws, out = _cli_workspace(tmp_path)
+    (ws / "report.json").symlink_to(out / "victim")
+    done = _cli(ws, "baseline.jsonl", "current.jsonl", "--format", "json", "-o", "report.json")
+    assert done.returncode in (0, 1), done.stderr
+    assert (out / "victim").read_text() == "precious"
+    assert not (ws / "report.json").is_symlink() and json.loads((ws / "report.json").read_text())
+
+
+@pytest.mark.parametrize("args", [["../out/baseline.jsonl", "current.jsonl"],
+                                  ["baseline.jsonl", "current.jsonl", "-o", "../out/victim"],
+                                  ["baseline.jsonl", "current.jsonl", "--config", "../out/victim"],
+                                  ["baseline.jsonl", "link/*.jsonl"]])
+def test_root_confines_reads_and_writes(tmp_path: Path, args: list[str]) -> None:
+    ws, out = _cli_workspace(tmp_path)
+    (ws / "link").symlink_to(out, target_is_directory=True)
+    done = _cli(ws, *args, "--root", ".")
+    assert done.returncode == 2, done.stderr
+    [error] = [line for line in done.stderr.splitlines() if line.startswith("kalibra-action: error")]
+    assert "outside" in error and "Traceback" not in done.stderr
+    assert (out / "victim").read_text() == "precious"
+    assert _cli(ws, "baseline.jsonl", "current.jsonl", "--root", ".").returncode in (0, 1)
