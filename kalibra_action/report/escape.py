@@ -1,7 +1,18 @@
 """Make untrusted text (task ids, span names, file names, trace warnings) inert.
 
 `md` is for GitHub-flavoured Markdown, `plain` for a terminal. Both collapse whitespace to one line and
-cap the length, so one hostile value can neither break a table row nor blow the size budget.
+cap the length, so one hostile value can neither break a table row nor blow the size budget. `for_log` is
+the one sanitiser for everything written to stdout/stderr, where the Actions runner reads workflow commands.
+
+What the runner parses (actions/runner, ActionCommand.TryParseV2 / TryParse, fed one line at a time by
+StreamReader.ReadLine, which ends a line at LF, CR or CRLF, on stdout and stderr alike):
+- `::name props::data` when the line starts with `::` after String.TrimStart() (any Unicode white space:
+  Zs, U+2028, U+2029, TAB…CR, U+0085, NBSP). Python's `str.isspace` covers all of those.
+- `##[name props]data` with `##[` *anywhere* in the line.
+A registered name (add-mask, stop-commands, error, group, …) then acts. `for_log` therefore turns every
+line break into LF, other control characters into spaces, drops format characters, and in each line turns
+`##[` into `## [` and puts `> ` before a line whose first non-space character is `:` (stricter than `::`, so
+a character the runner's culture-aware comparison ignores cannot sneak a second colon in).
 """
 
 from __future__ import annotations
@@ -14,19 +25,53 @@ import unicodedata
 # table cell, a `<` entity opens no tag, a `:` entity starts no `https://` autolink).
 _ENTITY = {c: f"&#{ord(c)};" for c in "&<>\"'`|[]()*_~\\!:{}$=+^"}
 _JOINER = "\u200d"  # zero-width joiner: `@x` and `#1` stop matching GitHub's mention / issue-link rules
-_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f]")
+# Every character some reader ends a line at (LF, CR, VT, FF, FS/GS/RS, NEL, LS, PS): Python's splitlines()
+# breaks on all of them, the runner on LF and CR; turned into LF so the caller decides what a line is.
+_LINE_ENDS = re.compile("\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_LOG_DEFUSE = "> "  # visible, not white space: a line starting with it is no workflow command
 _LIST_START = re.compile(r"^(\d{1,9})([.)])(?=\s|$)")
 _WWW = re.compile(r"(?i)(www)\.")
 
 DEFAULT_MAX = 300
 
 
+def _visible_char(c: str) -> str:
+    """One character of untrusted text as shown: a control becomes a space, a format character goes."""
+    if c == "\n":
+        return c
+    category = unicodedata.category(c)
+    if category == "Cc":  # tab, NUL, ESC (ANSI sequences)…: a space keeps the words apart
+        return " "
+    if category == "Cf":  # zero-width, bidi overrides and isolates, BOM, U+061C, soft hyphen…
+        return ""
+    if category == "Cs":  # a lone surrogate (an undecodable file name) cannot even be encoded
+        return "\ufffd"
+    return c
+
+
+def clean(value: object) -> str:
+    """str(value) with LF for every line break, other controls as spaces, no format (Cf) characters.
+
+    Stripping Cf means two names that differ only by invisible characters read as what they show, and no
+    zero-width or bidi character can hide a `::` or `##[` from a check that looks for it.
+    """
+    text = _LINE_ENDS.sub("\n", "" if value is None else str(value))
+    return "".join(_visible_char(c) for c in text)
+
+
+def _log_line(line: str) -> str:
+    line = line.replace("##[", "## [")
+    return _LOG_DEFUSE + line if line.lstrip().startswith(":") else line
+
+
+def for_log(value: object) -> str:
+    """Text for stdout/stderr (the job log): no line of it is a workflow command. Lines joined by LF."""
+    return "\n".join(_log_line(line) for line in clean(value).split("\n"))
+
+
 def one_line(value: object, max_len: int | None = DEFAULT_MAX) -> str:
     """str(value) on one line: control and format characters dropped, whitespace collapsed, capped."""
-    text = "" if value is None else str(value)
-    text = _BIDI.sub("", text)
-    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
-    text = " ".join(text.split())
+    text = " ".join(clean(value).split())
     if max_len is not None and max_len > 0 and len(text) > max_len:
         text = text[: max_len - 1].rstrip() + "…"
     return text
