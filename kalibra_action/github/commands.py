@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal, TextIO
 
-from kalibra_action.report.escape import clean, for_log
+from kalibra_action.report.escape import clean, for_log, one_line
 
 Level = Literal["error", "warning", "notice"]
 MAX_ANNOTATIONS = 10
@@ -72,8 +72,8 @@ class Commands:
 
     def command(self, name: str, message: str = "", **props: str | int | None) -> None:
         """`::name k=v,…::message`: message and properties cleaned, then escaped by the runner's rules."""
-        given = ",".join(f"{k}={escape_property(clean(str(v)))}" for k, v in props.items()
-                         if v not in (None, ""))
+        values = {k: one_line(v, None) for k, v in props.items() if v is not None}  # the runner trims them
+        given = ",".join(f"{k}={escape_property(v)}" for k, v in values.items() if v)
         self._write(f"::{name}{' ' + given if given else ''}::{escape_data(clean(message))}")
 
     def annotate(self, level: Level, message: str, *, title: str | None = None,
@@ -117,7 +117,7 @@ class Commands:
 
     @contextmanager
     def group(self, title: str) -> Iterator[None]:
-        self.command("group", " ".join(clean(title).split()))
+        self.command("group", one_line(title, None))
         try:
             yield
         finally:

@@ -5,7 +5,6 @@ The log is read the way the runner reads it (tests/runner_commands.py models act
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
