@@ -48,3 +48,18 @@ def test_hostile_file_name_forges_no_command_and_no_shell_output(run_action, tmp
     for value in run.outputs.values():
         assert not set(value) & set("$`'\"\\;|&<>()\n"), run.outputs
     assert run.outputs["summary"].startswith("ERROR")
+
+
+def test_a_report_path_unsafe_in_a_shell_is_written_but_not_output(run_action):
+    run = run_action(inputs={"INPUT_REPORT": "out/$(touch pwned)`id`.json", "INPUT_FAIL-ON-GATE": "false"})
+    assert run.code == 0, run.log
+    assert (run.workspace / "out" / "$(touch pwned)`id`.json").is_file()
+    assert run.outputs["report"] == ""
+    assert "output 'report' is left empty" in run.stdout
+    for value in run.outputs.values():
+        assert not set(value) & set("$`'\"\\;|&<>()\n"), run.outputs
+
+
+def test_a_plain_report_path_is_output_as_is(run_action):
+    run = run_action(inputs={"INPUT_REPORT": "out/kalibra-report.json"})
+    assert run.outputs["report"] == "out/kalibra-report.json"
