@@ -72,7 +72,7 @@ class Commands:
 
     def command(self, name: str, message: str = "", **props: str | int | None) -> None:
         """`::name k=v,…::message`: message and properties cleaned, then escaped by the runner's rules."""
-        values = {k: one_line(v, None) for k, v in props.items() if v is not None}  # the runner trims them
+        values = {k: one_line(v, None, show_hidden=False) for k, v in props.items() if v is not None}
         given = ",".join(f"{k}={escape_property(v)}" for k, v in values.items() if v)
         self._write(f"::{name}{' ' + given if given else ''}::{escape_data(clean(message))}")
 
@@ -117,7 +117,7 @@ class Commands:
 
     @contextmanager
     def group(self, title: str) -> Iterator[None]:
-        self.command("group", one_line(title, None))
+        self.command("group", one_line(title, None, show_hidden=False))
         try:
             yield
         finally:

@@ -44,7 +44,8 @@ def test_an_annotation_is_exactly_one_command_with_our_properties(level, message
     [cmd] = commands(out.getvalue())
     assert len(runner_lines(out.getvalue())) == 1
     assert cmd.name == level and cmd.form == "v2" and cmd.at_column_0
-    expected = {"title": one_line(title, None), "file": one_line(file, None), "line": str(line)}
+    expected = {"title": one_line(title, None, show_hidden=False), "line": str(line),
+                "file": one_line(file, None, show_hidden=False)}
     assert cmd.properties == {k: v for k, v in expected.items() if v not in ("", "None")}
     assert cmd.data == clean(message)
 
