@@ -39,7 +39,13 @@ from kalibra_action.github.artifacts import (
     if_no_baseline,
 )
 from kalibra_action.github.client import GitHubClient, GitHubError
-from kalibra_action.github.commands import SUMMARY_LIMIT, Commands, append_summary, write_outputs
+from kalibra_action.github.commands import (
+    SUMMARY_LIMIT,
+    Commands,
+    append_summary,
+    output_is_safe,
+    write_outputs,
+)
 from kalibra_action.github.comments import CommentResult, StickyComment, author_of
 from kalibra_action.github.identity import Identity, cached_identity
 from kalibra_action.github.provenance import age_text, provenance_extra, render_provenance, with_provenance
@@ -131,7 +137,7 @@ def summary_line(result: Result, exit_code: int) -> str:
     inconclusive = sum(g.status is GateStatus.INCONCLUSIVE for g in result.gates)
     verdict = "PASS" if result.passed else "FAIL"
     if not result.passed and exit_code == 0:
-        verdict += " (report only)"
+        verdict += " - report only"  # outputs keep to shell-inert characters: no parentheses
     parts = [f"{len(result.gates) - failed}/{len(result.gates)} gates passed"]
     if inconclusive:
         parts.append(f"{inconclusive} inconclusive")
@@ -434,8 +440,12 @@ class ActionRun:
             self.cmd.warning(f"cannot write the JSON report to {self.s.report}: {err}",
                              title="kalibra-action")
             return
+        self.cmd.log(f"JSON report: {self.s.report_display}")
+        if not output_is_safe(self.s.report_display):  # a path changed to fit would name another file
+            self.cmd.warning("the report's path has characters outside letters, digits and .,:/%+-_=#@ "
+                             "(unsafe in a shell): the output 'report' is left empty", title="kalibra-action")
+            return
         self.outputs["report"] = self.s.report_display
-        self.cmd.log(f"JSON report: {self.outputs['report']}")
 
     def _annotate(self, result: Result) -> None:
         failed = [g for g in result.gates if not g.passed]

@@ -2,6 +2,7 @@
 
 Exit codes: 0 passed (or no gates), 1 a gate failed, 2 bad input, config or usage. Errors are one line on
 stderr (no traceback unless --debug); status lines go to stderr too, so stdout holds only the report.
+Both streams may be a CI job's log, so what reaches them passes `report.escape.for_log` (`LogStream`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,49 @@ _LIST = object()  # `--metrics` given without a value
 
 class UsageError(Exception):
     """A command-line usage problem (exit 2)."""
+
+
+class LogStream:
+    """A text stream that writes whole lines through `for_log`, so no line it prints is a workflow command.
+
+    Lines are held until their newline (a check on a part of a line proves nothing); `close` writes the
+    rest. Used for stderr always and for stdout unless it is a terminal, where the colour codes are ours
+    and no runner reads commands.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        from kalibra_action.report.escape import for_log
+
+        self._stream = stream
+        self._for_log = for_log
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        lines = (self._pending + text).split("\n")
+        self._pending = lines.pop()
+        if lines:
+            self._stream.write("".join(self._for_log(line) + "\n" for line in lines))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        """Write a last unterminated line, if any (the stream itself stays open)."""
+        if self._pending:
+            self._stream.write(self._for_log(self._pending))
+            self._pending = ""
+        self._stream.flush()
+
+
+def _for_log_json(text: str) -> str:
+    """The same JSON, written so `for_log` leaves it intact: non-ASCII as `\\u` escapes, `##[` too."""
+    import json
+
+    return json.dumps(json.loads(text), indent=2, ensure_ascii=True).replace("##[", "##\\u005b") + "\n"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -119,7 +163,7 @@ def _report(result, fmt: str, *, verbose: bool, color: bool, template: str | Non
     from kalibra_action.report.render import render_markdown, render_terminal
 
     if fmt == "json":
-        return to_json(result) + "\n"
+        return _for_log_json(to_json(result))
     if fmt == "markdown":
         return render_markdown(result, template=template, verbose=verbose)
     return render_terminal(result, color=color, verbose=verbose)
@@ -274,8 +318,18 @@ COMMANDS = {"compare": _compare, "inspect": _inspect, "demo": _demo, "init": _in
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run the CLI; returns the exit code (never raises, except with --debug on an unexpected error)."""
-    out = out or sys.stdout
-    err = err or sys.stderr
+    raw_out = out or sys.stdout
+    safe_out = LogStream(raw_out)
+    safe_err = LogStream(err or sys.stderr)
+    try:
+        terminal = bool(getattr(raw_out, "isatty", None) and raw_out.isatty())
+        return _main(argv, raw_out if terminal else safe_out, safe_err)
+    finally:
+        safe_out.close()
+        safe_err.close()
+
+
+def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
     args = None
     try:
         args = build_parser().parse_args(argv)

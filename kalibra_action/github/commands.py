@@ -3,16 +3,24 @@
 Annotations: `::error title=T::msg`; data escapes `%`, CR, LF; properties also `:` and `,`. At most 10 per
 level per step are shown, so the 10th says how many more there are. Outputs use `name<<DELIM` heredocs with a
 random delimiter. The step summary is capped at 1 MiB (GitHub drops a larger one whole).
+
+Every piece of text reaching stdout goes through `report.escape.for_log` (log lines, group titles) or
+`clean` plus the runner's escaping (annotation messages and properties): only the commands written here
+are commands. Output values are cut down to a character set that is inert in a shell (`output_value`).
 """
 
 from __future__ import annotations
 
+import re
 import sys
+import unicodedata
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal, TextIO
+
+from kalibra_action.report.escape import clean, for_log, one_line
 
 Level = Literal["error", "warning", "notice"]
 MAX_ANNOTATIONS = 10
@@ -22,12 +30,29 @@ _SUMMARY_CUT = (
 )
 
 
+# Inert in a shell even where an output is pasted unquoted into `run:`: no `$`, backtick, quote, backslash,
+# `;`, `&`, `|`, `<`, `>`, parentheses, glob or newline. `#` stays for comment URLs' anchors.
+_OUTPUT_UNSAFE = re.compile(r"[^A-Za-z0-9 .,:/%+\-_=#@]")
+
+
 def escape_data(value: str) -> str:
     return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def escape_property(value: str) -> str:
     return escape_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+def output_is_safe(value: str) -> bool:
+    """True if `value` goes into an output unchanged (`output_value` would not touch it)."""
+    return not _OUTPUT_UNSAFE.search(value)
+
+
+def output_value(value: object) -> str:
+    """A step output's value on one line of shell-inert characters: dashes become `-`, others `_`."""
+    text = " ".join(clean("" if value is None else value).split())
+    text = "".join("-" if unicodedata.category(c) == "Pd" else c for c in text)
+    return _OUTPUT_UNSAFE.sub("_", text)
 
 
 class Commands:
@@ -42,13 +67,14 @@ class Commands:
         self.out.flush()
 
     def log(self, message: str) -> None:
-        """A plain log line; a line that would read as a workflow command is defused."""
-        for line in message.splitlines() or [""]:
-            self._write(("\u200b" + line) if line.startswith("::") else line)
+        """Plain log lines; none of them reads as a workflow command (see `for_log`)."""
+        self._write(for_log(message))
 
     def command(self, name: str, message: str = "", **props: str | int | None) -> None:
-        given = ",".join(f"{k}={escape_property(str(v))}" for k, v in props.items() if v not in (None, ""))
-        self._write(f"::{name}{' ' + given if given else ''}::{escape_data(message)}")
+        """`::name k=v,…::message`: message and properties cleaned, then escaped by the runner's rules."""
+        values = {k: one_line(v, None, show_hidden=False) for k, v in props.items() if v is not None}
+        given = ",".join(f"{k}={escape_property(v)}" for k, v in values.items() if v)
+        self._write(f"::{name}{' ' + given if given else ''}::{escape_data(clean(message))}")
 
     def annotate(self, level: Level, message: str, *, title: str | None = None,
                  file: str | None = None, line: int | None = None) -> bool:
@@ -91,7 +117,7 @@ class Commands:
 
     @contextmanager
     def group(self, title: str) -> Iterator[None]:
-        self._write(f"::group::{escape_data(title)}")
+        self.command("group", one_line(title, None, show_hidden=False))
         try:
             yield
         finally:
@@ -99,10 +125,13 @@ class Commands:
 
 
 def format_outputs(values: Mapping[str, object]) -> str:
-    """`name<<DELIM` heredocs, one random delimiter per value, never one that occurs in the value."""
+    """`name<<DELIM` heredocs, one random delimiter per value, never one that occurs in the value.
+
+    Values pass through `output_value`: an output may reach a shell, so it carries no raw untrusted text.
+    """
     chunks = []
     for name, value in values.items():
-        text = "" if value is None else str(value)
+        text = output_value(value)
         delim = f"ghadelimiter_{uuid.uuid4()}"
         while delim in text:  # pragma: no cover - a 122-bit collision
             delim = f"ghadelimiter_{uuid.uuid4()}"

@@ -25,7 +25,7 @@ _RUNS = re.compile(r"[_ ]{2,}")
 
 def label(text: object, max_len: int = LABEL_MAX) -> str:
     """A Mermaid-safe, short x-axis label for an untrusted task id (never empty)."""
-    raw = one_line(text, None)
+    raw = one_line(text, None, show_hidden=False)  # labels are made unique below
     safe = "".join(c if (c.isalnum() and c.isprintable()) or c in _KEEP else "_" for c in raw)
     safe = _RUNS.sub(lambda m: m.group(0)[0], safe).strip(" _")
     if len(safe) > max_len:

@@ -222,7 +222,7 @@ def test_outputs_use_random_heredoc_delimiters():
     delims = re.findall(r"^\w[\w-]*<<(\S+)$", text, re.M)
     assert len(delims) == 2 and delims[0] != delims[1]
     assert all(d.startswith("ghadelimiter_") for d in delims)
-    assert text.startswith(f"summary<<{delims[0]}\nline one\nline two\n{delims[0]}\n")
+    assert text.startswith(f"summary<<{delims[0]}\nline one line two\n{delims[0]}\n")  # one line
 
 
 def test_summary_is_capped_at_one_mib(tmp_path):

@@ -8,6 +8,8 @@ from html.parser import HTMLParser
 import cmarkgfm
 import pytest
 from cmarkgfm.cmark import Options
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from kalibra_action.report.escape import md, one_line, plain
 
@@ -47,6 +49,12 @@ HOSTILE = [
     "text\u202eevil\u202c bidi",
     "tab\tand\x1b[31mansi",
     "{{ 7*7 }} {% raw %}",
+    "GH-1 gh-22 Gh-3",
+    "#12",
+    "see deadbeefcafe1234567890abcdef0123456789ab",
+    "abc1234 and DEADBEE",
+    "ftp://x.example ssh://git@x.example/r irc://x mailto:a@b.example",
+    "a\u200bb\u061cc\ufeffd\u2066e\u180ef\u2060g",
 ]
 
 GFM = ["table", "strikethrough", "autolink"]  # no tagfilter: raw HTML would come through
@@ -97,7 +105,7 @@ def test_table_cell_is_inert(hostile: str) -> None:
     assert not MENTION.search(text)
     assert not ISSUE.search(text)
     # what is displayed is the input itself (on one line), only with invisible joiners added
-    cell = "".join(p.text).replace("\u200d", "").replace("name", "", 1)
+    cell = "".join(p.text).replace("\u2060", "").replace("name", "", 1)
     assert one_line(hostile) in cell
 
 
@@ -130,3 +138,42 @@ def test_plain_text_is_left_readable() -> None:
     assert md("version 1.2.3") == "version 1.2.3"
     assert md(None) == ""
     assert md(42) == "42"
+
+
+# What GitHub links in rendered text after Markdown, besides cmark-gfm's own autolinks.
+REFERENCES = {
+    "issue": re.compile(r"(?<![\w&])#\d"),
+    "gh": re.compile(r"(?i)\bgh-\d"),
+    "mention": MENTION,
+    "sha": re.compile(r"(?i)(?<![0-9a-z])[0-9a-f]{7,40}(?![0-9a-z])"),
+    "scheme": re.compile(r"[A-Za-z][\w+.-]*:/"),
+    "www": re.compile(r"(?i)www\.\w"),
+    "emoji": re.compile(r":[\w+-]+:"),
+}
+TAGFILTER = ["table", "strikethrough", "autolink", "tagfilter"]
+PIECES = st.sampled_from(["#", "@", "GH-", "gh-", "1", "12", "deadbeef", "cafe123", "www.", "http", "://",
+                          ":", "x", "/", "_", "*", "|", "<", ">", "&", "amp;", "#35;", "[", "]", "(", ")",
+                          "`", "~", "\\", "!", "-", ".", " ", "\n", "\u200b", "\u200d", "\u2060", "\u202e",
+                          "\u061c", "\ufeff", "\u00a0", "\u3000", "\x00", "\x1b[1m", "a@b.example"])
+HOSTILE_TEXT = st.one_of(st.text(), st.lists(PIECES, max_size=16).map("".join))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(HOSTILE_TEXT)
+@example("GH-123 #12 owner/repo#9 @user deadbeefcafe1234 https://x.example www.y.example a@b.example :+1:")
+def test_any_text_renders_as_itself_without_links(text: str) -> None:
+    out = cmarkgfm.markdown_to_html_with_extensions(md(text), options=Options.CMARK_OPT_UNSAFE,
+                                                    extensions=TAGFILTER)
+    p = parse(out)
+    assert set(p.tags) <= {"p"}, (text, out)
+    shown = "".join(p.text).strip("\n")
+    assert shown.replace("\u2060", "") == one_line(text)  # the documented normalisation, nothing else
+    for name, pattern in REFERENCES.items():
+        assert not pattern.search(shown), (name, text, shown)
+
+
+def test_look_alikes_stay_distinguishable() -> None:
+    names = ["GH-1", "GH\u200b-1", "GH-\u20601", "\u202eGH-1", "GH\u00ad-1"]
+    assert len({md(n) for n in names}) == len(names)
+    assert all(not re.search("[\u200b\u202e\u00ad]", md(n)) for n in names)
+    assert one_line("a\u200bb") == "a<U+200B>b"
