@@ -167,3 +167,26 @@ def test_memory_past_the_cap_is_an_error(workspace: Path) -> None:
 
 def test_default_limits() -> None:
     assert sandbox.Limits().seconds == 10 and sandbox.Limits().memory == 512 * 1024 * 1024
+
+
+# --- the CLI: a template inside the current directory only --------------------------------------------
+def test_cli_template_outside_the_current_directory_is_exit_2(workspace: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from kalibra_action import cli
+
+    demo = Path(cli.__file__).parent / "demo_data"
+    outside = workspace.parent / "t.md.j2"
+    outside.write_text(FILE_SECRET)
+    monkeypatch.chdir(workspace)
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["compare", str(demo / "baseline.jsonl"), str(demo / "current.jsonl"), "--task-id",
+            "metadata.task_id", "--format", "markdown", "--template"]
+    code = cli.main([*argv, str(outside)], out=out, err=err)
+    assert code == 2 and FILE_SECRET not in out.getvalue() + err.getvalue()
+    last = err.getvalue().strip().splitlines()[-1]
+    assert "outside the workspace" in last and str(outside) in last and "Traceback" not in err.getvalue()
+    (workspace / "t.md.j2").write_text("custom {{ verdict.title }}")
+    assert cli.main([*argv, "t.md.j2"], out=out, err=err) in (0, 1)
+    assert "custom " in out.getvalue()
