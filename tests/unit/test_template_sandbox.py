@@ -158,11 +158,15 @@ def test_output_past_the_cap_stops_streaming(workspace: Path) -> None:
     assert f"larger than {2 * COMMENT_LIMIT:,} characters" in str(err) and time.monotonic() - start < 6
 
 
-def test_memory_past_the_cap_is_an_error(workspace: Path) -> None:
+@pytest.mark.parametrize(("body", "limits"), [
+    ("{{ 'x'|center(400000000)|length }}", sandbox.Limits(memory=64 * 1024 * 1024, output=1000)),
+    ("{% set ns = namespace(s='x') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}"
+     "{{ ns.s|length }}", None),  # 2**60 characters, doubling: the default memory cap stops it
+])
+def test_memory_past_the_cap_is_an_error(workspace: Path, body: str, limits: sandbox.Limits | None) -> None:
     tpl = workspace / "tpl" / "mem.md.j2"
-    tpl.write_text("{{ 'x'|center(400000000)|length }}")
-    err = refused(tpl, workspace, sandbox.Limits(memory=64 * 1024 * 1024, output=1000))
-    assert "MemoryError" in str(err)
+    tpl.write_text(body)
+    assert "MemoryError" in str(refused(tpl, workspace, limits))
 
 
 def test_default_limits() -> None:
