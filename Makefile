@@ -1,16 +1,20 @@
 # make demo: set up and print the PR comment for the bundled demo traces.
 # make test: set up and run the whole test suite.
+# make lock: recompile the hash-locked requirements.txt from requirements.in.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean setup
+.PHONY: demo test lint bench clean setup lock
 
+# The runtime dependencies come from the hash-locked requirements.txt, as in the image; then the package and
+# its dev tools (whose runtime requirements the lock already satisfies).
 $(STAMP): pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.txt
+	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -27,6 +31,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/compare_kalibra.py
+
+# Recompiles requirements.txt from the pins in requirements.in, with the sha256 of every wheel and sdist on
+# PyPI (all platforms: the image is built for linux x86_64 and aarch64, the venv may be any CPython >= 3.11).
+lock: $(STAMP)
+	CUSTOM_COMPILE_COMMAND='make lock' $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+		--no-emit-find-links --index-url https://pypi.org/simple --output-file requirements.txt requirements.in
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -94,11 +94,13 @@ def run_engine(settings: ActionSettings, log: Callable[[str], None]) -> Result:
 class Renderer:
     """The report package's renderers, imported when first used."""
 
-    def comment(self, result: Result, extra: Mapping[str, Any], template: Path | None) -> str:
+    def comment(self, result: Result, extra: Mapping[str, Any], template: Path | None,
+                root: Path | None = None) -> str:
+        """The comment; a custom `template` must lie inside `root` (the workspace), see report.sandbox."""
         from kalibra_action.report.render import render_markdown
 
         if template is not None:  # a custom template places (or leaves out) the provenance partial itself
-            return render_markdown(result, template=template, extra=extra, limit=COMMENT_LIMIT)
+            return render_markdown(result, template=template, extra=extra, limit=COMMENT_LIMIT, root=root)
         block = render_provenance(extra)
         body = render_markdown(result, extra=extra, limit=COMMENT_LIMIT - len(block))
         return with_provenance(body, block)
@@ -394,12 +396,12 @@ class ActionRun:
         confine(s.report, roots, what="input 'report'", base=s.workspace)
 
     def _template(self) -> Path | None:
+        """The custom template's real path: a regular file inside the workspace, not a symbolic link."""
         if not self.s.template:
             return None
-        path = (self.s.base_dir / self.s.template).resolve()
-        if not path.is_file():
-            raise InputError("template not found", file=self.s.template)
-        return path
+        from kalibra_action.report.sandbox import confine_template
+
+        return confine_template(self.s.base_dir / self.s.template, self.s.workspace, display=self.s.template)
 
     def _input_error(self, err: InputError) -> int:
         s = self.s
@@ -490,7 +492,7 @@ class ActionRun:
     def _comment_body(self, result: Result, extra: Mapping[str, Any], template: Path | None) -> str:
         if template is not None:
             try:
-                return self.renderer.comment(result, extra, template)
+                return self.renderer.comment(result, extra, template, root=self.s.workspace)
             except Exception as err:  # a user's template (sandbox, syntax, undefined): fall back to ours
                 self.cmd.warning(f"the custom template failed ({err}); the comment uses the built-in one",
                                  title="kalibra-action: template")

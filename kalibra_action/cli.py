@@ -129,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="verdict of a gate whose change is not significant (default: warn)")
     c.add_argument("--resamples", type=int, help="bootstrap resamples (default: 10000)")
     c.add_argument("--seed", type=int, help="random seed (default: 42)")
-    c.add_argument("--template", metavar="FILE", help="Jinja2 template for --format markdown (sandboxed)")
+    c.add_argument("--template", metavar="FILE",
+                   help="Jinja2 template for --format markdown (sandboxed; inside the current directory)")
 
     i = sub.add_parser("inspect", parents=[common],
                        help="field coverage of trace files and suggested mappings",

@@ -1,7 +1,8 @@
 """Render a Result as Markdown (PR comment, job summary) or terminal text through Jinja2 templates.
 
-One environment for the package templates; a user template renders in a SandboxedEnvironment with the same
-filters and context. Autoescape is off: every template passes untrusted text through the `md` filter.
+One environment for the package templates; a user template renders with the same filters and context in
+Jinja's immutable sandbox, in a child process with time, memory and output caps (report.sandbox).
+Autoescape is off: every template passes untrusted text through the `md` filter.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 
 from kalibra_action.errors import InputError
 from kalibra_action.report import format as fmt
+from kalibra_action.report import sandbox
 from kalibra_action.report.context import Caps, build
 from kalibra_action.report.escape import md, plain
 from kalibra_action.result import Result
@@ -24,6 +25,7 @@ MARKDOWN = "markdown.md.j2"
 TERMINAL = "terminal.txt.j2"
 COMMENT_LIMIT = 65_000  # GitHub rejects comment bodies over 65,536 characters
 SUMMARY_LIMIT = 1_000_000  # bytes; a step summary over 1 MiB is dropped
+OUTPUT_FACTOR = 2  # a custom template stops rendering past twice the limit
 _CAP_STEPS = (None, 500, 200, 100, 50, 20, 10, 5, 2, 0)
 _ANSI = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
 _DEFAULT_POINTER = "the job summary or the JSON report (`--format json`) has the full list"
@@ -62,36 +64,24 @@ _ENV = _package_env(color=False)
 _COLOR_ENV = _package_env(color=True)
 
 
-def _user_env(path: Path) -> jinja2.Environment:
-    loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(path.parent), jinja2.FileSystemLoader(TEMPLATES)])
-    env = SandboxedEnvironment(loader=loader, autoescape=False, trim_blocks=True, lstrip_blocks=True,
-                               keep_trailing_newline=True)
-    return _configure(env, color=False)
-
-
-def _template(template: str | Path | None) -> jinja2.Template:
-    if template is None:
-        return _ENV.get_template(MARKDOWN)
-    path = Path(template)
-    if not path.is_file():
-        raise InputError("template file not found", file=str(template))
+def _user_template(path: Path) -> jinja2.Template:
+    """A custom template, loaded and compiled in the sandbox (in the render child: parsing is work too)."""
+    env = sandbox.user_environment(path.parent, TEMPLATES, autoescape=False, trim_blocks=True,
+                                   lstrip_blocks=True, keep_trailing_newline=True)
     try:
-        return _user_env(path).get_template(path.name)
+        return _configure(env, color=False).get_template(path.name)
     except jinja2.TemplateSyntaxError as exc:
-        raise InputError(f"template syntax error: {exc.message}", file=str(template),
-                         line=exc.lineno) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read template: {exc}", file=str(template)) from None
+        raise InputError(f"template syntax error: {exc.message}", line=exc.lineno) from None
+    except jinja2.TemplateError as exc:
+        raise InputError(f"cannot read template: {exc}") from None
 
 
-def _render(tpl: jinja2.Template, ctx: dict, source: str | None) -> str:
+def _render(tpl: jinja2.Template, ctx: dict, cap: int | None = None) -> str | None:
+    """The text of a custom template (None past `cap` characters); its errors become InputError."""
     try:
-        return tpl.render(ctx)
+        return sandbox.stream(tpl, ctx, cap)
     except Exception as exc:  # SecurityError, UndefinedError, OverflowError, ... from a user template
-        if source is None:
-            raise
-        line = _template_line(exc)
-        raise InputError(f"template error: {type(exc).__name__}: {exc}", file=source, line=line) from None
+        raise InputError(f"template error: {type(exc).__name__}: {exc}", line=_template_line(exc)) from None
 
 
 def _template_line(exc: BaseException) -> int | None:
@@ -106,21 +96,47 @@ def _template_line(exc: BaseException) -> int | None:
 
 def render_markdown(result: Result, *, template: str | Path | None = None, extra: Mapping | None = None,
                     limit: int = COMMENT_LIMIT, verbose: bool = False,
-                    size: Callable[[str], int] = len) -> str:
+                    size: Callable[[str], int] = len, root: str | Path | None = None,
+                    limits: sandbox.Limits | None = None) -> str:
     """Markdown for a PR comment or job summary, at most `limit` (measured by `size`, default characters).
 
     Over the limit, long lists (regressed tasks, spans, warnings, files) are cut to their worst items
     step by step; the verdict and the gate table always stay.
+
+    A custom `template` must be a file inside `root` (default: the current directory); it renders in a
+    sandboxed child process within `limits` (default: 10 s, and output up to twice `limit`), see
+    kalibra_action.report.sandbox.
     """
-    tpl = _template(template)
-    source = str(template) if template is not None else None
     extra = {"full_report": _DEFAULT_POINTER, **(extra or {})}
-    text = ""
+    if template is None:
+        tpl = _ENV.get_template(MARKDOWN)
+        return _fit(lambda ctx: tpl.render(ctx), result, extra, limit, verbose, size)
+    path = sandbox.confine_template(template, Path.cwd() if root is None else root)
+    limits = limits or sandbox.Limits(output=OUTPUT_FACTOR * limit)
+
+    def work() -> str:
+        tpl = _user_template(path)
+        return _fit(lambda ctx: _render(tpl, ctx, limits.output), result, extra, limit, verbose, size,
+                    cap=limits.output)
+
+    return sandbox.run_isolated(work, limits, source=str(template))
+
+
+def _fit(render: Callable[[dict], str | None], result: Result, extra: dict, limit: int, verbose: bool,
+         size: Callable[[str], int], cap: int | None = None) -> str:
+    """Render with ever shorter lists until the text fits `limit`; a text that never does is cut.
+
+    `render` gives None for a text it stopped past `cap` characters; with the shortest lists that is an error.
+    """
+    text = None
     for items in _CAP_STEPS:
         ctx = build(result, caps=Caps(items), extra=extra, verbose=verbose)
-        text = _render(tpl, ctx, source)
-        if size(text) <= limit:
+        text = render(ctx)
+        if text is not None and size(text) <= limit:
             return text
+    if text is None:
+        raise InputError(f"template output is larger than {cap:,} characters (the limit) "
+                         "even with the shortest lists")
     text = hard_cut(text, limit, str(extra["full_report"]))
     while size(text) > limit:  # multi-byte characters under a byte budget
         text = hard_cut(text, limit - (size(text) - limit) - 1, str(extra["full_report"]))
@@ -128,11 +144,11 @@ def render_markdown(result: Result, *, template: str | Path | None = None, extra
 
 
 def render_summary(result: Result, *, extra: Mapping | None = None, template: str | Path | None = None,
-                   limit: int = SUMMARY_LIMIT) -> str:
+                   limit: int = SUMMARY_LIMIT, root: str | Path | None = None) -> str:
     """The job summary: the same Markdown with every list (verbose), within the 1 MiB step-summary cap."""
     extra = {"full_report": "the JSON report has everything", "target": "summary", **(extra or {})}
     return render_markdown(result, template=template, extra=extra, limit=limit, verbose=True,
-                           size=lambda t: len(t.encode("utf-8")))
+                           size=lambda t: len(t.encode("utf-8")), root=root)
 
 
 _DETAILS_OPEN = re.compile(r"<details\b", re.I)

@@ -194,7 +194,7 @@ def test_user_template_renders_in_sandbox(tmp_path: Path) -> None:
     tpl = tmp_path / "t.md.j2"
     tpl.write_text("{{ verdict.title }}|{{ gates|length }}|{{ data.current.count }}|{{ extra.pr }}|"
                    "{{ sides[0].label|md }}|{{ 0.25|pct }}|{% include 'markdown.md.j2' %}")
-    text = render_markdown(sample_result(), template=tpl, extra={"pr": 7})
+    text = render_markdown(sample_result(), template=tpl, extra={"pr": 7}, root=tmp_path)
     assert text.startswith("FAILED — 1 of 3 gates failed|3|100|7|baseline.jsonl|+0.2%|")
     assert "### Quality gates" in text
 
@@ -212,7 +212,7 @@ def test_sandbox_blocks_escapes(tmp_path: Path, body: str) -> None:
     tpl = tmp_path / "evil.j2"
     tpl.write_text(body)
     try:
-        text = render_markdown(sample_result(), template=tpl)
+        text = render_markdown(sample_result(), template=tpl, root=tmp_path)
     except InputError as exc:  # blocked with a one-line error naming the template
         assert str(exc).startswith(str(tpl))
     else:  # or rendered as nothing: the unsafe attribute is undefined in the sandbox
@@ -223,10 +223,10 @@ def test_user_template_errors_name_file_and_line(tmp_path: Path) -> None:
     tpl = tmp_path / "bad.j2"
     tpl.write_text("ok\n{% if %}\n")
     with pytest.raises(InputError) as exc:
-        render_markdown(sample_result(), template=tpl)
+        render_markdown(sample_result(), template=tpl, root=tmp_path)
     assert exc.value.file == str(tpl) and exc.value.line == 2
     with pytest.raises(InputError):
-        render_markdown(sample_result(), template=tmp_path / "missing.j2")
+        render_markdown(sample_result(), template=tmp_path / "missing.j2", root=tmp_path)
 
 
 def test_terminal_plain_and_color() -> None:
