@@ -20,6 +20,8 @@ import yaml
 
 from kalibra_action.errors import InputError
 from kalibra_action.gates import ON_INCONCLUSIVE, did_you_mean, parse_gate
+from kalibra_action.limits import BY_KEY as LIMIT_KEYS
+from kalibra_action.limits import Limits, check_limit
 from kalibra_action.traces import where as where_mod
 from kalibra_action.traces.fields import FIELD_NAMES, FieldMap
 from kalibra_action.traces.where import Matcher
@@ -27,7 +29,7 @@ from kalibra_action.traces.where import Matcher
 CONFIG_FILENAME = "kalibra.yml"
 FORMATS = ("auto", "flat", "openinference", "otel-genai")
 TOP_KEYS = ("sources", "baseline", "current", "fields", "format", "metrics", "require", "noise_thresholds",
-            "task_id", "resamples", "seed", "on_inconclusive", "per_task")
+            "task_id", "resamples", "seed", "on_inconclusive", "per_task", "limits")
 PER_TASK_KEYS = ("fdr",)
 SOURCE_KEYS = ("path", "where", "fields", "format")
 KALIBRA_METRICS = ("success_rate", "cost", "duration", "steps", "error_rate", "token_usage",
@@ -64,6 +66,7 @@ class Config:
     fdr: float = 0.10  # per_task.fdr: Benjamini–Hochberg level of the per-task tests
     warnings: tuple[str, ...] = ()
     format: str | None = None  # top-level default format of both sides
+    limits: Limits = field(default_factory=Limits)
     lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def line_of(self, key: str) -> int | None:
@@ -333,6 +336,15 @@ class _Parser:
             raise self.error("per_task.fdr", f"must be a number between 0 and 1, not {_kind(fdr)}")
         return float(fdr)
 
+    def limits(self, value: object) -> Limits:
+        """limits: {max_line_bytes: N, ...}, each within its hard range (kalibra_action/limits.py)."""
+        spec = self.mapping(value, "limits", "limit names to integers")
+        self.check_keys(spec, "limits", tuple(LIMIT_KEYS))
+        for key in LIMIT_KEYS:
+            if key in spec and (why := check_limit(key, spec[key])) is not None:
+                raise self.error(f"limits.{key}", f"{why}, not {_kind(spec[key])}")
+        return Limits(**{k: v for k, v in spec.items() if k in LIMIT_KEYS})
+
     def config(self, data: object, path: str, base_dir: Path) -> Config:
         if data is None:
             data = {}
@@ -361,7 +373,8 @@ class _Parser:
             on_inconclusive=self.on_inconclusive(data.get("on_inconclusive")),
             fdr=self.per_task(data.get("per_task")),
             warnings=tuple(w for _, w in sorted(self.warnings, key=lambda lw: lw[0])),
-            format=self.format(data.get("format"), "format"), lines=self.lines)
+            format=self.format(data.get("format"), "format"), limits=self.limits(data.get("limits")),
+            lines=self.lines)
 
 
 def find_config(start: Path) -> Path | None:

@@ -1,0 +1,78 @@
+"""Resource bombs through the real CLI in a subprocess: a gzip'd giant line, a YAML alias bomb, many tasks.
+
+Peak memory is the child's own `ru_maxrss` (read by a small wrapper process, so no other test's children
+count); the timeouts are only a safety net, the assertions are on the error and on memory.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "kalibra_action" / "demo_data"
+_WRAPPER = (
+    "import json, resource, subprocess, sys\n"
+    "r = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+    "print(json.dumps({'rc': r.returncode, 'stdout': r.stdout, 'stderr': r.stderr, 'peak_kb': peak}))\n"
+)
+
+
+def run_measured(*args: str, cwd: Path, timeout: float = 120) -> dict:
+    """Exit code, streams and peak RSS (KiB) of `python -m kalibra_action ARGS`."""
+    cmd = [sys.executable, "-c", _WRAPPER, sys.executable, "-m", "kalibra_action", *args]
+    env = {"PATH": "/usr/bin:/bin", "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def write_gzip_line(path: Path, n_bytes: int, chunk: int = 1 << 20) -> None:
+    """A .jsonl.gz holding one JSON line of about n_bytes, compressed as it streams (never in memory)."""
+    comp = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: gzip container
+    block = b"a" * chunk
+    with open(path, "wb") as out:
+        out.write(comp.compress(b'{"trace_id": "t", "outcome": "success", "pad": "'))
+        for _ in range(n_bytes // chunk):
+            out.write(comp.compress(block))
+        out.write(comp.compress(b'"}\n'))
+        out.write(comp.flush())
+
+
+def test_gzip_with_one_300mb_line_is_refused_in_bounded_memory(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.jsonl.gz"
+    write_gzip_line(bomb, 300 << 20)
+    assert bomb.stat().st_size < 2 << 20  # the attack: a small file
+    r = run_measured("compare", "bomb.jsonl.gz", str(DEMO / "current.jsonl"), cwd=tmp_path)
+    assert r["rc"] == 2, r["stderr"]
+    assert "bomb.jsonl.gz:1: line longer than 67,108,864 characters (limits.max_line_bytes)" in r["stderr"]
+    assert "Traceback" not in r["stderr"]
+    assert r["peak_kb"] < 300 * 1024, f"peak RSS {r['peak_kb'] / 1024:.0f} MiB"
+
+
+def test_gzip_bomb_of_short_lines_stops_at_the_decompressed_cap(tmp_path: Path) -> None:
+    line = b'{"trace_id": "t", "outcome": "success"}\n'
+    comp = zlib.compressobj(9, zlib.DEFLATED, 31)
+    with open(tmp_path / "many.jsonl.gz", "wb") as out:
+        for _ in range((3 << 20) // len(line)):
+            out.write(comp.compress(line))
+        out.write(comp.flush())
+    (tmp_path / "kalibra.yml").write_text("limits:\n  max_decompressed_bytes: 1048576\n")
+    r = run_measured("compare", "many.jsonl.gz", str(DEMO / "current.jsonl"), "--config", "kalibra.yml",
+                     cwd=tmp_path)
+    assert r["rc"] == 2, r["stderr"]
+    assert ("many.jsonl.gz: unpacks to more than 1,048,576 bytes (limits.max_decompressed_bytes)"
+            in r["stderr"])
+
+
+@pytest.mark.parametrize("flag", ["max_tasks=5", "max_line_bytes=1e9", "nope=3", "max_tasks=10000000"])
+def test_limit_flag_outside_its_range_is_a_usage_error(tmp_path: Path, flag: str) -> None:
+    r = run_measured("compare", str(DEMO / "baseline.jsonl"), str(DEMO / "current.jsonl"), "--limit", flag,
+                     cwd=tmp_path)
+    assert r["rc"] == 2 and "--limit" in r["stderr"] and "Traceback" not in r["stderr"]
