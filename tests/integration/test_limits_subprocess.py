@@ -16,21 +16,27 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "kalibra_action" / "demo_data"
-_WRAPPER = (
+_WRAPPER = (  # runs the command with a timeout (killing it), then reports its peak RSS
     "import json, resource, subprocess, sys\n"
-    "r = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+    "try:\n"
+    "    r = subprocess.run(sys.argv[2:], capture_output=True, text=True, timeout=float(sys.argv[1]))\n"
+    "except subprocess.TimeoutExpired:\n"
+    "    print(json.dumps({'timeout': True})); sys.exit()\n"
     "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
     "print(json.dumps({'rc': r.returncode, 'stdout': r.stdout, 'stderr': r.stderr, 'peak_kb': peak}))\n"
 )
 
 
 def run_measured(*args: str, cwd: Path, timeout: float = 120) -> dict:
-    """Exit code, streams and peak RSS (KiB) of `python -m kalibra_action ARGS`."""
-    cmd = [sys.executable, "-c", _WRAPPER, sys.executable, "-m", "kalibra_action", *args]
+    """Exit code, streams and peak RSS (KiB) of `python -m kalibra_action ARGS`; fails on a timeout."""
+    cmd = [sys.executable, "-c", _WRAPPER, str(timeout), sys.executable, "-m", "kalibra_action", *args]
     env = {"PATH": "/usr/bin:/bin", "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    out = json.loads(done.stdout)
+    if out.get("timeout"):
+        pytest.fail(f"still running after {timeout} s: {' '.join(args)}")
+    return out
 
 
 def write_gzip_line(path: Path, n_bytes: int, chunk: int = 1 << 20) -> None:
@@ -76,3 +82,18 @@ def test_limit_flag_outside_its_range_is_a_usage_error(tmp_path: Path, flag: str
     r = run_measured("compare", str(DEMO / "baseline.jsonl"), str(DEMO / "current.jsonl"), "--limit", flag,
                      cwd=tmp_path)
     assert r["rc"] == 2 and "--limit" in r["stderr"] and "Traceback" not in r["stderr"]
+
+
+def test_yaml_alias_bomb_config_is_refused(tmp_path: Path) -> None:
+    """472 bytes of nested aliases: the line-number mapping used to walk every alias path (minutes, GBs)."""
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    (tmp_path / "kalibra.yml").write_text("\n".join(lines) + "\n")
+    assert (tmp_path / "kalibra.yml").stat().st_size < 600
+    r = run_measured("compare", str(DEMO / "baseline.jsonl"), str(DEMO / "current.jsonl"),
+                     "--config", "kalibra.yml", cwd=tmp_path, timeout=60)
+    assert r["rc"] == 2, r["stderr"]
+    assert "kalibra.yml: invalid YAML: aliases expand to" in r["stderr"]
+    assert "over the limit of 10,000" in r["stderr"]
+    assert r["peak_kb"] < 300 * 1024
