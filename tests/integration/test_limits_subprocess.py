@@ -97,3 +97,44 @@ def test_yaml_alias_bomb_config_is_refused(tmp_path: Path) -> None:
     assert "kalibra.yml: invalid YAML: aliases expand to" in r["stderr"]
     assert "over the limit of 10,000" in r["stderr"]
     assert r["peak_kb"] < 300 * 1024
+
+
+def write_tasks(path: Path, n_tasks: int, seed: int) -> None:
+    """One run per task, so nearly every task is distinct and changes at random."""
+    import random
+
+    rnd = random.Random(seed)
+    with open(path, "w") as out:
+        for i in range(n_tasks):
+            out.write(json.dumps({"trace_id": f"{seed}-{i}", "task_id": f"task-{i:06d}",
+                                  "outcome": "success" if rnd.random() < 0.7 else "failure",
+                                  "cost": rnd.random()}) + "\n")
+
+
+def test_50k_tasks_give_a_bounded_report_that_says_it_is_capped(tmp_path: Path) -> None:
+    write_tasks(tmp_path / "b.jsonl", 50_000, 1)
+    write_tasks(tmp_path / "c.jsonl", 50_000, 2)
+    r = run_measured("compare", "b.jsonl", "c.jsonl", "--task-id", "task_id", "--format", "json",
+                     "-o", "report.json", "--resamples", "200", "-r", "regressions <= 100000",
+                     cwd=tmp_path, timeout=300)
+    assert r["rc"] == 0, r["stderr"]
+    report = tmp_path / "report.json"
+    assert report.stat().st_size < 12 << 20, f"{report.stat().st_size:,} bytes"  # ~850 B a kept task
+    tb = json.loads(report.read_text())["metrics"]["trace_breakdown"]
+    md = tb["metadata"]
+    assert md["truncated"] == {"max_tasks": 10_000}
+    assert any("limits.max_tasks" in w and "50,000 tasks" in w for w in tb["warnings"])
+    assert md["n_tested"] == 50_000 and len(md["per_task"]) == 10_000
+    assert md["n_regressions"] + md["n_improvements"] + md["n_unchanged"] == 50_000
+    assert len(md["regressions"]) <= 10_000 < md["n_regressions"]
+    assert tb["fields"]["regressions"]["value"] == md["n_regressions"]
+
+
+def test_max_tasks_is_configurable_and_keeps_the_worst(tmp_path: Path) -> None:
+    write_tasks(tmp_path / "b.jsonl", 2_000, 1)
+    write_tasks(tmp_path / "c.jsonl", 2_000, 2)
+    r = run_measured("compare", "b.jsonl", "c.jsonl", "--task-id", "task_id", "--format", "json",
+                     "--resamples", "200", "--limit", "max_tasks=100", cwd=tmp_path)
+    md = json.loads(r["stdout"])["metrics"]["trace_breakdown"]["metadata"]
+    assert md["truncated"] == {"max_tasks": 100} and len(md["per_task"]) == 100
+    assert all(t["delta_pp"] < 0 for t in md["per_task"])  # drops first: 1/1 → 0/1 is the worst kind
