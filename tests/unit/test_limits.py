@@ -149,3 +149,28 @@ def test_bad_utf8_is_still_located_with_the_bounded_reader(tmp_path: Path) -> No
     with pytest.raises(InputError) as info:
         load_population(["a.jsonl"], label="b", base_dir=tmp_path)
     assert info.value.line == 2 and "0xff" in info.value.message
+
+
+# ── span names ───────────────────────────────────────────────────────────────
+
+def test_span_names_beyond_the_cap_keep_the_most_frequent(tmp_path: Path) -> None:
+    from kalibra_action.metrics import make_metric
+    from kalibra_action.metrics.base import StatsOptions
+
+    def side(name: str) -> None:
+        rows = []
+        for t in range(12):
+            spans = [{"span_id": f"s{t}-{k}", "name": f"step-{k:02d}", "start_ns": 0, "end_ns": 10**9,
+                      "cost": 0.01} for k in range(30) for _ in range(1 + (k < 5))]  # step-00..04: twice
+            for j, s in enumerate(spans):
+                s["span_id"] += f"-{j}"
+            rows.append({"trace_id": f"{name}{t}", "outcome": "success", "spans": spans})
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    side("b")
+    side("c")
+    b, c = (load_population([f"{n}.jsonl"], label=n, base_dir=tmp_path) for n in "bc")
+    metric = make_metric("span_breakdown", options=StatsOptions(resamples=200), max_span_names=5)
+    obs = metric.compare(b, c)
+    assert sorted(obs.metadata["per_span"]) == [f"step-{k:02d}" for k in range(5)]
+    assert any("30 span names" in w and "limits.max_span_names" in w for w in obs.warnings)
