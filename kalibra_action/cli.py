@@ -129,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="verdict of a gate whose change is not significant (default: warn)")
     c.add_argument("--resamples", type=int, help="bootstrap resamples (default: 10000)")
     c.add_argument("--seed", type=int, help="random seed (default: 42)")
+    c.add_argument("--limit", action="append", default=[], metavar="KEY=N",
+                   help="override one of the config's `limits:` (e.g. max_tasks=50000); repeatable")
     c.add_argument("--template", metavar="FILE",
                    help="Jinja2 template for --format markdown (sandboxed; inside the current directory)")
 
@@ -222,6 +224,26 @@ def list_metrics(fmt: str = "terminal") -> str:
     return "\n".join(lines) + "\n"
 
 
+def _limit_flags(flags: list[str]) -> tuple[tuple[str, int], ...]:
+    """--limit KEY=N flags, each checked against its hard range (UsageError otherwise)."""
+    from kalibra_action.limits import BY_KEY, check_limit
+
+    out = []
+    for flag in flags:
+        key, _, raw = flag.partition("=")
+        key = key.strip()
+        if key not in BY_KEY:
+            raise UsageError(f"--limit {flag}: unknown limit {key!r}; one of {', '.join(BY_KEY)}")
+        try:
+            value = int(raw.replace("_", ""))
+        except ValueError:
+            value = None
+        if (why := check_limit(key, value)) is not None:
+            raise UsageError(f"--limit {flag}: {why}")
+        out.append((key, value))
+    return tuple(out)
+
+
 def _compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from kalibra_action.run import RunRequest, execute
 
@@ -247,7 +269,8 @@ def _compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         fields=FieldMap(trace_id=args.trace_id, task_id=args.task_id, outcome=args.outcome, cost=args.cost,
                         input_tokens=args.input_tokens, output_tokens=args.output_tokens,
                         duration=args.duration),
-        on_inconclusive=args.on_inconclusive, resamples=args.resamples, seed=args.seed, roots=roots)
+        on_inconclusive=args.on_inconclusive, resamples=args.resamples, seed=args.seed, roots=roots,
+        limits=_limit_flags(args.limit))
     result = execute(req, status=_status(err, args.quiet))
     color = args.format == "terminal" and args.output is None and _use_color(out)
     _emit(_report(result, args.format, verbose=args.verbose, color=color, template=args.template),

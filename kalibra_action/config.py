@@ -20,6 +20,8 @@ import yaml
 
 from kalibra_action.errors import InputError
 from kalibra_action.gates import ON_INCONCLUSIVE, did_you_mean, parse_gate
+from kalibra_action.limits import BY_KEY as LIMIT_KEYS
+from kalibra_action.limits import CONFIG_MAX_BYTES, YAML_MAX_ALIAS_NODES, Limits, check_limit
 from kalibra_action.traces import where as where_mod
 from kalibra_action.traces.fields import FIELD_NAMES, FieldMap
 from kalibra_action.traces.where import Matcher
@@ -27,7 +29,7 @@ from kalibra_action.traces.where import Matcher
 CONFIG_FILENAME = "kalibra.yml"
 FORMATS = ("auto", "flat", "openinference", "otel-genai")
 TOP_KEYS = ("sources", "baseline", "current", "fields", "format", "metrics", "require", "noise_thresholds",
-            "task_id", "resamples", "seed", "on_inconclusive", "per_task")
+            "task_id", "resamples", "seed", "on_inconclusive", "per_task", "limits")
 PER_TASK_KEYS = ("fdr",)
 SOURCE_KEYS = ("path", "where", "fields", "format")
 KALIBRA_METRICS = ("success_rate", "cost", "duration", "steps", "error_rate", "token_usage",
@@ -64,6 +66,7 @@ class Config:
     fdr: float = 0.10  # per_task.fdr: Benjamini–Hochberg level of the per-task tests
     warnings: tuple[str, ...] = ()
     format: str | None = None  # top-level default format of both sides
+    limits: Limits = field(default_factory=Limits)
     lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def line_of(self, key: str) -> int | None:
@@ -90,8 +93,54 @@ def _line_of(lines: Mapping[str, int], key: str) -> int | None:
     return None
 
 
-def _map_lines(node: yaml.Node, prefix: str, out: dict[str, int], dups: list[tuple[str, int]]) -> None:
-    """Record the line of every dotted key; repeated mapping keys go to dups (YAML keeps the last)."""
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_aliases(root: yaml.Node, file: str) -> None:
+    """Refuse aliases that expand the document past YAML_MAX_ALIAS_NODES nodes (a "billion laughs") or
+    that contain themselves. The node graph is walked once, each node's expanded size memoised by id,
+    so the check costs the size of the file, not of the expansion."""
+    size: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:  # iterative post-order: deep nesting cannot overflow Python's stack here
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            size[key] = 1 + sum(size[id(c)] for c in _children(node))
+            continue
+        if key in size:
+            continue
+        if key in on_path:
+            raise InputError("invalid YAML: an alias refers to a node that contains it", file=file,
+                             line=node.start_mark.line + 1)
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in size)
+    added = size[id(root)] - len(size)
+    if added > YAML_MAX_ALIAS_NODES:
+        raise InputError(f"invalid YAML: aliases expand to {added:,} more nodes, over the limit of "
+                         f"{YAML_MAX_ALIAS_NODES:,}", file=file,
+                         hint="a config needs few anchors; write the repeated parts out")
+
+
+def _map_lines(node: yaml.Node, prefix: str, out: dict[str, int], dups: list[tuple[str, int]],
+               seen_nodes: set[int] | None = None) -> None:
+    """Record the line of every dotted key; repeated mapping keys go to dups (YAML keeps the last).
+
+    A node reached again through an alias is not walked again: keys under it take the line of the key
+    that holds the alias (the nearest parent, see _line_of).
+    """
+    seen_nodes = set() if seen_nodes is None else seen_nodes
+    if id(node) in seen_nodes:
+        return
+    seen_nodes.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for knode, vnode in node.value:
@@ -101,16 +150,18 @@ def _map_lines(node: yaml.Node, prefix: str, out: dict[str, int], dups: list[tup
                 dups.append((key, line))
             seen.add(key)
             out[key] = line
-            _map_lines(vnode, key, out, dups)
+            _map_lines(vnode, key, out, dups, seen_nodes)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             key = f"{prefix}[{i}]"
             out.setdefault(key, item.start_mark.line + 1)
-            _map_lines(item, key, out, dups)
+            _map_lines(item, key, out, dups, seen_nodes)
 
 
 def _read_yaml(path: Path, file: str) -> tuple[Any, dict[str, int], list[tuple[str, int]]]:
     try:
+        if path.stat().st_size > CONFIG_MAX_BYTES:
+            raise InputError(f"the config is larger than {CONFIG_MAX_BYTES:,} bytes", file=file)
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})",
@@ -118,9 +169,16 @@ def _read_yaml(path: Path, file: str) -> tuple[Any, dict[str, int], list[tuple[s
     except OSError as exc:
         raise InputError(f"cannot read the config file: {exc.strerror}", file=file) from None
     loader = yaml.SafeLoader(text)
+    lines: dict[str, int] = {}
+    dups: list[tuple[str, int]] = []
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _check_aliases(node, file)
+            _map_lines(node, "", lines, dups)
         data = loader.construct_document(node) if node is not None else None
+    except RecursionError:
+        raise InputError("invalid YAML: nested too deeply", file=file) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(str(exc.problem or exc.context or "malformed").split())
@@ -130,10 +188,6 @@ def _read_yaml(path: Path, file: str) -> tuple[Any, dict[str, int], list[tuple[s
         raise InputError(f"invalid YAML: {' '.join(str(exc).split())}", file=file) from None
     finally:
         loader.dispose()
-    lines: dict[str, int] = {}
-    dups: list[tuple[str, int]] = []
-    if node is not None:
-        _map_lines(node, "", lines, dups)
     return data, lines, dups
 
 
@@ -333,6 +387,15 @@ class _Parser:
             raise self.error("per_task.fdr", f"must be a number between 0 and 1, not {_kind(fdr)}")
         return float(fdr)
 
+    def limits(self, value: object) -> Limits:
+        """limits: {max_line_bytes: N, ...}, each within its hard range (kalibra_action/limits.py)."""
+        spec = self.mapping(value, "limits", "limit names to integers")
+        self.check_keys(spec, "limits", tuple(LIMIT_KEYS))
+        for key in LIMIT_KEYS:
+            if key in spec and (why := check_limit(key, spec[key])) is not None:
+                raise self.error(f"limits.{key}", f"{why}, not {_kind(spec[key])}")
+        return Limits(**{k: v for k, v in spec.items() if k in LIMIT_KEYS})
+
     def config(self, data: object, path: str, base_dir: Path) -> Config:
         if data is None:
             data = {}
@@ -347,6 +410,7 @@ class _Parser:
                 raise self.error("task_id", f"must be a dot path string, not {_kind(legacy)}")
             if not fields.task_id:
                 fields = fields.merge(FieldMap(task_id=legacy))
+        limits = self.limits(data.get("limits"))  # before `warnings` is read below
         sources = {str(name): self.source(spec, f"sources.{name}", str(name))
                    for name, spec in self.mapping(data.get("sources"), "sources", "source names").items()}
         return Config(
@@ -361,7 +425,7 @@ class _Parser:
             on_inconclusive=self.on_inconclusive(data.get("on_inconclusive")),
             fdr=self.per_task(data.get("per_task")),
             warnings=tuple(w for _, w in sorted(self.warnings, key=lambda lw: lw[0])),
-            format=self.format(data.get("format"), "format"), lines=self.lines)
+            format=self.format(data.get("format"), "format"), limits=limits, lines=self.lines)
 
 
 def find_config(start: Path) -> Path | None:

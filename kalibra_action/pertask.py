@@ -102,55 +102,75 @@ class TaskVerdict:
 
 @dataclass(frozen=True)
 class PerTaskResult:
-    tasks: tuple[TaskVerdict, ...]
+    tasks: tuple[TaskVerdict, ...]  # every task, in name order; the `keep` worst when capped
     fdr: float
     significant_regressions: int
     significant_improvements: int
     expected_regressions: float
     untestable_tasks: int
     runs_for_30pp: int | None  # runs a side to detect a 30 pp drop, when some tasks are untestable
+    n_tasks: int = 0  # tasks tested (all of them, also when `tasks` is capped)
+    untestable_ids: tuple[str, ...] = ()  # names of the untestable tasks, at most `keep`
+
+    @property
+    def truncated(self) -> bool:
+        return len(self.tasks) < self.n_tasks
+
+
+_VERDICTS = ("regressed", "improved", "untestable", "unchanged")
+
+
+def _per_table(tables: list[tuple[int, int, int, int]], fisher_above: int, alone: float) -> np.ndarray:
+    """Per distinct 2x2 table: p regression, p improvement, delta (pp), untestable, expected drop."""
+    out = np.empty((len(tables), 5), dtype=float)
+    for i, (bk, bn, ck, cn) in enumerate(tables):
+        out[i] = (one_sided_p(bk, bn, ck, cn, fisher_above), one_sided_p(ck, cn, bk, bn, fisher_above),
+                  round((ck / cn - bk / bn) * 100, 2), min_p(bn, cn, fisher_above) > alone,
+                  prob_drop(bn, cn, (bk + ck) / (bn + cn)))
+    return out
 
 
 def compare_tasks(names: list[str], b_k: np.ndarray, b_n: np.ndarray, c_k: np.ndarray, c_n: np.ndarray,
-               *, fdr: float = 0.10, fisher_above: int = 100) -> PerTaskResult:
-    """Test every task present on both sides; BH across them at level `fdr`."""
+                  *, fdr: float = 0.10, fisher_above: int = 100, keep: int | None = None) -> PerTaskResult:
+    """Test every task present on both sides; BH across them at level `fdr`.
+
+    The tests run once per distinct 2x2 table (tasks share few tables), the rest is vectorised, so many
+    tasks cost seconds. With `keep`, only the `keep` worst tasks (see `rank_order`) get a TaskVerdict;
+    the counts always cover every task.
+    """
     m = len(names)
-    p_reg = np.array([one_sided_p(int(b_k[i]), int(b_n[i]), int(c_k[i]), int(c_n[i]), fisher_above)
-                      for i in range(m)], dtype=float)
-    p_imp = np.array([one_sided_p(int(c_k[i]), int(c_n[i]), int(b_k[i]), int(b_n[i]), fisher_above)
-                      for i in range(m)], dtype=float)
-    q_reg, q_imp = bh_adjust(p_reg), bh_adjust(p_imp)
+    table = np.column_stack([b_k, b_n, c_k, c_n]).astype(np.int64).reshape(m, 4)
+    uniq, inverse = np.unique(table, axis=0, return_inverse=True)
     alone = fdr / m if m else fdr  # the BH threshold for a lone smallest p-value
-    verdicts: list[TaskVerdict] = []
-    expected = 0.0
-    n_untestable = 0
-    pooled_rates = []
-    for i in range(m):
-        bk, bn, ck, cn = int(b_k[i]), int(b_n[i]), int(c_k[i]), int(c_n[i])
-        delta = round((ck / cn - bk / bn) * 100, 2)
-        naive = "regressed" if delta < 0 else "improved" if delta > 0 else "unchanged"
-        untestable = min_p(bn, cn, fisher_above) > alone
-        if q_reg[i] <= fdr:
-            verdict = "regressed"
-        elif q_imp[i] <= fdr:
-            verdict = "improved"
-        elif untestable:
-            verdict = "untestable"
-        else:
-            verdict = "unchanged"
-        n_untestable += untestable
-        rate = (bk + ck) / (bn + cn)
-        pooled_rates.append(rate)
-        expected += prob_drop(bn, cn, rate)
-        verdicts.append(TaskVerdict(names[i], bk, bn, ck, cn, delta, float(p_reg[i]), float(p_imp[i]),
-                                    float(q_reg[i]), float(q_imp[i]), verdict, naive, untestable))
+    per = _per_table([tuple(int(x) for x in row) for row in uniq], fisher_above, alone)[inverse.reshape(-1)]
+    p_reg, p_imp, delta, untestable = per[:, 0], per[:, 1], per[:, 2], per[:, 3].astype(bool)
+    q_reg, q_imp = bh_adjust(p_reg), bh_adjust(p_imp)
+    code = np.where(q_reg <= fdr, 0, np.where(q_imp <= fdr, 1, np.where(untestable, 2, 3)))
+    order = rank_order(code, delta, np.where(delta < 0, p_reg, p_imp))
+    chosen = np.arange(m) if keep is None or m <= keep else order[:keep]
+    verdicts = tuple(
+        TaskVerdict(names[i], int(b_k[i]), int(b_n[i]), int(c_k[i]), int(c_n[i]), float(delta[i]),
+                    float(p_reg[i]), float(p_imp[i]), float(q_reg[i]), float(q_imp[i]), _VERDICTS[code[i]],
+                    "regressed" if delta[i] < 0 else "improved" if delta[i] > 0 else "unchanged",
+                    bool(untestable[i]))
+        for i in chosen.tolist())
+    n_untestable = int(untestable.sum())
     needed = None
     if n_untestable:
-        typical = float(np.median(pooled_rates)) if pooled_rates else 0.8
-        needed = runs_needed(max(typical, 0.5), 30.0, alone)
+        rates = (table[:, 0] + table[:, 2]) / (table[:, 1] + table[:, 3])
+        needed = runs_needed(max(float(np.median(rates)), 0.5), 30.0, alone)
+    cap = m if keep is None else keep
     return PerTaskResult(
-        tasks=tuple(verdicts), fdr=fdr,
-        significant_regressions=sum(v.verdict == "regressed" for v in verdicts),
-        significant_improvements=sum(v.verdict == "improved" for v in verdicts),
-        expected_regressions=round(expected, 2), untestable_tasks=n_untestable, runs_for_30pp=needed,
+        tasks=verdicts, fdr=fdr,
+        significant_regressions=int((code == 0).sum()), significant_improvements=int((code == 1).sum()),
+        expected_regressions=round(float(per[:, 4].sum()), 2), untestable_tasks=n_untestable,
+        runs_for_30pp=needed, n_tasks=m,
+        untestable_ids=tuple(names[i] for i in np.flatnonzero(untestable)[:cap].tolist()),
     )
+
+
+def rank_order(code: np.ndarray, delta: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Task indices worst first: significant regressions, other drops, significant rises, the rest;
+    then by p-value, then by position (names come sorted)."""
+    group = np.where(code == 0, 0, np.where(delta < 0, 1, np.where(code == 1, 2, np.where(delta > 0, 3, 4))))
+    return np.lexsort((np.arange(code.size), p, group))

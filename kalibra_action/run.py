@@ -9,10 +9,11 @@ config when one matches, else a path or glob; otherwise the config's baseline/cu
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kalibra_action.errors import InputError
+from kalibra_action.limits import DEFAULT_LIMITS, Limits
 from kalibra_action.paths import Roots, check_entries, confine
 from kalibra_action.result import Result
 from kalibra_action.traces.fields import FieldMap
@@ -38,6 +39,7 @@ class RunRequest:
     seed: int | None = None
     base_dir: Path | None = None  # where command-line paths resolve (default: the current directory)
     roots: Roots | None = None  # when set, the config and every trace file must resolve inside these
+    limits: tuple[tuple[str, int], ...] = ()  # (key, value) overrides of the config's `limits:`
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,12 @@ class Side:
     fmt: str | None
     base_dir: Path | None
     roots: Roots | None = None
+    limits: Limits = DEFAULT_LIMITS
+
+
+def request_limits(config, req: RunRequest) -> Limits:
+    """The config's `limits:` with the request's overrides (both already checked against the maxima)."""
+    return replace(getattr(config, "limits", None) or DEFAULT_LIMITS, **dict(req.limits))
 
 
 def resolve_side(name: str, flag: str | None, config, req: RunRequest) -> Side:
@@ -68,7 +76,8 @@ def _side(name: str, flag: str | None, config, req: RunRequest) -> Side:
         spec = sources.get(flag)
         if spec is None:  # a path or glob given on the command line, resolved from base_dir
             return Side(flag, (flag,), config.fields.merge(req.fields), (),
-                        _fmt(req.trace_format or config.format), req.base_dir, req.roots)
+                        _fmt(req.trace_format or config.format), req.base_dir, req.roots,
+                        request_limits(config, req))
         label = flag
     else:
         spec = getattr(config, name)
@@ -80,7 +89,8 @@ def _side(name: str, flag: str | None, config, req: RunRequest) -> Side:
         raise InputError(f"source '{label}' has no path", file=config.path, key=name)
     fields = config.fields.merge(spec.fields).merge(req.fields)
     fmt = _fmt(req.trace_format or spec.format or config.format)
-    return Side(label, tuple(spec.paths), fields, tuple(spec.where), fmt, config.base_dir, req.roots)
+    return Side(label, tuple(spec.paths), fields, tuple(spec.where), fmt, config.base_dir, req.roots,
+                request_limits(config, req))
 
 
 def _fmt(value: str | None) -> str | None:
@@ -114,7 +124,7 @@ def _read_side(side: Side):
     from kalibra_action.traces.load import load_population
 
     return load_population(list(side.paths), label=side.label, fields=side.fields, where=side.where,
-                           fmt=side.fmt, base_dir=side.base_dir, roots=side.roots)
+                           fmt=side.fmt, base_dir=side.base_dir, roots=side.roots, limits=side.limits)
 
 
 def _say_matched(side: Side, pop, status: Status) -> None:
@@ -183,7 +193,8 @@ def execute(req: RunRequest, *, status: Status | None = None) -> Result:
         stats=StatsOptions(resamples=req.resamples if req.resamples is not None else config.resamples,
                            seed=req.seed if req.seed is not None else config.seed),
         on_inconclusive=req.on_inconclusive or config.on_inconclusive,
-        metric_config={"trace_breakdown": {"fdr": config.fdr}},
+        metric_config={"trace_breakdown": {"fdr": config.fdr, "max_tasks": sides[0].limits.max_tasks},
+                       "span_breakdown": {"max_span_names": sides[0].limits.max_span_names}},
     )
     result = compare(baseline, current, options)
     result.warnings[:0] = [f"{config.path}: {w}" for w in config.warnings]

@@ -63,6 +63,7 @@ class SpanBreakdownMetric(Metric):
             msg = "no span name occurs in both baseline and current"
             return no_data(self, "no matching spans", msg[0].upper() + msg[1:],
                            {k: plain_field(None, msg) for k in self.fields})
+        matched, warnings = self._cap(matched, bg, cg)
         buckets: dict[str, list] = {"regressed": [], "improved": [], "mixed": [], "unchanged": []}
         per_span = {}
         for name in matched:
@@ -86,9 +87,20 @@ class SpanBreakdownMetric(Metric):
                       "improvements": buckets["improved"], "mixed": buckets["mixed"],
                       "n_regressions": n_reg, "n_improvements": n_imp, "n_mixed": n_mix,
                       "n_regressions_for_gate": n_reg + n_mix, "per_span": per_span},
+            warnings=warnings,
             fields={"span_regressions": plain_field(float(n_reg + n_mix)),
                     "span_improvements": plain_field(float(n_imp))},
         )
+
+    def _cap(self, matched: list[str], bg: dict, cg: dict) -> tuple[list[str], list[str]]:
+        """At most `max_span_names` (limits.max_span_names) names, the most frequent, each costing three
+        bootstraps; the others are left out with a warning."""
+        cap = self.config.get("max_span_names")
+        if not isinstance(cap, int) or len(matched) <= cap:
+            return matched, []
+        busiest = sorted(matched, key=lambda n: (-(bg[n].size + cg[n].size), n))[:cap]
+        return sorted(busiest), [f"{len(matched):,} span names occur on both sides: only the {cap:,} most "
+                                 "frequent are compared (limits.max_span_names)"]
 
     def _one(self, name: str, bpop: Population, bidx: np.ndarray, cpop: Population,
              cidx: np.ndarray) -> dict:

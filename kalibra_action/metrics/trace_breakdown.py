@@ -48,6 +48,12 @@ class TraceBreakdownMetric(Metric):
                        "untestable_tasks")
 
     @property
+    def max_tasks(self) -> int | None:
+        """Tasks with full per-task data in each list (limits.max_tasks); None: no cap."""
+        raw = self.config.get("max_tasks")
+        return int(raw) if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0 else None
+
+    @property
     def fdr(self) -> float:
         """False discovery rate from the metric config (`fdr`), default 0.10; ValueError if invalid."""
         raw = self.config.get("fdr", self.DEFAULT_FDR)
@@ -66,33 +72,18 @@ class TraceBreakdownMetric(Metric):
             return no_data(self, "no task data", msg[0].upper() + msg[1:],
                            {k: plain_field(None, msg) for k in self.fields})
         common = sorted(b.keys() & c.keys())
-        res = compare_tasks(common, *(np.array([side[t][j] for t in common], dtype=np.int64)
-                                      for side, j in ((b, 0), (b, 1), (c, 0), (c, 1))), fdr=self.fdr)
-        verdict = {v.task_id: v for v in res.tasks}
-        regressions: list[dict] = []
-        improvements: list[dict] = []
-        unchanged = 0
-        for tid in sorted(b.keys() & c.keys()):
-            (bs, bn), (cs, cn) = b[tid], c[tid]
-            v = verdict[tid]
-            entry = {"task_id": tid, "baseline": {"success": bs, "total": bn},
-                     "current": {"success": cs, "total": cn}}
-            if cs * bn != bs * cn:  # our additions to Kalibra's entry: the test behind the count
-                up = cs * bn > bs * cn
-                entry.update(significant=v.verdict == ("improved" if up else "regressed"),
-                             p=v.p_improvement if up else v.p_regression,
-                             q=v.q_improvement if up else v.q_regression, verdict=v.verdict)
-            if cs * bn < bs * cn:  # cs/cn < bs/bn without float rounding
-                regressions.append(entry)
-            elif cs * bn > bs * cn:
-                improvements.append(entry)
-            else:
-                unchanged += 1
+        counts = [np.array([side[t][j] for t in common], dtype=np.int64)
+                  for side, j in ((b, 0), (b, 1), (c, 0), (c, 1))]
+        cap = self.max_tasks
+        res = compare_tasks(common, *counts, fdr=self.fdr, keep=cap)
+        cross = counts[2] * counts[1] - counts[0] * counts[3]  # sign of cs/cn - bs/bn, no float rounding
+        n_reg, n_imp = int((cross < 0).sum()), int((cross > 0).sum())
+        unchanged = len(common) - n_reg - n_imp
+        regressions, improvements = _changed_entries(res, b, c)
+        missing_ids, new_ids = sorted(b.keys() - c.keys()), sorted(c.keys() - b.keys())
         missing = [{"task_id": t, "baseline": {"success": b[t][0], "total": b[t][1]}}
-                   for t in sorted(b.keys() - c.keys())]
-        new = [{"task_id": t, "current": {"success": c[t][0], "total": c[t][1]}}
-               for t in sorted(c.keys() - b.keys())]
-        n_reg, n_imp = len(regressions), len(improvements)
+                   for t in missing_ids[:cap]]
+        new = [{"task_id": t, "current": {"success": c[t][0], "total": c[t][1]}} for t in new_ids[:cap]]
         if n_reg and n_imp:
             direction = Direction.INCONCLUSIVE
         elif n_reg:
@@ -101,27 +92,57 @@ class TraceBreakdownMetric(Metric):
             direction = Direction.UPGRADE
         else:
             direction = Direction.SAME
-        warnings = []
-        if missing or new:
-            warnings.append(f"{len(missing)} task(s) only in the baseline, {len(new)} only in current")
+        warnings = _task_warnings(len(common), len(missing_ids), len(new_ids), cap)
+        truncated = cap is not None and max(len(common), len(missing_ids), len(new_ids)) > cap
         if res.untestable_tasks:
             warnings.append(
                 f"{res.untestable_tasks} of {len(common)} task(s) have too few runs to ever reach "
                 f"significance at FDR {res.fdr:g}; about {res.runs_for_30pp} runs a side would detect "
                 "a 30 pp drop in one task")
         fields = {"regressions": plain_field(float(n_reg)), "improvements": plain_field(float(n_imp)),
-                  "missing_tasks": plain_field(float(len(missing))),
-                  "new_tasks": plain_field(float(len(new)))}
+                  "missing_tasks": plain_field(float(len(missing_ids))),
+                  "new_tasks": plain_field(float(len(new_ids)))}
         fields.update(_per_task_fields(res, len(common)))
         return Observation(
             name=self.name, description=self.description, direction=direction, delta=None,
             baseline={"tasks": len(b)}, current={"tasks": len(c)},
             metadata={"regressions": regressions, "improvements": improvements,
                       "n_regressions": n_reg, "n_improvements": n_imp, "n_unchanged": unchanged,
-                      "missing": missing, "new": new, "n_missing": len(missing), "n_new": len(new),
-                      **_per_task_metadata(res)},
+                      "missing": missing, "new": new, "n_missing": len(missing_ids),
+                      "n_new": len(new_ids), **_per_task_metadata(res),
+                      "truncated": {"max_tasks": cap} if truncated else None},
             warnings=warnings, fields=fields,
         )
+
+
+def _task_warnings(n_common: int, n_missing: int, n_new: int, cap: int | None) -> list[str]:
+    """Tasks on one side only, and the cap on per-task data when it cut a list."""
+    out = []
+    if n_missing or n_new:
+        out.append(f"{n_missing} task(s) only in the baseline, {n_new} only in current")
+    if cap is not None and max(n_common, n_missing, n_new) > cap:
+        out.append(f"{n_common + n_missing + n_new:,} tasks: the report lists full per-task data for at most "
+                   f"{cap:,} in each list (the worst first); every count covers all tasks (limits.max_tasks)")
+    return out
+
+
+def _changed_entries(res: PerTaskResult, b: dict, c: dict) -> tuple[list[dict], list[dict]]:
+    """Kalibra's regressions / improvements lists (by task id) with the test behind each entry, for the
+    tasks `res` kept (all of them unless capped)."""
+    regressions: list[dict] = []
+    improvements: list[dict] = []
+    for v in sorted(res.tasks, key=lambda v: v.task_id):
+        (bs, bn), (cs, cn) = b[v.task_id], c[v.task_id]
+        if cs * bn == bs * cn:
+            continue
+        up = cs * bn > bs * cn
+        entry = {"task_id": v.task_id, "baseline": {"success": bs, "total": bn},
+                 "current": {"success": cs, "total": cn},
+                 "significant": v.verdict == ("improved" if up else "regressed"),
+                 "p": v.p_improvement if up else v.p_regression,
+                 "q": v.q_improvement if up else v.q_regression, "verdict": v.verdict}
+        (improvements if up else regressions).append(entry)
+    return regressions, improvements
 
 
 _ORDER = {"regressed": 0, "improved": 2, "untestable": 3, "unchanged": 3}
@@ -143,13 +164,13 @@ def _per_task_metadata(res: PerTaskResult) -> dict:
     return {
         "per_task": [v.as_dict() for v in ordered],
         "fdr": res.fdr,
-        "n_tested": len(res.tasks),
+        "n_tested": res.n_tasks,
         "significant_regressions": [v.task_id for v in ordered if v.verdict == "regressed"],
         "significant_improvements": [v.task_id for v in ordered if v.verdict == "improved"],
         "n_significant_regressions": res.significant_regressions,
         "n_significant_improvements": res.significant_improvements,
         "expected_regressions": res.expected_regressions,
-        "untestable": sorted(v.task_id for v in res.tasks if v.untestable),
+        "untestable": list(res.untestable_ids),
         "n_untestable": res.untestable_tasks,
         "runs_for_30pp": res.runs_for_30pp,
     }

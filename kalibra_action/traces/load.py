@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from kalibra_action.errors import InputError
+from kalibra_action.limits import DEFAULT_LIMITS, Limits
 from kalibra_action.paths import Roots
 from kalibra_action.traces.detect import FLAT, check_format, sniff_all
 from kalibra_action.traces.fields import FieldMap
@@ -41,11 +43,11 @@ def read_into(sink: Sink, files: Sequence[TraceFile], fmt: str | None, warnings:
 def load_population(paths: Sequence[str], *, label: str, fields: FieldMap = _DEFAULT_FIELDS,
                     where: Sequence[Matcher] = (), fmt: str | None = None,
                     base_dir: Path | None = None, on_trace: TraceHook | None = None,
-                    roots: Roots | None = None) -> Population:
-    """Load one side. Raises InputError (file and line) on unreadable input, no traces, or a `where`
-    that keeps none; recoverable problems (duplicates, bad numbers, a truncated last line) are warnings.
-    With `roots`, every file must lie inside them (see resolve_files)."""
-    files = resolve_files(paths, base_dir, roots)
+                    roots: Roots | None = None, limits: Limits = DEFAULT_LIMITS) -> Population:
+    """Load one side. Raises InputError (file and line) on unreadable input, no traces, a `where` that
+    keeps none, or a file past `limits`; recoverable problems (duplicates, bad numbers, a truncated last
+    line) are warnings. With `roots`, every file must lie inside them (see resolve_files)."""
+    files = [replace(tf, limits=limits) for tf in resolve_files(paths, base_dir, roots)]
     names = tuple(tf.name for tf in files)
     warnings: list[str] = []
     builder = PopulationBuilder(label=label, files=names, filters=tuple(m.raw for m in where),

@@ -8,16 +8,18 @@ not a JSON object is an InputError naming file and line.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from json.scanner import make_scanner
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from kalibra_action.errors import InputError
+from kalibra_action.limits import DEFAULT_LIMITS, Limits
 from kalibra_action.paths import Roots, check_entries, describe_roots, glob_paths, is_within
 
 _GLOB_CHARS = ("*", "?", "[")
@@ -32,6 +34,7 @@ class TraceFile:
 
     path: Path
     name: str
+    limits: Limits = field(default=DEFAULT_LIMITS, compare=False)
 
 
 def _display_name(path: Path, base: Path) -> str:
@@ -87,22 +90,70 @@ def _matches(entry: str, base: Path) -> list[Path]:
     return [full]
 
 
-def open_text(path: Path) -> TextIO:
-    """Open a .jsonl or .jsonl.gz file as UTF-8 text (a leading BOM is dropped, CRLF read as LF)."""
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8-sig", newline=None)
-    return open(path, encoding="utf-8-sig", newline=None)
+
+class _CappedReader(io.RawIOBase):
+    """A decompressing stream that counts the bytes it yields and stops past the cap (a gzip bomb)."""
+
+    def __init__(self, inner: BinaryIO, cap: int, name: str) -> None:
+        super().__init__()
+        self._inner, self._cap, self._name, self._total = inner, cap, name, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        n = self._inner.readinto(buffer)
+        self._total += n
+        if self._total > self._cap:
+            raise InputError(f"unpacks to more than {self._cap:,} bytes (limits.max_decompressed_bytes)",
+                             file=self._name)
+        return n
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
 
 
-def _bad_utf8_line(path: Path) -> tuple[int, str]:
+def open_binary(tf: TraceFile) -> BinaryIO:
+    """The file's bytes, decompressed (and capped at limits.max_decompressed_bytes) for .gz."""
+    if tf.path.suffix == ".gz":
+        inner = gzip.open(tf.path, "rb")  # noqa: SIM115 - closed by the returned reader
+        return io.BufferedReader(_CappedReader(inner, tf.limits.max_decompressed_bytes, tf.name))
+    return open(tf.path, "rb")
+
+
+def open_text(tf: TraceFile) -> TextIO:
+    """The file as UTF-8 text (a leading BOM is dropped, CRLF read as LF)."""
+    return io.TextIOWrapper(open_binary(tf), encoding="utf-8-sig", newline=None)
+
+
+def bounded_lines(f: TextIO | BinaryIO, limit: int) -> Iterator[str | bytes]:
+    """Lines of at most `limit` characters before the line end; a longer one stops at `limit` + 1,
+    so the caller sees it is too long without it ever being held in memory."""
+    return iter(lambda: f.readline(limit + 1), f.read(0))
+
+
+def _too_long(line: str, limit: int) -> bool:
+    return len(line) > limit and not (len(line) == limit + 1 and line.endswith("\n"))
+
+
+def _line_too_long(tf: TraceFile, line_no: int) -> InputError:
+    limit = tf.limits.max_line_bytes
+    return InputError(f"line longer than {limit:,} characters (limits.max_line_bytes)", file=tf.name,
+                      line=line_no, hint="each line must be one trace or span")
+
+
+def _bad_utf8_line(tf: TraceFile) -> tuple[int, str]:
     """Line number and reason of the first line that is not UTF-8 (slow path, errors only)."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        for line_no, raw in enumerate(f, 1):
+    line_no = 1
+    with open_binary(tf) as f:
+        for raw in bounded_lines(f, tf.limits.max_line_bytes):
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                return line_no, f"byte 0x{raw[exc.start]:02x} at column {exc.start + 1} is not UTF-8"
+                if raw.endswith(b"\n") or exc.reason != "unexpected end of data":  # not a cut character
+                    return line_no, f"byte 0x{raw[exc.start]:02x} at column {exc.start + 1} is not UTF-8"
+            line_no += raw.endswith(b"\n")
     return 0, "the file is not UTF-8"
 
 
@@ -117,9 +168,12 @@ def iter_objects(tf: TraceFile, warnings: list[str]) -> Iterator[tuple[int, dict
     scan = _SCAN  # json.loads without its Python wrapper layers; loads() re-parses odd lines
     first = True
     line_no = 0
+    limit = tf.limits.max_line_bytes
     try:
-        with open_text(tf.path) as f:
-            for line_no, line in enumerate(f, 1):
+        with open_text(tf) as f:
+            for line_no, line in enumerate(bounded_lines(f, limit), 1):
+                if _too_long(line, limit):
+                    raise _line_too_long(tf, line_no)
                 try:
                     try:
                         row, end = scan(line, 0)
@@ -149,7 +203,7 @@ def iter_objects(tf: TraceFile, warnings: list[str]) -> Iterator[tuple[int, dict
                 first = False
                 yield line_no, row
     except UnicodeDecodeError:
-        bad_line, reason = _bad_utf8_line(tf.path)
+        bad_line, reason = _bad_utf8_line(tf)
         raise InputError(reason, file=tf.name, line=bad_line or None) from None
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"cannot read: {exc}", file=tf.name, line=line_no or None) from None

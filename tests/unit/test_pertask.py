@@ -92,3 +92,21 @@ def test_many_tasks_without_change_flag_almost_none():
     res = compare_tasks([f"t{i}" for i in range(m)], rng.binomial(bn, p), bn, rng.binomial(cn, p), cn)
     assert res.significant_regressions <= 2
     assert sum(t.naive == "regressed" for t in res.tasks) > 80  # Kalibra's count is large
+
+
+def test_keep_caps_the_verdicts_not_the_counts() -> None:
+    rng = np.random.default_rng(7)
+    m, n = 3_000, 6
+    bk, ck = rng.binomial(n, 0.7, m), rng.binomial(n, 0.7, m)
+    ck[:40] = 0  # planted drops
+    bk[:40] = n
+    names = [f"t{i:05d}" for i in range(m)]
+    full = compare_tasks(names, bk, np.full(m, n), ck, np.full(m, n))
+    capped = compare_tasks(names, bk, np.full(m, n), ck, np.full(m, n), keep=50)
+    assert capped.truncated and not full.truncated and len(capped.tasks) == 50 and capped.n_tasks == m
+    for attr in ("significant_regressions", "significant_improvements", "expected_regressions",
+                 "untestable_tasks", "runs_for_30pp"):
+        assert getattr(capped, attr) == getattr(full, attr)
+    sig = {v.task_id for v in full.tasks if v.verdict == "regressed"}
+    assert sig and sig <= {v.task_id for v in capped.tasks}  # the worst are kept
+    assert all(v.delta_pp < 0 for v in capped.tasks)
