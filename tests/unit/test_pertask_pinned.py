@@ -1,79 +1,24 @@
 """Per-task numbers pinned on designs small enough to work out by hand, in both directions.
 
-The oracles are independent of `kalibra_action.distributions`: Fisher's one-sided statistic in exact
-fractions, Boschloo's p-value as the maximum of its polynomial in the common pass rate π (found at the
-roots of the derivative by bisection), scipy's Fisher test, and Benjamini–Hochberg worked out in the
-comments. Tolerances are 1e-9 relative: tight enough that a p-value taken in the wrong direction, a BH
+The oracles (tests/fixtures/oracle.py) are independent of `kalibra_action`: Fisher's one-sided statistic
+in exact fractions, Boschloo's p-value as the maximum of its polynomial in the common pass rate π (found
+at a root of the derivative), Benjamini–Hochberg by its definition, the two-proportion power formula;
+besides them scipy's Fisher test, and the hand derivations in the comments. Tolerances are 1e-9 relative: tight enough that a p-value taken in the wrong direction, a BH
 over the wrong set of tasks or a shifted threshold cannot pass.
 """
 
 from __future__ import annotations
 
-import math
-from collections import Counter
-from fractions import Fraction
-from math import comb
-
 import numpy as np
 import pytest
-from scipy import optimize, stats
+from scipy import stats
 
 from kalibra_action.metrics import make_metric
 from kalibra_action.pertask import compare_tasks, min_p, one_sided_p, prob_drop, runs_needed
 from kalibra_action.traces.population import Population, PopulationBuilder
+from tests.fixtures.oracle import bh, boschloo, fleiss_n, same_n_drop
 
 TIGHT = 1e-9
-
-
-def fisher_stat(x1: int, n1: int, x2: int, n2: int) -> Fraction:
-    """Fisher's one-sided p of 'rate 1 > rate 2', exactly: P(X2 <= x2 | x1 + x2 passes in all)."""
-    s = x1 + x2
-    return sum((Fraction(comb(n1, s - k) * comb(n2, k), comb(n1 + n2, s))
-                for k in range(max(0, s - n1), x2 + 1)), Fraction(0))
-
-
-def boschloo(x1: int, n1: int, x2: int, n2: int) -> float:
-    """Boschloo's one-sided p of 'rate 1 > rate 2' by enumeration.
-
-    The region is every table whose Fisher statistic is at most the observed one (exact fractions, so
-    ties are exact). Its probability when both sides pass with rate π is the polynomial
-    f(π) = Σ_s w_s π^s (1 − π)^(N − s), w_s = Σ over the region's tables with a + b = s of C(n1, a) C(n2, b);
-    the p-value is its maximum over π, taken at a root of f' (bracketed on a grid, then brentq).
-    """
-    observed = fisher_stat(x1, n1, x2, n2)
-    w: Counter[int] = Counter()
-    for a in range(n1 + 1):
-        for b in range(n2 + 1):
-            if fisher_stat(a, n1, b, n2) <= observed:
-                w[a + b] += comb(n1, a) * comb(n2, b)
-    big_n = n1 + n2
-    s = np.array(list(w), dtype=float)
-    c = np.array([float(w[k]) for k in w])
-
-    def f(p: float) -> float:
-        return float(np.sum(c * p**s * (1 - p) ** (big_n - s)))
-
-    def df(p: float) -> float:  # d/dπ of π^s (1-π)^(N-s) = π^(s-1) (1-π)^(N-s-1) (s − Nπ)
-        return float(np.sum(c * p ** (s - 1) * (1 - p) ** (big_n - s - 1) * (s - big_n * p)))
-
-    grid = np.linspace(1e-6, 1 - 1e-6, 2001)
-    values = (c * grid[:, None] ** s * (1 - grid[:, None]) ** (big_n - s)).sum(axis=1)
-    best = [float(values[0]), float(values[-1])]
-    peaks = [i for i in range(1, grid.size - 1) if values[i - 1] <= values[i] >= values[i + 1]]
-    for i in sorted(peaks, key=lambda i: -values[i])[:4]:  # refine the highest grid maxima
-        lo, hi = float(grid[i - 1]), float(grid[i + 1])
-        best.append(f(optimize.brentq(df, lo, hi, xtol=1e-15)) if df(lo) > 0 > df(hi) else float(values[i]))
-    return min(1.0, max(best))
-
-
-def bh(p: list[float]) -> list[float]:
-    """Benjamini–Hochberg as in the paper: q_(i) = min over j >= i of p_(j) m / j."""
-    m = len(p)
-    order = sorted(range(m), key=lambda i: p[i])
-    q = [0.0] * m
-    for rank, i in enumerate(order, start=1):
-        q[i] = min(1.0, min(p[order[j - 1]] * m / j for j in range(rank, m + 1)))
-    return q
 
 
 def arrays(rows: list[tuple[int, int, int, int]]) -> tuple[np.ndarray, ...]:
@@ -220,12 +165,6 @@ def test_runs_needed_for_rarely_passing_tasks_assumes_at_least_a_half_pass_rate(
 
 # ---- chance regressions and runs needed ---------------------------------------------------------
 
-def same_n_drop(n: int, r: float) -> float:
-    """P(Kc < Kb) for Kb, Kc ~ Bin(n, r) independent: by symmetry (1 − P(Kc = Kb)) / 2."""
-    pk = [comb(n, k) * r**k * (1 - r) ** (n - k) for k in range(n + 1)]
-    return (1 - sum(x * x for x in pk)) / 2
-
-
 def test_prob_drop_on_tiny_designs():
     # 4 vs 4 runs at rate ½: P(Kc < Kb) = (1 − P(Kc = Kb)) / 2 = (1 − Σ C(4,k)² / 256) / 2 = (1 − 70/256) / 2
     assert prob_drop(4, 4, 0.5) == pytest.approx(93 / 256, rel=1e-12)
@@ -234,15 +173,6 @@ def test_prob_drop_on_tiny_designs():
         assert prob_drop(1, 2, r) == pytest.approx(r * (1 - r**2), rel=1e-12)
         # 2 vs 1 runs: k_c < k_b / 2 · 1 → current failed (k_c = 0) and the baseline passed at least once
         assert prob_drop(2, 1, r) == pytest.approx((1 - r) * (1 - (1 - r) ** 2), rel=1e-12)
-
-
-def fleiss_n(p1: float, p2: float, alpha: float, power: float = 0.8) -> int:
-    """Runs a side for a one-sided two-proportion test (normal approximation, no continuity correction)."""
-    za, zb = stats.norm.isf(alpha), stats.norm.ppf(power)
-    pbar = (p1 + p2) / 2
-    n = ((za * math.sqrt(2 * pbar * (1 - pbar)) + zb * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2)))
-         / (p1 - p2)) ** 2
-    return max(2, math.ceil(n))
 
 
 @pytest.mark.parametrize(("rate", "drop", "alpha", "p1"), [
