@@ -3,8 +3,9 @@
 The oracles (tests/fixtures/oracle.py) are independent of `kalibra_action`: Fisher's one-sided statistic
 in exact fractions, Boschloo's p-value as the maximum of its polynomial in the common pass rate π (found
 at a root of the derivative), Benjamini–Hochberg by its definition, the two-proportion power formula;
-besides them scipy's Fisher test, and the hand derivations in the comments. Tolerances are 1e-9 relative: tight enough that a p-value taken in the wrong direction, a BH
-over the wrong set of tasks or a shifted threshold cannot pass.
+besides them scipy's Fisher test, and the hand derivations in the comments. Tolerances are 1e-9
+relative: tight enough that a p-value taken in the wrong direction, a BH over the wrong set of tasks or
+a shifted threshold cannot pass.
 """
 
 from __future__ import annotations
