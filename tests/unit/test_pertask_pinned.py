@@ -146,6 +146,13 @@ def test_the_untestable_threshold_is_the_lone_bh_bound_fdr_over_m():
     assert [v.verdict for v in both.tasks] == ["regressed", "regressed"] and both.untestable_tasks == 2
 
 
+def test_change_in_points_is_rounded_to_two_decimals_from_unequal_run_counts():
+    # 1/3 → 2/3 is +33.33 pp; 3/7 → 1/6 is (1/6 − 3/7) · 100 = −26.19 pp
+    res = compare_tasks(["a", "b"], *arrays([(1, 3, 2, 3), (3, 7, 1, 6)]))
+    assert [v.delta_pp for v in res.tasks] == [33.33, -26.19]
+    assert [v.naive for v in res.tasks] == ["improved", "regressed"]
+
+
 def test_a_q_value_equal_to_the_fdr_is_significant():
     # one task, 2 runs a side: p = q = 1/16 exactly (½⁴); at FDR 1/16 it counts, in either direction
     down = compare_tasks(["a"], *arrays([(2, 2, 0, 2)]), fdr=1 / 16)
