@@ -6,7 +6,6 @@ quoting the marker, another tool's comment or another `comment-id` is never edit
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,7 +18,6 @@ _TRUNCATED = (
 )
 
 Action = Literal["created", "updated", "unchanged", "recreated"]
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 
 
 def marker_for(comment_id: str) -> str:
@@ -45,6 +43,15 @@ def _prefix(text: str, units: int) -> str:
     return text.encode("utf-16-le")[: 2 * max(0, units)].decode("utf-16-le", errors="ignore")
 
 
+def _fence_line(line: str) -> tuple[str, str] | None:
+    """(fence, rest) for a line that starts a code fence: at most 3 spaces, then 3+ backticks or tildes."""
+    body = line.lstrip(" ")
+    if len(line) - len(body) > 3 or body[:1] not in ("`", "~"):
+        return None
+    run = len(body) - len(body.lstrip(body[0]))
+    return (body[:run], body[run:]) if run >= 3 else None
+
+
 def _open_fence(text: str) -> str | None:
     """The fence (``` or ~~~, three or more) of a code block still open at the end of `text`, else None.
 
@@ -53,10 +60,10 @@ def _open_fence(text: str) -> str | None:
     """
     fence = None
     for line in text.split("\n"):
-        m = _FENCE.match(line)
-        if m is None:
+        found = _fence_line(line)
+        if found is None:
             continue
-        run, rest = m.groups()
+        run, rest = found
         if fence is None:
             if not (run[0] == "`" and "`" in rest):  # a backtick fence's info string has no backtick
                 fence = run

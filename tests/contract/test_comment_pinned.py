@@ -110,11 +110,17 @@ def test_a_closed_code_block_gets_no_extra_fence():
     assert html(out).count("<pre") == 2
 
 
-def test_a_backtick_line_with_backticks_after_it_opens_no_block():
-    # "``` a ` b" is not a fence (a backtick fence's info string may not hold a backtick): nothing to close
-    body = "``` a ` b\n" + LINE * 4000
+@pytest.mark.parametrize("line", [
+    "``` a ` b",  # a backtick fence's info string may not hold a backtick
+    "`` two",  # two are not a fence
+    "~~",
+    "    ```",  # four spaces: indented code, not a fence
+])
+def test_a_line_that_is_not_a_fence_opens_no_block(line):
+    body = f"{line}\n\n" + LINE * 4000
     out = fit_body(body)
-    assert "```" not in out[len(kept_part(body, out)):]
+    assert out[len(kept_part(body, out)):].startswith("\n\n…")  # the note right after the cut
+    assert "<pre" not in html(out[len(line):])
 
 
 # ---- details -------------------------------------------------------------------------------------
