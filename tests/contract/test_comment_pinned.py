@@ -84,6 +84,7 @@ def test_the_cut_uses_the_room_it_has():
 FENCED = {
     "backticks": ("```text\n", "```"),
     "four backticks": ("````\n```\nnot a close: too short\n", "````"),
+    "backticks with a text after a fence inside": ("```\n``` text\nnot a close: text after it\n", "```"),
     "tildes": ("~~~ mermaid\n", "~~~"),
     "tildes with a longer backtick line inside": ("~~~\n````\n", "~~~"),
     "long tildes with a shorter tilde line inside": ("~~~~\n~~~\n", "~~~~"),
