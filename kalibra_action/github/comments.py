@@ -50,21 +50,63 @@ def _size(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2  # counts astral characters twice, to be safe
 
 
+def _prefix(text: str, units: int) -> str:
+    """The longest prefix of `text` of at most `units` UTF-16 code units (never half an astral character)."""
+    return text.encode("utf-16-le")[: 2 * max(0, units)].decode("utf-16-le", errors="ignore")
+
+
+def _fence_line(line: str) -> tuple[str, str] | None:
+    """(fence, rest) for a line that starts a code fence: at most 3 spaces, then 3+ backticks or tildes."""
+    body = line.lstrip(" ")
+    if len(line) - len(body) > 3 or body[:1] not in ("`", "~"):
+        return None
+    run = len(body) - len(body.lstrip(body[0]))
+    return (body[:run], body[run:]) if run >= 3 else None
+
+
+def _open_fence(text: str) -> str | None:
+    """The fence (``` or ~~~, three or more) of a code block still open at the end of `text`, else None.
+
+    CommonMark's rule: a block closes only on a line of the same character, at least as long, with nothing
+    after it; so a cut inside a ```` block or a ~~~ block needs that same fence, not a ``` line.
+    """
+    fence = None
+    for line in text.split("\n"):
+        found = _fence_line(line)
+        if found is None:
+            continue
+        run, rest = found
+        if fence is None:
+            if not (run[0] == "`" and "`" in rest):  # a backtick fence's info string has no backtick
+                fence = run
+        elif run[0] == fence[0] and len(run) >= len(fence) and not rest.strip():
+            fence = None
+    return fence
+
+
+def _closing(cut: str) -> str:
+    """What the cut text needs at its end: the open code fence, then one `</details>` per open one."""
+    fence = _open_fence(cut)
+    opened = cut.count("<details") - cut.count("</details>")
+    return (f"\n{fence}" if fence else "") + "\n</details>" * max(0, opened)
+
+
 def fit_body(body: str, limit: int = MAX_BODY) -> str:
-    """A last guard under the renderer's budget: cut, close open `<details>` and code fences, add a note."""
+    """A last guard under the renderer's budget: cut, close open `<details>` and code fences, add a note.
+
+    Sizes are UTF-16 code units (astral characters count twice), the unit GitHub's limit is checked in.
+    The cut ends at a line end and shrinks until the closing tags and the note fit too.
+    """
     if _size(body) <= limit:
         return body
-    room = limit - _size(_TRUNCATED) - 200
-    cut = body[:room]
-    while _size(cut) > room:
-        cut = cut[: len(cut) - (_size(cut) - room)]
-    cut = cut[: cut.rfind("\n")] if "\n" in cut else cut
-    closing = ""
-    if cut.count("```") % 2:
-        closing += "\n```"
-    opened = cut.count("<details") - cut.count("</details>")
-    closing += "\n</details>" * max(0, opened)
-    return cut + closing + _TRUNCATED
+    cut, room = body, limit - _size(_TRUNCATED)
+    while True:  # each pass cuts strictly shorter, down to the note alone
+        cut = _prefix(cut, room)
+        cut = cut[: cut.rfind("\n")] if "\n" in cut else cut
+        closing = _closing(cut)
+        if _size(cut + closing + _TRUNCATED) <= limit or not cut:
+            return cut + closing + _TRUNCATED
+        room = limit - _size(closing + _TRUNCATED)
 
 
 def _normalise(body: str) -> str:

@@ -3,16 +3,19 @@
 Every name is checked before anything is written: no absolute path, drive letter, `..` component, NUL or
 symlink (nor any other non-regular file type in the Unix mode). The entry count and the sum of the declared
 sizes are capped up front; the bytes actually decompressed are counted while streaming, so a header that
-lies about its size cannot get past the cap either. On any error the files written so far are removed.
+lies about its size cannot get past the cap either, and an entry must hold exactly the size it declares.
+On any error the files written so far are removed.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 import shutil
 import stat
 import zipfile
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from kalibra_action.errors import InputError
 
@@ -57,6 +60,33 @@ def _plan(zf: zipfile.ZipFile, label: str, *, max_bytes: int,
     return plan
 
 
+def _stream(zf: zipfile.ZipFile, info: zipfile.ZipInfo, out: BinaryIO, used: int, max_bytes: int,
+            label: str) -> int:
+    """Decompress one entry into `out`; its byte count. InputError when `used` plus the bytes decompressed
+    so far passes `max_bytes`, or when the entry does not hold the size its header declares.
+
+    zipfile stops reading an entry at its declared size, so a header that understates the size would
+    truncate the entry silently (or fail on its checksum) instead of meeting the cap. The entry is therefore
+    opened with a copy of its header that declares more than the budget plus one read: the stream then ends
+    where the compressed data really ends, or the read that passes the budget still comes back (zipfile
+    checks the CRC only once the declared size is used up), and the count, not the header, decides.
+    """
+    unbounded = copy.copy(info)
+    unbounded.file_size = max_bytes - used + CHUNK + 1
+    count = 0
+    with zf.open(unbounded) as src:
+        while chunk := src.read(CHUNK):
+            count += len(chunk)
+            if used + count > max_bytes:
+                raise InputError(f"the archive expands to more than the limit of {max_bytes} bytes",
+                                 file=label)
+            out.write(chunk)
+    if count != info.file_size:
+        raise InputError(f"entry {info.filename!r} declares {info.file_size} bytes but holds {count}",
+                         file=label)
+    return count
+
+
 def safe_extract(zip_path: Path, dest: Path, *, max_bytes: int, max_files: int) -> list[Path]:
     """Extract `zip_path` under `dest` (created if missing); the regular files written, in archive order.
 
@@ -86,14 +116,9 @@ def safe_extract(zip_path: Path, dest: Path, *, max_bytes: int, max_files: int) 
                         top = top.parent
                     parent.mkdir(parents=True)
                     made_dirs.append(top)
-                with zf.open(info) as src, open(target, "xb") as out:
+                with open(target, "xb") as out:
                     written.append(target)
-                    while chunk := src.read(CHUNK):
-                        total += len(chunk)
-                        if total > max_bytes:
-                            raise InputError(f"the archive expands to more than the limit of {max_bytes} "
-                                             "bytes", file=label)
-                        out.write(chunk)
+                    total += _stream(zf, info, out, total, max_bytes, label)
     except InputError:
         _undo(written, made_dirs)
         raise

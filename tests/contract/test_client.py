@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+
 import pytest
 from werkzeug import Response
 
@@ -38,7 +41,8 @@ def test_secondary_rate_limit_403_is_retried(gh, make_client, sleeps):
         {"message": "You have exceeded a secondary rate limit. Please wait a few minutes."}, status=403)
     gh.expect_oneshot_request(PATH, method="POST").respond_with_json({"id": 6}, status=201)
     assert make_client().json("POST", PATH, json={"body": "x"})["id"] == 6
-    assert len(sleeps) == 1 and 0 < sleeps[0] <= 60
+    assert sleeps == [4.0]  # no Retry-After: exponential back-off, 2 ** (attempt + 2) s from attempt 0
+    assert len(requests_made(gh, "POST")) == 2
 
 
 def test_secondary_rate_limit_with_retry_after_header(gh, make_client, sleeps):
@@ -86,13 +90,17 @@ def test_other_4xx_are_not_retried(gh, make_client, sleeps, status):
     assert len(requests_made(gh)) == 1 and sleeps == []
 
 
-def test_total_wait_is_bounded(gh, make_client, sleeps):
+@pytest.mark.parametrize(("max_wait", "waits"), [
+    (60, [1.0, 2.0, 4.0, 8.0, 16.0]),  # 5xx back-off 2 ** attempt; 6 attempts in all (MAX_ATTEMPTS)
+    (10, [1.0, 2.0, 4.0]),  # 7 s waited; 8 s more would pass 10 s, so the fourth answer is final
+])
+def test_total_wait_is_bounded(gh, make_client, sleeps, max_wait, waits):
     gh.expect_request(PATH, method="GET").respond_with_data("unavailable", status=503)
     with pytest.raises(GitHubError) as info:
-        list(make_client(max_wait=60).paginate(PATH))
+        list(make_client(max_wait=max_wait).paginate(PATH))
     assert info.value.status == 503
-    assert sum(sleeps) <= 60
-    assert len(requests_made(gh)) == len(sleeps) + 1
+    assert sleeps == waits
+    assert len(requests_made(gh)) == len(waits) + 1
 
 
 def test_a_wait_past_the_bound_is_not_started(gh, make_client, sleeps):
@@ -147,11 +155,56 @@ def test_redirects_are_not_followed_with_the_token(gh, make_client):
         list(make_client().paginate(PATH))
 
 
-def test_connection_errors_are_retried_then_reported(sleeps):
+class DroppingServer:
+    """A TCP server on 127.0.0.1 that accepts each connection and closes it at once: a connection error
+    the client sees on every attempt, while the server counts the attempts."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.accepted = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            self.accepted += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
+
+
+@pytest.fixture
+def dropping():
+    server = DroppingServer()
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize(("max_wait", "waits"), [
+    (3, [1.0, 2.0]),  # 1 + 2 = 3 s; the next wait (4 s) would pass the bound: the third attempt is the last
+    (60, [1.0, 2.0, 4.0, 8.0, 16.0]),  # MAX_ATTEMPTS = 6 attempts, 5 waits between them (31 s ≤ 60 s)
+    (0, []),  # no room to wait: one attempt
+])
+def test_connection_errors_are_retried_then_reported(dropping, sleeps, max_wait, waits):
     from kalibra_action.github.client import GitHubClient
 
-    client = GitHubClient(TOKEN, "http://127.0.0.1:9", sleep=sleeps, max_wait=3)
+    client = GitHubClient(TOKEN, dropping.url, sleep=sleeps, max_wait=max_wait)
     with pytest.raises(GitHubError) as info:
         client.json("GET", "/repos/octo/demo")
-    assert info.value.status is None and sum(sleeps) <= 3
+    assert info.value.status is None
+    assert sleeps == waits
+    assert dropping.accepted == len(waits) + 1  # one connection per attempt: each wait is followed by a retry
     assert TOKEN not in str(info.value)

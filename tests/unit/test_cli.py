@@ -10,7 +10,7 @@ import pytest
 
 from kalibra_action import cli, run
 from kalibra_action.errors import InputError
-from kalibra_action.report.sample import sample_result
+from tests.fixtures.sample import sample_result
 
 
 def call(*argv: str) -> tuple[int, str, str]:

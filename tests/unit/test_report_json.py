@@ -8,8 +8,8 @@ import math
 import numpy as np
 
 from kalibra_action.report.json import plain, to_dict, to_json
-from kalibra_action.report.sample import sample_result
 from kalibra_action.result import FieldValue
+from tests.fixtures.sample import sample_result
 
 KALIBRA_TOP = {"direction", "passed", "baseline", "current", "warnings", "metrics", "gates"}
 KALIBRA_METRIC = {"name", "description", "direction", "delta", "baseline", "current", "metadata", "warnings"}

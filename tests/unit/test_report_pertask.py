@@ -16,8 +16,9 @@ from kalibra_action.report import format as fmt
 from kalibra_action.report import mermaid
 from kalibra_action.report.context import Caps, build
 from kalibra_action.report.render import render_markdown, render_starter_config, render_terminal
-from kalibra_action.report.sample import sample_result
 from kalibra_action.result import FieldValue, GateStatus
+from tests.fixtures.oracle import per_task_expected
+from tests.fixtures.sample import design, sample_result
 from tests.unit.test_report_render import SAFE_TAGS, details_balanced, parse
 
 TABLE_HEAD = "| Task | Baseline k/n | Current k/n | Change (pp) | p | q | Verdict |"
@@ -27,6 +28,12 @@ def gfm(text: str, *, pre_lang: bool = False) -> str:
     opts = Options.CMARK_OPT_UNSAFE | (Options.CMARK_OPT_GITHUB_PRE_LANG if pre_lang else 0)
     return cmarkgfm.markdown_to_html_with_extensions(text, options=opts,
                                                      extensions=["table", "strikethrough", "autolink"])
+
+
+def expected(n_regressed: int = 3, n_untestable: int = 0) -> dict:
+    """The sample's per-task numbers worked out by the independent oracle (not by the code under test)."""
+    ids = [f"task-{i:05d}" for i in range(n_regressed)]
+    return per_task_expected(design(ids, n_untestable, max(20, n_regressed + n_untestable + 1)))
 
 
 def no_significant(r):
@@ -44,20 +51,29 @@ def section(text: str) -> str:
 
 
 def test_per_task_table_headline_and_sentences() -> None:
+    # 20 tasks: 4/4 → 0/4, 1/4, 2/4; two 2/2 → 1/2; 0/4 → 4/4; 14 steady 3/4 → 3/4. Only the extreme
+    # tables are significant: p = 2^-8 in either direction, q = 20 · 2^-8 ≈ 0.078 ≤ 0.10.
+    ex = expected(n_untestable=2)
     text = render_markdown(sample_result(n_untestable=2))
     part = section(text)
     assert "**1 task regressed significantly**, **1** improved significantly" in part
-    assert "5 naive regressions (Kalibra's count), about 2.6 expected by chance; 1 significant at FDR 0.10." \
-        in part
-    assert ("**2 untestable tasks:** 2 runs a side can never reach significance; about 24 runs a side are "
-            "needed to detect a 30 pp drop.") in part
+    assert (f"5 naive regressions (Kalibra's count), about {ex['chance']:.1f} expected by chance; "
+            "1 significant at FDR 0.10.") in part
+    assert (f"**2 untestable tasks:** 2 runs a side can never reach significance; about {ex['runs']} runs a "
+            "side are needed to detect a 30 pp drop.") in part
     assert TABLE_HEAD in part
     rows = re.findall(r"^\| (?!Task |---)(.*) \|$", part, re.M)
     assert [r.split(" | ")[0] for r in rows] == [  # significant drops, other drops, rises
         "task-00000", "task-00001", "task-00002", "flaky-0", "flaky-1", "improved-1"]
-    assert rows[0] == "task-00000 | 4/4 | 0/4 | −100 | 0.0039 | 0.039 | ▼ **regressed**"
+    p, q = fmt.pvalue(ex["p_reg"]["task-00000"]), fmt.pvalue(ex["q_reg"]["task-00000"])
+    assert (p, q) == (fmt.pvalue(2**-8), fmt.pvalue(20 * 2**-8))
+    assert rows[0] == f"task-00000 | 4/4 | 0/4 | −100 | {p} | {q} | ▼ **regressed**"
     assert rows[1].endswith("| ▽ not significant")
-    assert rows[3] == "flaky-0 | 2/2 | 1/2 | −50 | 0.50 | 1 | ▽ not significant (untestable)"
+    # 2/2 → 1/2: the region is the tables 2/2 → 0/2, 2/2 → 1/2, 1/2 → 0/2, probability
+    # π²(1−π)² + 2π³(1−π) + 2π(1−π)³, symmetric in π and largest at ½: 1/16 + 2/16 + 2/16 = 5/16
+    assert ex["p_reg"]["flaky-0"] == pytest.approx(5 / 16, rel=1e-9)
+    p, q = fmt.pvalue(5 / 16), fmt.pvalue(ex["q_reg"]["flaky-0"])
+    assert rows[3] == f"flaky-0 | 2/2 | 1/2 | −50 | {p} | {q} | ▽ not significant (untestable)"
     assert rows[5].endswith("| ▲ improved")
     doc = parse(text)
     assert set(doc.tags) <= SAFE_TAGS
@@ -67,11 +83,13 @@ def test_per_task_table_headline_and_sentences() -> None:
 
 def test_headline_when_nothing_is_significant_and_gate_note_names_the_alternative() -> None:
     r = no_significant(sample_result())
+    chance = expected()["chance"]
     text = render_markdown(r)
     assert "**No task regressed significantly**" in text
-    assert "3 naive regressions (Kalibra's count), about 2.6 expected by chance; 0 significant" in text
+    assert (f"3 naive regressions (Kalibra's count), about {chance:.1f} expected by chance; "
+            "0 significant") in text
     row = next(line for line in text.splitlines() if line.startswith("| regressions &#60;&#61; 2 |"))
-    assert ("❌ **FAIL** (the count is within what chance produces (≈2.6 expected); consider "
+    assert (f"❌ **FAIL** (the count is within what chance produces (≈{chance:.1f} expected); consider "
             "`significant_regressions <= 0`) |") in row
     assert "<code>significant_regressions &lt;= 0</code>" in gfm(text)
     term = render_terminal(r)
@@ -103,6 +121,10 @@ def test_older_or_partial_per_task_data_renders() -> None:
          "p": float("nan"), "q": None, "verdict": "weird"},
         "not a mapping",
     ]
+    older = ("n_tested", "significant_regressions", "significant_improvements", "n_significant_regressions",
+             "n_significant_improvements", "n_untestable")  # keys older data does not have
+    for key in older:
+        tb.metadata.pop(key)
     tb.metadata["untestable"] = ["bare"]  # a list of ids instead of a count
     del tb.metadata["expected_regressions"], tb.fields["expected_regressions"], tb.fields["untestable_tasks"]
     tb.metadata.pop("fdr")
@@ -212,11 +234,20 @@ def test_hostile_task_ids_cannot_break_the_chart_or_the_fence() -> None:
 
 def test_chart_picks_at_most_30_largest_changes_regressions_first() -> None:
     r = sample_result(n_regressed=50)
+    ex = expected(n_regressed=50)
     labels = check_chart(chart_of(render_markdown(r, verbose=True)))
     assert len(labels) == 30
-    # 13 tasks dropped 4/4 → 0/4 and one rose 0/4 → 4/4; then the 75 pp drops fill up to 30
+
+    def label(task: str, arrow: str = "▼") -> str:
+        q = ex["q_reg" if arrow == "▼" else "q_imp"][task]
+        return f"{arrow} {task}" + (" *" if q <= 0.10 else "")
+
+    # 13 tasks dropped 4/4 → 0/4 (q = 52/13 · 2^-8, significant), then the 13 drops 4/4 → 1/4, then the
+    # 50 pp drops fill up to 29; the one rise 0/4 → 4/4 comes last (q = 52 · 2^-8 ≈ 0.2: not significant)
     assert labels[:13] == [f"▼ task-{i:05d} *" for i in range(0, 50, 4)]
-    assert all(lab.startswith("▼") for lab in labels[:29]) and labels[29] == "▲ improved-1 *"
+    assert labels[13:26] == [label(f"task-{i:05d}") for i in range(1, 50, 4)]
+    assert all(lab.startswith("▼") for lab in labels[:29]) and labels[29] == label("improved-1", "▲")
+    assert labels[29] == "▲ improved-1"
     assert "(the 30 largest of 51)" in render_markdown(r)
 
 
@@ -274,13 +305,14 @@ def test_mean_not_significant_while_median_is() -> None:
 # ---- terminal -------------------------------------------------------------------------------------
 
 def test_terminal_per_task() -> None:
+    ex = expected(n_untestable=1)
     text = render_terminal(sample_result(n_untestable=1))
     assert "Tasks  1 regressed significantly, 1 improved significantly (FDR 0.10)" in text
-    assert "4 naive regressions (Kalibra's count), about 2.6 expected by chance" in text
-    assert "1 untestable: 2 runs a side can never reach significance; about 24 runs a side" in text
+    assert f"4 naive regressions (Kalibra's count), about {ex['chance']:.1f} expected by chance" in text
+    assert f"1 untestable: 2 runs a side can never reach significance; about {ex['runs']} runs a side" in text
     assert re.search(r"task\s+baseline\s+current\s+change pp\s+p\s+q\s+verdict", text)
     assert re.search(r"task-00000\s+4/4\s+0/4\s+−100\s+0\.0039\s+0\.\d+\s+▼ regressed", text)
-    assert "(1 significant at FDR 0.10, ≈2.6 expected by chance)" in text
+    assert f"(1 significant at FDR 0.10, ≈{ex['chance']:.1f} expected by chance)" in text
 
 
 # ---- numbers --------------------------------------------------------------------------------------

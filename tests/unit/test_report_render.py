@@ -19,8 +19,9 @@ from kalibra_action.report.render import (
     render_summary,
     render_terminal,
 )
-from kalibra_action.report.sample import sample_result
 from kalibra_action.result import Direction, GateStatus
+from tests.fixtures.oracle import per_task_expected
+from tests.fixtures.sample import design, sample_result
 
 
 def gfm(text: str) -> str:
@@ -73,11 +74,13 @@ SAFE_TAGS = {"h2", "h3", "p", "strong", "em", "table", "thead", "tbody", "tr", "
 def test_markdown_content() -> None:
     text = render_markdown(sample_result(), extra={"run_url": "https://github.com/o/r/actions/runs/7"})
     assert text.splitlines()[0].startswith("## ❌") and "FAILED" in text.splitlines()[0]
+    chance = per_task_expected(design([f"task-{i:05d}" for i in range(3)], 0, 20))["chance"]
     gate = ("| regressions &#60;&#61; 2 | 3 | ❌ **FAIL** "
-            "(1 significant at FDR 0.10, ≈2.6 expected by chance) |")
+            f"(1 significant at FDR 0.10, ≈{chance:.1f} expected by chance) |")
     assert gate in text
     assert "INCONCLUSIVE" in text and "MDE ±6%" in text and "underpowered" in text
-    assert "| task-00000 | 4/4 | 0/4 | −100 | 0.0039 | 0.039 | ▼ **regressed** |" in text
+    # 4/4 → 0/4: p = 2^-8 (only that table is as extreme, sup π⁴(1−π)⁴ at ½); q = 20 · 2^-8 over 20 tasks
+    assert "| task-00000 | 4/4 | 0/4 | −100 | 0.0039 | 0.078 | ▼ **regressed** |" in text
     # the BCa interval, not Kalibra's percentile one (metadata ci_95 [-53.9, -20.3])
     assert "| Cost &#40;median&#41; | $0.0357 | $0.0213 | −40.5% | [−55.0, −21.1]% | ▲ improved |" in text
     assert "100 of 120 read" in text and "model &#61;&#61; gpt-4o" in text
@@ -154,7 +157,9 @@ def test_budget_with_5000_regressed_tasks() -> None:
     more = re.search(r"… ([\d,]+) more — the job summary", text)
     assert more is not None
     shown = len(re.findall(r"^\| (task-\d{5}|improved-1)", text, re.M))
-    assert shown + int(more.group(1).replace(",", "")) == 5001  # 5000 drops and one significant rise
+    # 5000 drops; the one rise is not listed: its p = 2^-8 is not significant among 5001 tasks
+    # (q = 5001 · 2^-8 > 0.10)
+    assert shown + int(more.group(1).replace(",", "")) == 5000
     assert "task-00000" in text  # the worst first: 4/4 → 0/4
     doc = parse(text)
     for table in doc.tables:
@@ -242,7 +247,8 @@ def test_terminal_plain_and_color() -> None:
 
 def test_terminal_caps_lists_unless_verbose() -> None:
     r = sample_result(n_regressed=100)
-    assert "… 81 more (-v shows all)" in render_terminal(r)  # 100 drops and one significant rise
+    # 100 drops (the rise's q = 101 · 2^-8 > 0.10 is not significant, so not listed), 20 shown
+    assert "… 80 more (-v shows all)" in render_terminal(r)
     assert "more (-v shows all)" not in render_terminal(r, verbose=True)
 
 

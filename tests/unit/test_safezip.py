@@ -96,15 +96,49 @@ def test_many_entries_summing_over_the_cap_are_refused(box):
     refused(box, [(f"f{i}.jsonl", b"x" * 1000) for i in range(20)], "limit", max_bytes=10_000)
 
 
-def test_a_header_that_lies_about_its_size_does_not_get_past_the_cap(box):
-    zp = make_zip(box / "src" / "a.zip", [("bomb.jsonl", b"\0" * (5 * MB))])
+def lie_about_size(zp: Path, declared: int, entry: int = 0) -> Path:
+    """Rewrite the uncompressed size of entry number `entry` in the central directory (what zipfile reads)."""
     raw = bytearray(zp.read_bytes())
-    central = raw.index(b"PK\x01\x02")
-    struct.pack_into("<I", raw, central + 24, 10)  # uncompressed size in the central directory: 10 bytes
+    at = -1
+    for _ in range(entry + 1):
+        at = raw.index(b"PK\x01\x02", at + 1)
+    struct.pack_into("<I", raw, at + 24, declared)
     zp.write_bytes(bytes(raw))
-    assert zipfile.ZipFile(zp).infolist()[0].file_size == 10
-    with pytest.raises(InputError):
+    assert zipfile.ZipFile(zp).infolist()[entry].file_size == declared
+    return zp
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED])
+def test_a_header_that_lies_about_its_size_meets_the_cap(box, method):
+    # 5 MiB declared as 10 bytes: zipfile alone would stop after 10 bytes and fail on the CRC; the cap must
+    # be what refuses it, having counted the decompressed bytes itself (one byte past the 1 MiB limit).
+    zp = box / "src" / "a.zip"
+    with zipfile.ZipFile(zp, "w", method) as zf:
+        zf.writestr("bomb.jsonl", b"\0" * (5 * MB))
+    lie_about_size(zp, 10)
+    with pytest.raises(InputError, match="expands to more than the limit of 1048576 bytes"):
         safe_extract(zp, box / "box" / "out", max_bytes=MB, max_files=10)
+    assert tree(box / "box") == ["out"]
+
+
+def test_the_cap_counts_the_bytes_of_earlier_entries(box):
+    # 600 kB told truly, then 600 kB declared as 10 bytes: the declared sum (600,010) is under 1 MiB, the
+    # second entry alone is too; only the running count over both entries passes the cap
+    zp = make_zip(box / "src" / "a.zip", [("a.jsonl", b"\0" * 600_000), ("b.jsonl", b"\0" * 600_000)])
+    lie_about_size(zp, 10, entry=1)
+    with pytest.raises(InputError, match="expands to more than the limit of 1048576 bytes"):
+        safe_extract(zp, box / "box" / "out", max_bytes=MB, max_files=10)
+    assert tree(box / "box") == ["out"]
+
+
+@pytest.mark.parametrize("declared", [10, 5000])
+def test_an_entry_that_does_not_hold_its_declared_size_is_refused(box, declared):
+    # under the cap either way: 1000 bytes declared as 10 (zipfile would truncate, then fail its CRC) or as
+    # 5000 (zipfile would write the 1000 bytes and say nothing)
+    zp = lie_about_size(make_zip(box / "src" / "a.zip", [("a.jsonl", b"x" * 1000)]), declared)
+    with pytest.raises(InputError, match=f"entry 'a.jsonl' declares {declared} bytes but holds 1000") as info:
+        safe_extract(zp, box / "box" / "out", max_bytes=MB, max_files=10)
+    assert info.value.file == "a.zip"
     assert tree(box / "box") == ["out"]
 
 
@@ -120,11 +154,8 @@ def test_exactly_the_limits_pass(box):
 
 def test_files_written_before_an_error_are_removed(box):
     zp = make_zip(box / "src" / "a.zip", [("d/a.jsonl", b"1" * 100), ("d/b.jsonl", b"\0" * (2 * MB))])
-    raw = bytearray(zp.read_bytes())
-    second = raw.index(b"PK\x01\x02", raw.index(b"PK\x01\x02") + 4)
-    struct.pack_into("<I", raw, second + 24, 10)
-    zp.write_bytes(bytes(raw))
-    with pytest.raises(InputError):
+    lie_about_size(zp, 10, entry=1)
+    with pytest.raises(InputError, match="limit of 1048576"):
         safe_extract(zp, box / "box" / "out", max_bytes=MB, max_files=10)
     assert tree(box / "box") == ["out"]
 

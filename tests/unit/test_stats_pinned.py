@@ -1,0 +1,74 @@
+"""The bootstrap's 20 % undefined-resample cap at its boundary, and the percentile rule, on fed replicates.
+
+A resample is undefined when its baseline statistic is 0 and the current one is not (0 → 0 is a 0 %
+change). Kalibra's rule: with more than 20 % of the resamples undefined there is no CI. The replicates
+are fed in (resample_stat replaced for the test) so that the count of undefined ones is exact.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kalibra_action import stats as S
+
+R = 100
+
+
+def feed(monkeypatch: pytest.MonkeyPatch, base_reps: np.ndarray, cur_reps: np.ndarray) -> None:
+    """bootstrap_pct draws the baseline's replicates first, then the current side's: hand it these."""
+    calls = iter([np.asarray(base_reps, float), np.asarray(cur_reps, float)])
+    monkeypatch.setattr(S, "resample_stat", lambda values, stat, r, rng: next(calls))
+
+
+def replicates(undefined: int, zero_to_zero: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """R resample pairs: `undefined` with baseline 0 and current 5, `zero_to_zero` with both 0, the rest
+    baseline 1 + i/100 against current 2 (changes (2 / b − 1) · 100, all distinct)."""
+    rest = R - undefined - zero_to_zero
+    b = np.concatenate([np.zeros(undefined + zero_to_zero), 1 + np.arange(rest) / 100])
+    c = np.concatenate([np.full(undefined, 5.0), np.zeros(zero_to_zero), np.full(rest, 2.0)])
+    return b, c
+
+
+def percentile_ci(defined_changes: np.ndarray, alpha: float = 0.05) -> tuple[float, float]:
+    """Kalibra's order-statistic rule: the int(m α/2)-th and int(m (1 − α/2))-th smallest (0-based)."""
+    d = np.sort(defined_changes)
+    m = d.size
+    return round(float(d[int(m * alpha / 2)]), 1), round(float(d[min(m - 1, int(m * (1 - alpha / 2)))]), 1)
+
+
+DATA = (np.array([1.0, 2.0, 3.0]), np.array([2.0, 3.0, 4.0]))  # not used by the fed replicates, but by BCa
+
+
+def test_exactly_20_percent_undefined_still_gives_a_ci(monkeypatch):
+    b, c = replicates(20)
+    feed(monkeypatch, b, c)
+    res = S.bootstrap_pct(*DATA, resamples=R)
+    assert res is not None and res.undefined == 20 and res.resamples == R
+    defined = (c[20:] - b[20:]) / b[20:] * 100  # 80 changes: the 3rd and the 79th smallest
+    assert res.ci == percentile_ci(defined)
+
+
+def test_one_more_undefined_resample_gives_none(monkeypatch):
+    feed(monkeypatch, *replicates(21))
+    assert S.bootstrap_pct(*DATA, resamples=R) is None
+
+
+def test_zero_to_zero_resamples_are_a_zero_change_not_undefined(monkeypatch):
+    # 20 undefined and 30 where both sides are 0: 80 defined changes, 30 of them 0 %
+    b, c = replicates(20, zero_to_zero=30)
+    feed(monkeypatch, b, c)
+    res = S.bootstrap_pct(*DATA, resamples=R)
+    assert res is not None and res.undefined == 20
+    defined = np.concatenate([np.zeros(30), (c[50:] - b[50:]) / b[50:] * 100])
+    assert res.ci == percentile_ci(defined)
+    assert res.ci[0] == 0.0  # the 30 zero changes are the smallest
+
+
+@pytest.mark.parametrize("alpha", [0.05, 0.07, 0.10, 0.20])  # 0.07: m α/2 = 3.5 is cut, not rounded
+def test_percentile_bounds_follow_the_order_statistic_rule(monkeypatch, alpha):
+    b, c = replicates(0)
+    feed(monkeypatch, b, c)
+    res = S.bootstrap_pct(*DATA, resamples=R, alpha=alpha, bca=False)
+    assert res.ci == percentile_ci((c - b) / b * 100, alpha)
+    assert res.bca is None and res.method == "percentile"
