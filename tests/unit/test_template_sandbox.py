@@ -15,7 +15,7 @@ import pytest
 from kalibra_action.errors import InputError
 from kalibra_action.report import sandbox
 from kalibra_action.report.render import COMMENT_LIMIT, render_markdown
-from kalibra_action.report.sample import sample_result
+from tests.fixtures.sample import sample_result
 from tests.template_attacks import sort_leak
 
 SECRET_VAR = "KALIBRA_FAKE_SECRET"
