@@ -72,14 +72,18 @@ def acceleration(jack_groups: list[np.ndarray]) -> float | None:
     scale = max(tops)
     if scale == 0:
         return 0.0
-    num = den = 0.0
+    devs = []
     for jack, top in zip(groups, tops, strict=True):
         scaled = (jack / top) * (top / scale) if top > 0 else jack  # |scaled| <= 1 without overflow
-        u = scaled.mean() - scaled
-        num += float(np.sum(u**3))
-        den += float(np.sum(u**2))
-    if den <= 0:
+        devs.append(scaled.mean() - scaled)
+    spread = max(float(np.max(np.abs(u))) for u in devs)
+    if spread == 0:
         return 0.0
+    num = den = 0.0
+    for u in devs:
+        v = u / spread  # the largest deviation is 1: no overflow in the cubes, no underflow of den
+        num += float(np.sum(v**3))
+        den += float(np.sum(v**2))
     a = num / (6.0 * den**1.5)
     return a if math.isfinite(a) else None
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
+
 from kalibra_action.action import main
 from tests.e2e.conftest import (
     PASSING_GATES,
@@ -22,25 +24,34 @@ MARKER = "<!-- kalibra-action:kalibra -->"
 OLD_PASS = f"{MARKER}\n## ✅ Kalibra · PASSED\n\nAll 2 gates passed."
 
 
-def write_overflow(ws, baseline: list[float], current: list[float]) -> None:
+def write_overflow(ws, baseline: list[float], current: list[float], tasks: list[str] | None = None) -> None:
     """Cost traces whose values sit next to float overflow: 1e300 + 1e300 is fine, a product is not."""
     (ws / "traces").mkdir(parents=True)
     for side, costs in (("baseline", baseline), ("current", current)):
-        rows = [{"trace_id": f"{side}-{i}", "outcome": "success", "cost": c} for i, c in enumerate(costs)]
+        rows = [{"trace_id": f"{side}-{i}", "outcome": "success", "cost": c,
+                 "metadata": {"task_id": tasks[i] if tasks else f"{side}-{i}"}} for i, c in enumerate(costs)]
         (ws / "traces" / f"{side}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (ws / "kalibra.yml").write_text("baseline:\n  path: traces/baseline.jsonl\ncurrent:\n"
-                                    "  path: traces/current.jsonl\nrequire:\n  - cost_delta_pct <= 30\n")
+                                    "  path: traces/current.jsonl\nfields:\n  task_id: metadata.task_id\n"
+                                    "require:\n  - cost_delta_pct <= 30\n")
 
 
 def ours(fake) -> list[dict]:
     return [c for c in fake.comments.get(PR, []) if c["body"].startswith(MARKER)]
 
 
-def test_extreme_costs_never_leave_a_stale_pass(run_action, fake_github, tmp_path):
-    """The issue's values: before the BCa fix they crashed the run and an old PASSED stayed on the PR."""
+TASKS = [f"task-{i}" for i in range(12)]
+
+
+@pytest.mark.parametrize(("baseline", "current", "tasks"), [
+    ([1, 2, 3], [1e300, 1e300, 5], None),  # the issue's values: a NaN BCa level (before the fix)
+    ([1e-300] * 36, [1e300] * 36, TASKS * 3),  # paired ratio exp(1381): OverflowError (before the fix)
+])
+def test_extreme_costs_never_leave_a_stale_pass(run_action, fake_github, tmp_path, baseline, current, tasks):
+    """Values that crashed the statistics: the old PASSED must not stay on the PR either way."""
     fake_github.seed(PR, OLD_PASS, "github-actions[bot]", "Bot")
     layout = Layout(tmp_path / "runner")
-    write_overflow(layout.workspace, [1, 2, 3], [1e300, 1e300, 5])
+    write_overflow(layout.workspace, baseline, current, tasks)
     run = run_action(layout=layout)
     assert run.code in (1, 2), run.log  # a verdict or an error, never a crash that leaves the old one up
     [comment] = ours(fake_github)
