@@ -190,7 +190,9 @@ def _mean_plain(values: np.ndarray, r: int, rng: np.random.Generator) -> np.ndar
 def _mean_normal(values: np.ndarray, r: int, rng: np.random.Generator) -> np.ndarray:
     n = values.shape[0]
     m = mean(values)
-    sd = float(np.std(values / n)) * math.sqrt(n)  # = s / sqrt(n), ddof=0, overflow-safe
+    top = float(np.max(np.abs(values)))
+    # s / sqrt(n), ddof=0; scaled to at most 1 first, so squares of values near 1e308 do not overflow
+    sd = float(np.std(values / top)) * (top / math.sqrt(n)) if top > 0 else 0.0
     return m + sd * rng.standard_normal(r) if sd > 0 else np.full(r, m)
 
 

@@ -96,6 +96,17 @@ def test_bootstrap_and_bca_take_any_finite_values(base, curr, stat):
     assert_finite(acceleration([b, c]), "acceleration")
 
 
+@settings(FUZZ, max_examples=20)
+@given(st.lists(extreme, min_size=1, max_size=6), st.lists(extreme, min_size=1, max_size=6),
+       st.sampled_from([401, 402, 500, 1001]))
+def test_bootstrap_paths_for_large_samples(base, curr, n):
+    """n >= 400 even and n >= 500 take the exact-median and normal-mean paths: same guarantees."""
+    b, c = np.resize(np.array(base, float), n), np.resize(np.array(curr, float), n + 1)
+    for stat in ("median", "mean"):
+        boot = bootstrap_pct(b, c, stat, resamples=200)
+        assert_finite(boot, f"bootstrap {stat}")
+
+
 @FUZZ
 @given(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60), st.integers(0, 60), st.integers(0, 60)),
                 max_size=8))
