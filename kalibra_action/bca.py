@@ -43,8 +43,14 @@ NOT_FINITE = ("the BCa interval could not be computed for these values (they are
 
 
 def safe_mean(x: np.ndarray) -> float:
-    """Arithmetic mean that does not overflow when the sum would (values near 1e308)."""
-    return float(np.sum(x / x.size))
+    """Arithmetic mean that does not overflow when the sum would (values near 1e308): the mean of the
+    values scaled to at most 1 is at most 1 (rounding is monotonic), so scaling back stays finite."""
+    with np.errstate(over="ignore"):
+        m = float(np.mean(x))
+    if math.isfinite(m) or not np.isfinite(x).all():
+        return m
+    top = float(np.max(np.abs(x)))
+    return float(np.mean(x / top)) * top
 
 
 def loo_means(x: np.ndarray) -> np.ndarray:

@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 
 from kalibra_action import distributions as D
-from kalibra_action.bca import bca_mean_pct, bca_median_pct, midpoint
+from kalibra_action.bca import bca_mean_pct, bca_median_pct, midpoint, safe_mean
 from kalibra_action.intervals import MDE_FACTOR
 
 Stat = Literal["median", "mean"]
@@ -81,11 +81,7 @@ def mean(values: np.ndarray, default: float = 0.0) -> float:
     n = values.shape[0]
     if n == 0:
         return default
-    with np.errstate(over="ignore"):
-        m = float(np.mean(values))
-    if not math.isfinite(m) and np.isfinite(values).all():
-        m = float(np.sum(values / n))
-    return m
+    return safe_mean(values)
 
 
 def total(values: np.ndarray) -> float | None:

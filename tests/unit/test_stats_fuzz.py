@@ -227,7 +227,8 @@ def test_the_whole_run_takes_extreme_trace_files(tmp_path_factory, brows, crows)
     check_result(result)
 
 
-@pytest.mark.parametrize("values", [[5e-324] * 5, [1.7e308] * 5, [-0.0, 0.0, -0.0], [1e300, 5e-324, 1e300]])
+@pytest.mark.parametrize("values", [[5e-324] * 5, [1.7e308] * 5, [-0.0, 0.0, -0.0], [1e300, 5e-324, 1e300],
+                                    [1.7976931348623157e308] * 3])
 def test_pinned_extremes_through_every_metric(values):
     rows = [(i % 2, OUTCOME_SUCCESS, v, v, v, v, [SpanRow(None, None, "plan", v, v, v, 0, 10)])
             for i, v in enumerate(values)]
