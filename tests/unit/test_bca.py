@@ -97,3 +97,15 @@ def test_medians_of_denormals_and_of_values_near_the_float_limit():
     assert median(np.array([5e-324, 5e-324])) == 5e-324  # not flushed to 0 by halving first
     assert median(np.array([1.7e308, 1.7e308])) == 1.7e308
     assert np.isfinite(loo_medians(np.array([-1.7e308, 1.7e308, 1.7e308]))).all()
+
+
+def test_the_bootstrap_reports_why_it_fell_back_to_the_percentile_interval():
+    """A % change beyond the float range (1e300 over a denormal) has no BCa: None, and the note says so."""
+    from kalibra_action import stats
+    from kalibra_action.bca import NOT_FINITE
+
+    reps = np.linspace(1.0, 2.0, 50)
+    interval, note = stats._bca(np.full(3, 5e-324), np.full(3, 1e300), reps, reps + 1, "median", 0.05)
+    assert interval is None and note == NOT_FINITE
+    interval, note = stats._bca(np.array([1.0, 2, 3]), np.array([2.0, 3, 4]), reps, reps + 0.5, "mean", 0.05)
+    assert interval is not None and note is None
