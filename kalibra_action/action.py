@@ -24,7 +24,7 @@ import shutil
 import sys
 import traceback
 from collections.abc import Callable, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -148,6 +148,16 @@ def summary_line(result: Result, exit_code: int) -> str:
     return f"{verdict}: " + ", ".join(parts)
 
 
+def scrub(token: str | None, text: str, *, limit: int = 300, one_line: bool = True) -> str:
+    """Text from an exception, safe to show: the token replaced, control characters dropped, capped."""
+    if token:
+        text = text.replace(token, "***")
+    if one_line:
+        text = text.strip().split("\n", 1)[0]
+    text = "".join(ch for ch in text if ch in "\n\t" or (ch.isprintable() and ch not in "\u2028\u2029"))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def escape_text(text: str) -> str:
     try:
         from kalibra_action.report.escape import md
@@ -189,10 +199,8 @@ class ActionRun:
     def run(self) -> int:
         try:
             code = self._run()
-        except Exception as err:  # a bug must still leave outputs and a readable error
-            self.cmd.log(traceback.format_exc())
-            self.cmd.error(f"internal error: {type(err).__name__}: {err}", title="kalibra-action")
-            code = EXIT_INPUT_ERROR
+        except Exception as err:  # a bug must still leave outputs, the summary and no stale verdict
+            code = self._internal_error(err)
         self.outputs["exit-code"] = str(code)
         try:
             write_outputs(self.s.output_file, self.outputs)
@@ -410,20 +418,46 @@ class ActionRun:
             where = workspace_relative(s.base_dir / err.file, s.workspace)
         self.cmd.log(f"error: {err}")
         self.cmd.error(str(err), title="kalibra-action: invalid input", file=where, line=err.line)
-        self.outputs["summary"] = f"ERROR: {err}"[:1000]
-        try:
-            append_summary(s.summary_file, f"### ❌ kalibra-action could not compare the traces\n\n"
-                                           f"{escape_text(str(err))}\n")
-        except OSError as oserr:
-            self.cmd.warning(f"cannot write the job summary: {oserr}", title="kalibra-action")
-        self._publish(lambda: self._error_body(err))  # an older report must not stay up as if current
+        self._report_error(str(err), summary_title="kalibra-action could not compare the traces",
+                           comment_title="the traces could not be compared")
         return EXIT_INPUT_ERROR
 
-    def _error_body(self, err: InputError) -> str:
+    def _internal_error(self, err: Exception) -> int:
+        """An unexpected exception: the traceback goes to the log only (token masked); the annotation,
+        outputs, summary and comment get the exception's type and a short, scrubbed message."""
+        brief = f"{type(err).__name__}: {scrub(self.s.token, str(err))}"
+        with suppress(Exception):
+            self.cmd.log(scrub(self.s.token, traceback.format_exc(), limit=20_000, one_line=False))
+        with suppress(Exception):
+            self.cmd.error(f"internal error: {brief}", title="kalibra-action: internal error")
+        self.outputs.update({"passed": "false", "comment-url": ""})
+        title = "kalibra-action failed with an internal error"
+        self._report_error(f"internal error: {brief}", summary_title=title, comment_title=title)
+        return EXIT_INPUT_ERROR
+
+    def _report_error(self, text: str, *, summary_title: str, comment_title: str) -> None:
+        """The `summary` output, the job summary and the sticky comment say the run ended in an error; none
+        of these steps may raise (the outputs and the exit code must still follow)."""
+        s = self.s
+        self.outputs["summary"] = f"ERROR: {text}"[:1000]
+        try:
+            append_summary(s.summary_file, f"### ❌ {summary_title}\n\n{escape_text(text)}\n")
+        except Exception as err:  # an unwritable or odd summary file must not end the run
+            with suppress(Exception):
+                self.cmd.warning(f"cannot write the job summary: {err}", title="kalibra-action")
+        try:  # an older report must not stay up as if current
+            self._publish(lambda: self._error_body(text, comment_title))
+        except Exception as err:  # a failure while reporting the error is only a warning
+            with suppress(Exception):
+                self.cmd.warning(f"cannot replace the pull request comment with the error: "
+                                 f"{type(err).__name__}: {scrub(self.s.token, str(err))}",
+                                 title="kalibra-action")
+
+    def _error_body(self, text: str, title: str) -> str:
         """The sticky comment when no comparison could run: the error, not a stale verdict."""
         run = f" ([the run]({self.s.run_url}))" if self.s.run_url else ""
-        return (f"{self.s.marker}\n## ⚠️ Kalibra · ERROR — the traces could not be compared\n\n"
-                f"{escape_text(str(err))}\n\nNo gate was evaluated; the job failed with exit code 2{run}.\n")
+        return (f"{self.s.marker}\n## ⚠️ Kalibra · ERROR — {title}\n\n"
+                f"{escape_text(text)}\n\nNo gate was evaluated; the job failed with exit code 2{run}.\n")
 
     def _write_report(self, result: Result) -> None:
         text = self.renderer.json(result)
@@ -578,16 +612,21 @@ class ActionRun:
 def main(env: Mapping[str, str] | None = None, out: TextIO | None = None, *,
          engine: Engine | None = None, renderer: Renderer | None = None,
          client_factory: Callable[[ActionSettings], GitHubClient] | None = None) -> int:
-    """Run the action from the runner's environment; returns the exit code."""
+    """Run the action from the runner's environment; returns the exit code (2 on any error)."""
     cmd = Commands(out or sys.stdout)
+    environ = os.environ if env is None else env
     try:
         settings = ActionSettings.from_env(env)
-    except InputError as err:
-        cmd.error(str(err), title="kalibra-action: invalid input")
-        output_file = (os.environ if env is None else env).get("GITHUB_OUTPUT")
-        if output_file:
-            write_outputs(Path(output_file), {"passed": "false", "exit-code": str(EXIT_INPUT_ERROR),
-                                              "summary": f"ERROR: {err}"[:1000]})
+    except Exception as err:  # bad inputs, or a bug reading them: no settings, so no comment either
+        text = str(err) if isinstance(err, InputError) else f"internal error: {type(err).__name__}"
+        token = environ.get("INPUT_GITHUB-TOKEN") or environ.get("INPUT_GITHUB_TOKEN")
+        if token:
+            cmd.mask(token)
+        if not isinstance(err, InputError):
+            cmd.log(scrub(token, traceback.format_exc(), limit=20_000, one_line=False))
+        cmd.error(text, title="kalibra-action: invalid input")
+        with suppress(Exception):
+            _fallback_outputs(environ.get("GITHUB_OUTPUT"), text)
         return EXIT_INPUT_ERROR
     if settings.token:
         cmd.mask(settings.token)
@@ -597,3 +636,10 @@ def main(env: Mapping[str, str] | None = None, out: TextIO | None = None, *,
 
     return ActionRun(settings, cmd, engine=engine or run_engine, renderer=renderer or Renderer(),
                      client_factory=client_factory or default_client).run()
+
+
+def _fallback_outputs(output_file: str | None, text: str) -> None:
+    """The outputs when the settings could not be read."""
+    if output_file:
+        write_outputs(Path(output_file), {"passed": "false", "exit-code": str(EXIT_INPUT_ERROR),
+                                          "summary": f"ERROR: {text}"[:1000]})

@@ -232,7 +232,7 @@ def _t_isf_tail(p: float, df: float) -> float:
             lo = u
         else:
             hi = u
-        nxt = u - fu / slope if math.isfinite(fu) else math.nan
+        nxt = u - fu / slope if math.isfinite(fu) and slope else math.nan
         if not lo < nxt < hi:  # Newton left the bracket (or failed): bisect
             nxt = 0.5 * (lo + hi)
         done = abs(nxt - u) <= 1e-15 * max(1.0, abs(u)) or hi - lo <= 1e-15 * max(1.0, hi)

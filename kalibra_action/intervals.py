@@ -61,8 +61,10 @@ def paired_tasks(b_rates: np.ndarray, c_rates: np.ndarray, alpha: float = 0.05) 
     mean = float(diffs.mean())
     se = float(diffs.std(ddof=1) / math.sqrt(m)) if m > 1 else float("inf")
     t = D.t_isf(alpha / 2, m - 1) if m > 1 else float("inf")
-    return RateInterval(round(mean, 2), round(mean - t * se, 2), round(mean + t * se, 2),
-                        round(MDE_FACTOR * se, 2), "paired-tasks", m)
+    # A change of a rate lies within ±100 pp: with one task (se = inf) the interval is that whole range.
+    lo, hi = max(-100.0, mean - t * se), min(100.0, mean + t * se)
+    return RateInterval(round(mean, 2), round(lo, 2), round(hi, 2),
+                        round(min(MDE_FACTOR * se, 200.0), 2), "paired-tasks", m)
 
 
 def success_rate_interval(b_k: int, b_n: int, c_k: int, c_n: int, task_b_rates: np.ndarray | None = None,

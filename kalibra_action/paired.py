@@ -27,6 +27,9 @@ class RatioInterval:
     tasks: int
 
 
+_EXP_LIMIT = 700.0  # exp(700) ~ 1e304, still finite after * 100; beyond, the % ratio is not a float
+
+
 def task_log_means(values: np.ndarray, task: np.ndarray, n_tasks: int) -> tuple[np.ndarray, np.ndarray]:
     """Mean of log(value) per task code and the number of values behind it (positive finite only)."""
     ok = np.isfinite(values) & (values > 0)
@@ -54,6 +57,9 @@ def paired_ratio(b_values: np.ndarray, b_task: np.ndarray, b_names: tuple[str, .
     t = D.t_isf(alpha / 2, m - 1)
 
     def pct(x: float) -> float:
-        return round((math.exp(x) - 1) * 100, 1)
+        return round((math.exp(x) - 1) * 100, 1) if x < _EXP_LIMIT else math.inf
 
-    return RatioInterval(pct(mean), pct(mean - t * se), pct(mean + t * se), pct(MDE_FACTOR * se), m)
+    out = (pct(mean), pct(mean - t * se), pct(mean + t * se), pct(MDE_FACTOR * se))
+    if not all(math.isfinite(v) for v in out):  # a ratio beyond 1e300 (values ~1e600 apart): no number
+        return None
+    return RatioInterval(*out, m)

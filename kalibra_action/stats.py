@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 
 from kalibra_action import distributions as D
-from kalibra_action.bca import bca_mean_pct, bca_median_pct
+from kalibra_action.bca import bca_mean_pct, bca_median_pct, midpoint, safe_mean
 from kalibra_action.intervals import MDE_FACTOR
 
 Stat = Literal["median", "mean"]
@@ -53,10 +53,14 @@ def finite(x: float | None) -> float | None:
 
 
 def pct_delta(base: float, curr: float) -> float | None:
-    """% change base → curr, rounded to 1 decimal; 0 → 0 is 0.0, 0 → x is None (undefined)."""
+    """% change base → curr, rounded to 1 decimal; 0 → 0 is 0.0, 0 → x is None (undefined), and None when
+    the change is too large for a float (values near 1e308 over a tiny baseline)."""
     if base == 0:
         return 0.0 if curr == 0 else None
-    d = (float(curr) - float(base)) / float(base) * 100
+    base, curr = float(base), float(curr)
+    d = (curr - base) / base * 100
+    if not math.isfinite(d):  # curr - base overflowed near 1e308; the ratio may still fit
+        d = (curr / base - 1) * 100
     return round(d, 1) if math.isfinite(d) else None
 
 
@@ -69,7 +73,7 @@ def median(values: np.ndarray, default: float = 0.0) -> float:
     if n % 2:
         return float(np.partition(values, k)[k])
     part = np.partition(values, (k - 1, k))
-    return float(part[k - 1] * 0.5 + part[k] * 0.5)  # halves first: no overflow near 1e308
+    return float(midpoint(part[k - 1], part[k]))  # no overflow near 1e308, no denormal flushed to 0
 
 
 def mean(values: np.ndarray, default: float = 0.0) -> float:
@@ -77,11 +81,7 @@ def mean(values: np.ndarray, default: float = 0.0) -> float:
     n = values.shape[0]
     if n == 0:
         return default
-    with np.errstate(over="ignore"):
-        m = float(np.mean(values))
-    if not math.isfinite(m) and np.isfinite(values).all():
-        m = float(np.sum(values / n))
-    return m
+    return safe_mean(values)
 
 
 def total(values: np.ndarray) -> float | None:
@@ -186,7 +186,9 @@ def _mean_plain(values: np.ndarray, r: int, rng: np.random.Generator) -> np.ndar
 def _mean_normal(values: np.ndarray, r: int, rng: np.random.Generator) -> np.ndarray:
     n = values.shape[0]
     m = mean(values)
-    sd = float(np.std(values / n)) * math.sqrt(n)  # = s / sqrt(n), ddof=0, overflow-safe
+    top = float(np.max(np.abs(values)))
+    # s / sqrt(n), ddof=0; scaled to at most 1 first, so squares of values near 1e308 do not overflow
+    sd = float(np.std(values / top)) * (top / math.sqrt(n)) if top > 0 else 0.0
     return m + sd * rng.standard_normal(r) if sd > 0 else np.full(r, m)
 
 
@@ -214,6 +216,7 @@ class Bootstrap:
     undefined: int  # resamples dropped because the baseline statistic was 0
     resamples: int
     bca: tuple[float, float] | None = None
+    note: str | None = None  # why BCa fell back to the percentile interval, when the report should say so
 
     @property
     def gate_ci(self) -> tuple[float, float]:
@@ -229,14 +232,17 @@ class Bootstrap:
 
 
 def _bca(base: np.ndarray, curr: np.ndarray, b: np.ndarray, c: np.ndarray, stat: Stat,
-         alpha: float) -> tuple[float, float] | None:
-    """BCa bounds rounded to 1 decimal, or None when undefined or not finite."""
+         alpha: float) -> tuple[tuple[float, float] | None, str | None]:
+    """BCa bounds rounded to 1 decimal (None when undefined or not finite), and the note on a fallback."""
     fn = bca_median_pct if stat == "median" else bca_mean_pct
+    notes: list[str] = []
     with np.errstate(all="ignore"):
-        ci = fn(base, curr, b, c, alpha)
-    if ci is None or not all(math.isfinite(x) for x in ci):
-        return None
-    return round(ci[0], 1), round(ci[1], 1)
+        ci = fn(base, curr, b, c, alpha, notes)
+    if ci is not None and not all(math.isfinite(x) for x in ci):
+        ci = None
+    if ci is None:
+        return None, notes[0] if notes else None
+    return (round(ci[0], 1), round(ci[1], 1)), None
 
 
 def bootstrap_pct(base: np.ndarray, curr: np.ndarray, stat: Stat = "median", *,
@@ -264,5 +270,6 @@ def bootstrap_pct(base: np.ndarray, curr: np.ndarray, stat: Stat = "median", *,
     i_lo = max(0, int(m * alpha / 2))
     i_hi = min(m - 1, int(m * (1 - alpha / 2)))
     part = np.partition(d, (i_lo, i_hi))
+    interval, note = _bca(base, curr, b, c, stat, alpha) if bca else (None, None)
     return Bootstrap((round(float(part[i_lo]), 1), round(float(part[i_hi]), 1)),
-                     resamples - m, resamples, _bca(base, curr, b, c, stat, alpha) if bca else None)
+                     resamples - m, resamples, interval, note)

@@ -38,6 +38,7 @@ from kalibra_action.traces.population import OUTCOME_SUCCESS, Population
 
 UNDEFINED = "baseline median is 0, % change undefined"
 MEAN_UNDEFINED = "baseline mean is 0, % change undefined"
+TOO_LARGE = "the % change is too large to represent (values near the float limit)"
 
 
 def _fmt_ci(ci: tuple[float, float]) -> str:
@@ -137,11 +138,15 @@ class ContinuousMetric(Metric):
             if n_inf:
                 warnings.append(f"{n_inf} infinite {self.what} value(s) in {label} ignored")
 
+        for which, bt in (("median", boot), ("mean", mboot)):
+            if bt is not None and bt.note:
+                warnings.append(f"{self.what.capitalize()}, {which} change: {bt.note}")
+
         no_ci = _no_ci_reason(b.shape[0], c.shape[0])
         fields = tested_fields(self.delta_field, delta, gate_ci,
-                               missing=UNDEFINED if delta is None else None, no_ci=no_ci)
+                               missing=_why_none(delta, b_med, UNDEFINED), no_ci=no_ci)
         fields.update(tested_fields(f"{p}_mean_delta_pct", mean_delta, mean_ci,
-                                    missing=MEAN_UNDEFINED if mean_delta is None else None,
+                                    missing=_why_none(mean_delta, mean(b), MEAN_UNDEFINED),
                                     no_ci=no_ci.replace("median", "mean")))
         fields[f"{p}_paired_pct"] = plain_field(paired.pct if paired else None, paired_why)
         warnings.extend(self._mean_warning(delta, gate_ci, mean_delta, mean_ci))
@@ -199,6 +204,13 @@ class ContinuousMetric(Metric):
                 f"{_fmt_ci(ci)}), but the mean change {mean_field} = {mean_delta:+.1f} % is (CI "
                 f"{_fmt_ci(mean_ci)}): the values shifted away from the median, as in two-peaked data. "
                 f"A gate on {mean_field} can decide such a change."]
+
+
+def _why_none(delta: float | None, base: float, zero_reason: str) -> str | None:
+    """Why a % change is None: a zero baseline, or a change too large for a float."""
+    if delta is not None:
+        return None
+    return zero_reason if base == 0 else TOO_LARGE
 
 
 def _total(values: np.ndarray) -> float | None:

@@ -24,7 +24,9 @@ def test_pct_delta_rules() -> None:
     assert S.pct_delta(0, 1) is None
     assert S.pct_delta(2, 3) == 50.0
     assert S.pct_delta(3, 4) == 33.3
-    assert S.pct_delta(-1e308, 1e308) is None  # overflow → None, never inf
+    assert S.pct_delta(-1e308, 1e308) == -200.0  # the difference overflows, the ratio does not
+    assert S.pct_delta(1e300, 1.5e300) == 50.0
+    assert S.pct_delta(5e-324, 1e300) is None  # too large for a float → None, never inf
 
 
 def test_median_mean_total_edge_cases() -> None:
