@@ -1,11 +1,12 @@
 # make demo: set up and print the PR comment for the bundled demo traces.
 # make test: set up and run the whole test suite.
+# make fixtures: rewrite tests/data/formats/ with the real tools (scratch envs under build/fixtures-env/).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean setup
+.PHONY: demo test lint bench clean setup fixtures
 
 $(STAMP): pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/compare_kalibra.py
+
+# Installs Inspect AI, opentelemetry-sdk, Phoenix, promptfoo (+ Node 22 from the npm registry), langsmith and
+# langfuse into build/fixtures-env/ (not the repo's .venv), runs them offline and records VERSIONS.json.
+fixtures:
+	$(PYTHON) scripts/fixtures/make_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
