@@ -125,9 +125,13 @@ def test_langsmith_and_langfuse_hold_the_plan(side: str) -> None:
     ls = FORMATS / "langsmith"
     example_task = {e["id"]: e["metadata"]["task"] for e in lines(ls / "examples.jsonl")}
     runs = {r["id"]: r for r in lines(ls / f"{side}.runs.jsonl")}
+    feedback = lines(ls / f"{side}.feedback.jsonl")
     scored = Counter(example_task[runs[f["run_id"]]["reference_example_id"]]
-                     for f in lines(ls / f"{side}.feedback.jsonl") if f["score"] == 1)
+                     for f in feedback if f["score"] == 1)
     assert {t: scored[t] for t in TASKS} == expected(side)
+    crashed = [example_task[r["reference_example_id"]] for r in runs.values() if r["status"] == "error"]
+    assert crashed == ([ERRORED_TASK] if side == "current" else [])
+    assert len(feedback) == 24 - len(crashed)
     roots = [r for r in runs.values() if r["parent_run_id"] is None]
     children = [r for r in runs.values() if r["parent_run_id"] is not None]
     assert sum(r["total_tokens"] for r in roots) == sum(r["total_tokens"] for r in children)
@@ -135,9 +139,11 @@ def test_langsmith_and_langfuse_hold_the_plan(side: str) -> None:
     lf = FORMATS / "langfuse"
     observations = json.loads((lf / f"{side}.observations.json").read_text())["data"]
     task_of = {o["traceId"]: o["metadata"]["task"] for o in observations if o.get("isRootObservation")}
-    correct = Counter(task_of[s["traceId"]] for s in lines(lf / f"{side}.scores.jsonl")
-                      if s["name"] == "correctness" and s["value"] == 1.0)
+    scores = [s for s in lines(lf / f"{side}.scores.jsonl") if s["name"] == "correctness"]
+    correct = Counter(task_of[s["traceId"]] for s in scores if s["value"] == 1.0)
     assert {t: correct[t] for t in TASKS} == expected(side)
+    errors = [o["metadata"]["task"] for o in observations if o.get("level") == "ERROR"]
+    assert errors == crashed and len(scores) == 24 - len(errors)
     langfuse_tokens = sum(o["usageDetails"]["total"] for o in observations if o["type"] == "GENERATION")
     assert langfuse_tokens == sum(r["total_tokens"] for r in roots)
 
