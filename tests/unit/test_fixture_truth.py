@@ -102,6 +102,15 @@ def test_promptfoo_layouts_hold_the_plan(side: str) -> None:
     assert described == dict.fromkeys(TASKS, 4)
 
 
+def test_promptfoo_two_prompts_are_two_whole_populations() -> None:
+    rows = lines(FORMATS / "promptfoo" / "two-prompts.jsonl")
+    for prompt in (0, 1):
+        own = [r for r in rows if r["promptIdx"] == prompt]
+        passes = Counter(r["vars"]["task"] for r in own if r["success"])
+        assert {t: passes[t] for t in TASKS} == expected("current") and len(own) == 24
+        assert [r["vars"]["task"] for r in own if r["failureReason"] == 2] == [ERRORED_TASK]
+
+
 @pytest.mark.parametrize("side", ["baseline", "current"])
 def test_phoenix_layouts_hold_the_plan(side: str) -> None:
     phx = FORMATS / "phoenix"
