@@ -49,7 +49,7 @@ def attrs(items: list[dict]) -> dict:
 
 def otlp_spans(requests: list[dict]) -> list[dict]:
     return [span for request in requests for rs in request["resourceSpans"]
-            for ss in rs["scopeSpans"] for span in ss["spans"]]
+            for ss in rs.get("scopeSpans", rs.get("instrumentationLibrarySpans")) for span in ss["spans"]]
 
 
 def otlp_passes(spans: list[dict], error_code) -> tuple[Counter, Counter]:
@@ -70,12 +70,16 @@ def test_otel_layouts_hold_the_plan(side: str) -> None:
     naive = otlp_spans([json.loads((otel / f"{side}.otlp.json").read_text())])
     collector = otlp_spans(lines(otel / f"{side}.collector.jsonl"))
     split = otlp_spans([r for part in sorted((otel / "split" / side).glob("*.jsonl")) for r in lines(part)])
-    for spans, error in ((naive, "STATUS_CODE_ERROR"), (collector, 2), (split, 2)):
+    legacy_lines = lines(FORMATS / "otel-legacy" / f"{side}.collector.jsonl")
+    assert all("instrumentationLibrarySpans" in r["resourceSpans"][0] for r in legacy_lines)
+    legacy = otlp_spans(legacy_lines)
+    for spans, error in ((naive, "STATUS_CODE_ERROR"), (collector, 2), (split, 2), (legacy, 2)):
         passes, runs = otlp_passes(spans, error)
         assert passes == expected(side) and set(runs.values()) == {4}
     assert len(naive) == len(collector) == len(split) == 72
     naive_ids = {base64.b64decode(s["traceId"]).hex() for s in naive}
     assert naive_ids == {s["traceId"] for s in collector} == {s["traceId"] for s in split}
+    assert [s["traceId"] for s in legacy] == [s["traceId"] for s in collector]
     console = concatenated((otel / f"{side}.console.txt").read_text())
     roots = Counter(s["attributes"]["app.task.id"] for s in console
                     if s["parent_id"] is None and s["status"]["status_code"] != "ERROR")
