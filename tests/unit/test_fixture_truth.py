@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,36 @@ def test_inspect_eval_set_holds_the_plan(side: str) -> None:
     passes = Counter(s["id"] for s in samples if s["scores"]["match"]["value"] == "C")
     assert len(logs) == 2 and len(samples) == 24
     assert {t: passes[t] for t in TASKS} == expected(side)
+
+
+def iso_ms(start: str, end: str) -> float:
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds() * 1000
+
+
+@pytest.mark.parametrize("side", ["baseline", "current"])
+def test_tools_agree_on_tokens_and_durations(side: str) -> None:
+    """The same planted tokens and root durations, read from each tool's own fields and units."""
+    collector = otlp_spans(lines(FORMATS / "otel" / f"{side}.collector.jsonl"))
+    rest = lines(FORMATS / "phoenix" / f"{side}.spans-rest.jsonl")
+    runs = lines(FORMATS / "langsmith" / f"{side}.runs.jsonl")
+    observations = json.loads((FORMATS / "langfuse" / f"{side}.observations.json").read_text())["data"]
+    logs = sorted((FORMATS / "inspect" / "eval-set" / side).glob("*_fixture-qa-part*.json"))
+    samples = [s for log in logs for s in json.loads(log.read_text())["samples"]]
+    tokens = {
+        "otel": sum(attrs(s["attributes"]).get("gen_ai.usage.input_tokens", 0) for s in collector),
+        "phoenix": sum(s["attributes"].get("llm.token_count.prompt", 0) for s in rest),
+        "langsmith": sum(r["prompt_tokens"] for r in runs if r["parent_run_id"] is not None),
+        "langfuse": sum(o["usageDetails"]["input"] for o in observations if o["type"] == "GENERATION"),
+        "inspect": sum(u["input_tokens"] for s in samples for u in s["model_usage"].values()),
+    }
+    assert len(set(tokens.values())) == 1, tokens
+    durations = {
+        "otel": sorted(round((int(s["endTimeUnixNano"]) - int(s["startTimeUnixNano"])) / 1e6)
+                       for s in collector if not s["parentSpanId"]),
+        "phoenix": sorted(round(iso_ms(s["start_time"], s["end_time"])) for s in rest
+                          if s["parent_id"] is None),
+        "langsmith": sorted(round(iso_ms(r["start_time"], r["end_time"])) for r in runs
+                            if r["parent_run_id"] is None),
+        "langfuse": sorted(round(o["latency"] * 1000) for o in observations if o.get("isRootObservation")),
+    }
+    assert len({tuple(d) for d in durations.values()}) == 1, durations
