@@ -1,12 +1,13 @@
 # make demo: set up and print the PR comment for the bundled demo traces.
 # make test: set up and run the whole test suite.
 # make lock: recompile the hash-locked requirements.txt from requirements.in.
+# make fixtures: rewrite tests/data/formats/ with the real tools (scratch envs under build/fixtures-env/).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean setup lock
+.PHONY: demo test lint bench clean setup lock fixtures
 
 # The runtime dependencies come from the hash-locked requirements.txt, as in the image; then the package and
 # its dev tools (whose runtime requirements the lock already satisfies).
@@ -37,6 +38,11 @@ bench: $(STAMP)
 lock: $(STAMP)
 	CUSTOM_COMPILE_COMMAND='make lock' $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
 		--no-emit-find-links --index-url https://pypi.org/simple --output-file requirements.txt requirements.in
+
+# Installs Inspect AI, opentelemetry-sdk, Phoenix, promptfoo (+ Node 22 from the npm registry), langsmith and
+# langfuse into build/fixtures-env/ (not the repo's .venv), runs them offline and records VERSIONS.json.
+fixtures:
+	$(PYTHON) scripts/fixtures/make_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
