@@ -1,4 +1,4 @@
-"""Command line: compare / inspect / demo / init, with `kalibra compare`'s flags.
+"""Command line: compare / inspect / convert / demo / init, with `kalibra compare`'s flags.
 
 Exit codes: 0 passed (or no gates), 1 a gate failed, 2 bad input, config or usage. Errors are one line on
 stderr (no traceback unless --debug); status lines go to stderr too, so stdout holds only the report.
@@ -19,10 +19,11 @@ from kalibra_action import __version__
 from kalibra_action.errors import EXIT_INPUT_ERROR, EXIT_PASSED, InputError
 from kalibra_action.paths import Roots, confine, make_roots, write_text
 from kalibra_action.traces.fields import FieldMap
+from kalibra_action.traces.registry import DURATION_UNITS, ReadOptions
+from kalibra_action.traces.registry import choices as trace_formats
 
 PROG = "kalibra-action"
 FORMATS = ("terminal", "markdown", "json")
-TRACE_FORMATS = ("auto", "flat", "openinference", "otel-genai")
 DEMO_DIR = Path(__file__).parent / "demo_data"
 _LIST = object()  # `--metrics` given without a value
 
@@ -91,6 +92,20 @@ def _add_field_flags(p: argparse.ArgumentParser) -> None:
                        help=f"dot path of {dest} in a trace (e.g. {example})")
 
 
+def _add_read_flags(p: argparse.ArgumentParser) -> None:
+    """--trace-format and the native readers' choices (ReadOptions)."""
+    p.add_argument("--trace-format", choices=trace_formats(), help="trace format (default: auto-detect)")
+    p.add_argument("--scorer", metavar="NAME", help="scorer whose value is the outcome (Inspect logs)")
+    p.add_argument("--score-threshold", type=float, metavar="X",
+                   help="a numeric score at or above X is a pass (default: the reader's)")
+    p.add_argument("--duration-unit", choices=DURATION_UNITS, help="unit of bare-number durations")
+
+
+def _read_options(args: argparse.Namespace) -> ReadOptions:
+    return ReadOptions(scorer=args.scorer, score_threshold=args.score_threshold,
+                       duration_unit=args.duration_unit)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -99,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
                      description="Compare two populations of AI-agent traces and gate on the result.",
                      parents=[common])
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{compare,inspect,demo,init}", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="{compare,inspect,convert,demo,init}",
+                                parser_class=_Parser)
 
     c = sub.add_parser("compare", parents=[common], help="compare baseline and current traces",
                        description="Compare baseline and current traces; exit 1 when a gate fails.")
@@ -121,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-v", "--verbose", action="store_true",
                    help="show every list in full (improved tasks too)")
     c.add_argument("-q", "--quiet", action="store_true", help="no status lines on stderr")
-    c.add_argument("--trace-format", choices=TRACE_FORMATS, help="trace format (default: auto-detect)")
+    _add_read_flags(c)
     c.add_argument("--metrics", nargs="?", const=_LIST, metavar="NAMES",
                    help="without a value: list the metrics and their gate fields, then exit; "
                         "with a comma-separated list: run only those metrics")
@@ -139,8 +155,15 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Show which fields the traces carry and suggest field mappings.")
     i.add_argument("paths", nargs="+", metavar="PATH")
     i.add_argument("--suggest", action="store_true", help="print a `fields:` block for kalibra.yml")
-    i.add_argument("--trace-format", choices=TRACE_FORMATS, help="trace format (default: auto-detect)")
+    _add_read_flags(i)
     i.add_argument("--format", choices=("terminal", "json"), default="terminal")
+
+    v = sub.add_parser("convert", parents=[common], help="write what the readers make of files as JSONL",
+                       description="Write the objects read from trace files (e.g. another tool's format) as "
+                                   "JSON Lines that compare reads to the same numbers.")
+    v.add_argument("paths", nargs="+", metavar="PATH")
+    v.add_argument("--to", choices=("jsonl",), default="jsonl", help="output format (default: jsonl)")
+    _add_read_flags(v)
 
     d = sub.add_parser("demo", parents=[common], help="compare the bundled sample traces (no setup)",
                        description="Run a comparison on bundled sample traces and print the report.")
@@ -270,7 +293,7 @@ def _compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                         input_tokens=args.input_tokens, output_tokens=args.output_tokens,
                         duration=args.duration),
         on_inconclusive=args.on_inconclusive, resamples=args.resamples, seed=args.seed, roots=roots,
-        limits=_limit_flags(args.limit))
+        limits=_limit_flags(args.limit), read=_read_options(args))
     result = execute(req, status=_status(err, args.quiet))
     color = args.format == "terminal" and args.output is None and _use_color(out)
     _emit(_report(result, args.format, verbose=args.verbose, color=color, template=args.template),
@@ -332,12 +355,24 @@ def _inspect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from kalibra_action.traces.inspect import inspect_paths
 
     fmt = None if args.trace_format in (None, "auto") else args.trace_format
-    report = inspect_paths(list(args.paths), fmt=fmt)
+    report = inspect_paths(list(args.paths), fmt=fmt, options=_read_options(args))
     out.write(render_inspect(report, fmt=args.format, suggest=args.suggest))
     return EXIT_PASSED
 
 
-COMMANDS = {"compare": _compare, "inspect": _inspect, "demo": _demo, "init": _init}
+def _convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from kalibra_action.traces.convert import convert_lines
+
+    warnings: list[str] = []
+    for line in convert_lines(list(args.paths), fmt=args.trace_format, options=_read_options(args),
+                              warnings=warnings):
+        out.write(line)
+    for warning in warnings:
+        err.write(f"warning: {warning}\n")
+    return EXIT_PASSED
+
+
+COMMANDS = {"compare": _compare, "inspect": _inspect, "convert": _convert, "demo": _demo, "init": _init}
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -358,7 +393,7 @@ def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
-            raise UsageError("a command is required: compare, inspect, demo or init")
+            raise UsageError("a command is required: compare, inspect, convert, demo or init")
         return COMMANDS[args.command](args, out, err)
     except SystemExit as exc:  # --help / --version
         return exc.code if isinstance(exc.code, int) else EXIT_PASSED

@@ -24,14 +24,16 @@ from kalibra_action.limits import BY_KEY as LIMIT_KEYS
 from kalibra_action.limits import CONFIG_MAX_BYTES, YAML_MAX_ALIAS_NODES, Limits, check_limit
 from kalibra_action.traces import where as where_mod
 from kalibra_action.traces.fields import FIELD_NAMES, FieldMap
+from kalibra_action.traces.registry import DURATION_UNITS, ReadOptions
+from kalibra_action.traces.registry import choices as format_choices
 from kalibra_action.traces.where import Matcher
 
 CONFIG_FILENAME = "kalibra.yml"
-FORMATS = ("auto", "flat", "openinference", "otel-genai")
-TOP_KEYS = ("sources", "baseline", "current", "fields", "format", "metrics", "require", "noise_thresholds",
-            "task_id", "resamples", "seed", "on_inconclusive", "per_task", "limits")
+TOP_KEYS = ("sources", "baseline", "current", "fields", "format", "read", "metrics", "require",
+            "noise_thresholds", "task_id", "resamples", "seed", "on_inconclusive", "per_task", "limits")
 PER_TASK_KEYS = ("fdr",)
-SOURCE_KEYS = ("path", "where", "fields", "format")
+SOURCE_KEYS = ("path", "where", "fields", "format", "read")
+READ_TEXT_KEYS = ("scorer", "outcome_annotation")  # `read:` keys whose value is a name
 KALIBRA_METRICS = ("success_rate", "cost", "duration", "steps", "error_rate", "token_usage",
                    "token_efficiency", "cost_quality", "trace_breakdown", "span_breakdown")
 MIN_RESAMPLES = 100
@@ -46,7 +48,8 @@ class SourceSpec:
     paths: tuple[str, ...]
     fields: FieldMap | None = None  # per-source override of Config.fields
     where: tuple[Matcher, ...] = ()
-    format: str | None = None  # as written: auto | flat | openinference | otel-genai; None = not set
+    format: str | None = None  # as written: auto or a name from traces.registry; None = not set
+    read: ReadOptions | None = None  # per-source override of Config.read
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class Config:
     fdr: float = 0.10  # per_task.fdr: Benjamini–Hochberg level of the per-task tests
     warnings: tuple[str, ...] = ()
     format: str | None = None  # top-level default format of both sides
+    read: ReadOptions = field(default_factory=ReadOptions)  # `read:` options of the native readers
     limits: Limits = field(default_factory=Limits)
     lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
 
@@ -248,11 +252,33 @@ class _Parser:
     def format(self, value: object, key: str) -> str | None:
         if value is None:
             return None
-        if not isinstance(value, str) or value not in FORMATS:
-            near = did_you_mean(value, FORMATS) if isinstance(value, str) else ""
+        allowed = format_choices()
+        if not isinstance(value, str) or value not in allowed:
+            near = did_you_mean(value, allowed) if isinstance(value, str) else ""
             raise self.error(key, f"unknown trace format {value!r}{near}",
-                             hint="one of " + ", ".join(FORMATS))
+                             hint="one of " + ", ".join(allowed))
         return value
+
+    def read(self, value: object, key: str) -> ReadOptions | None:
+        """read: {scorer, score_threshold, outcome_annotation, duration_unit}: the native readers' choices."""
+        if value is None:
+            return None
+        spec = self.mapping(value, key, "reader options")
+        self.check_keys(spec, key, (*READ_TEXT_KEYS, "score_threshold", "duration_unit"))
+        for name in READ_TEXT_KEYS:
+            if name in spec and (not isinstance(spec[name], str) or not spec[name].strip()):
+                raise self.error(f"{key}.{name}", f"must be a name, not {_kind(spec[name])}")
+        threshold = spec.get("score_threshold")
+        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+                                      or not math.isfinite(threshold)):
+            raise self.error(f"{key}.score_threshold", f"must be a number, not {_kind(threshold)}")
+        unit = spec.get("duration_unit")
+        if unit is not None and unit not in DURATION_UNITS:
+            raise self.error(f"{key}.duration_unit", f"must be one of {', '.join(DURATION_UNITS)}, "
+                                                     f"not {_kind(unit)}")
+        return ReadOptions(scorer=spec.get("scorer"), outcome_annotation=spec.get("outcome_annotation"),
+                           score_threshold=None if threshold is None else float(threshold),
+                           duration_unit=unit)
 
     def paths(self, value: object, key: str) -> tuple[str, ...]:
         if value is None:
@@ -292,7 +318,8 @@ class _Parser:
         return SourceSpec(name=name, paths=self.paths(value.get("path"), f"{key}.path"),
                           fields=self.fieldmap(value.get("fields"), f"{key}.fields"),
                           where=self.where(value.get("where"), f"{key}.where"),
-                          format=self.format(value.get("format"), f"{key}.format"))
+                          format=self.format(value.get("format"), f"{key}.format"),
+                          read=self.read(value.get("read"), f"{key}.read"))
 
     def side(self, value: object, key: str, sources: dict[str, SourceSpec]) -> SourceSpec | None:
         if value is None:
@@ -425,7 +452,8 @@ class _Parser:
             on_inconclusive=self.on_inconclusive(data.get("on_inconclusive")),
             fdr=self.per_task(data.get("per_task")),
             warnings=tuple(w for _, w in sorted(self.warnings, key=lambda lw: lw[0])),
-            format=self.format(data.get("format"), "format"), limits=limits, lines=self.lines)
+            format=self.format(data.get("format"), "format"), limits=limits, lines=self.lines,
+            read=self.read(data.get("read"), "read") or ReadOptions())
 
 
 def find_config(start: Path) -> Path | None:

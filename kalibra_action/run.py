@@ -17,6 +17,7 @@ from kalibra_action.limits import DEFAULT_LIMITS, Limits
 from kalibra_action.paths import Roots, check_entries, confine
 from kalibra_action.result import Result
 from kalibra_action.traces.fields import FieldMap
+from kalibra_action.traces.registry import ReadOptions
 
 Status = Callable[[str], None]
 _SIDE_HINT = ("pass BASELINE CURRENT (or --baseline/--current), or set `{side}:` in kalibra.yml "
@@ -40,6 +41,7 @@ class RunRequest:
     base_dir: Path | None = None  # where command-line paths resolve (default: the current directory)
     roots: Roots | None = None  # when set, the config and every trace file must resolve inside these
     limits: tuple[tuple[str, int], ...] = ()  # (key, value) overrides of the config's `limits:`
+    read: ReadOptions | None = None  # reader choices (--scorer ...): over per-source over the config's
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class Side:
     base_dir: Path | None
     roots: Roots | None = None
     limits: Limits = DEFAULT_LIMITS
+    read: ReadOptions = field(default_factory=ReadOptions)
 
 
 def request_limits(config, req: RunRequest) -> Limits:
@@ -77,7 +80,7 @@ def _side(name: str, flag: str | None, config, req: RunRequest) -> Side:
         if spec is None:  # a path or glob given on the command line, resolved from base_dir
             return Side(flag, (flag,), config.fields.merge(req.fields), (),
                         _fmt(req.trace_format or config.format), req.base_dir, req.roots,
-                        request_limits(config, req))
+                        request_limits(config, req), _read(config, None, req))
         label = flag
     else:
         spec = getattr(config, name)
@@ -90,7 +93,13 @@ def _side(name: str, flag: str | None, config, req: RunRequest) -> Side:
     fields = config.fields.merge(spec.fields).merge(req.fields)
     fmt = _fmt(req.trace_format or spec.format or config.format)
     return Side(label, tuple(spec.paths), fields, tuple(spec.where), fmt, config.base_dir, req.roots,
-                request_limits(config, req))
+                request_limits(config, req), _read(config, spec, req))
+
+
+def _read(config, spec, req: RunRequest) -> ReadOptions:
+    """The reader options of one side: the request's over the source's over the config's."""
+    base = getattr(config, "read", None) or ReadOptions()
+    return base.merge(getattr(spec, "read", None)).merge(req.read)
 
 
 def _fmt(value: str | None) -> str | None:
@@ -124,7 +133,8 @@ def _read_side(side: Side):
     from kalibra_action.traces.load import load_population
 
     return load_population(list(side.paths), label=side.label, fields=side.fields, where=side.where,
-                           fmt=side.fmt, base_dir=side.base_dir, roots=side.roots, limits=side.limits)
+                           fmt=side.fmt, base_dir=side.base_dir, roots=side.roots, limits=side.limits,
+                           options=side.read)
 
 
 def _say_matched(side: Side, pop, status: Status) -> None:

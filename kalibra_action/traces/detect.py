@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from kalibra_action.errors import InputError
 from kalibra_action.traces import openinference, otel_genai
 from kalibra_action.traces.source import TraceFile, iter_objects
 
 FLAT = "flat"
-FORMATS = (FLAT, openinference.NAME, otel_genai.NAME)
+JSONL_FORMATS = (FLAT, openinference.NAME, otel_genai.NAME)  # the formats detected from JSON Lines
 SAMPLE_SIZE = 100
 
 
@@ -51,11 +50,3 @@ def sniff_all(files: list[TraceFile], warnings: list[str]) -> list[str]:
                    for fmt, items in zip(formats, samples, strict=True)]
     return formats
 
-
-def check_format(fmt: str | None) -> str | None:
-    """None for auto-detection, else the validated format name."""
-    if fmt is None or fmt == "auto":
-        return None
-    if fmt not in FORMATS:
-        raise InputError(f"unknown trace format {fmt!r}; use auto, {', '.join(FORMATS)}")
-    return fmt

@@ -23,7 +23,7 @@ from kalibra_action.traces.fields import (
 from kalibra_action.traces.outcomes import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_UNKNOWN
 from kalibra_action.traces.population import PopulationBuilder
 from kalibra_action.traces.sink import Sink
-from kalibra_action.traces.source import TraceFile, iter_objects
+from kalibra_action.traces.source import ObjectSource, TraceFile, iter_objects
 from kalibra_action.traces.values import BadValues, number, raw_ns, timestamp_ns
 from kalibra_action.traces.values import span_times as _span_times
 
@@ -186,8 +186,11 @@ def _add_spans(spans: list, b: PopulationBuilder, span_paths: tuple, bad: BadVal
     return n, sum(1 for s in ids if s not in pids), dups
 
 
-def read_flat(tf: TraceFile, sink: Sink, warnings: list[str]) -> None:
+def read_flat(tf: TraceFile, sink: Sink, warnings: list[str], objects: ObjectSource = iter_objects) -> None:
     """Append every trace of a flat file to the sink's builder.
+
+    `objects(tf, warnings)` gives the file's trace objects: its JSON lines by default, or what a native
+    reader (traces/registry.py) made of a file in another tool's format.
 
     The common shape (spans are objects with unique span ids, no mapped span fields) takes a fast path:
     the span objects go to the builder as they are, which reads them a chunk at a time; anything else goes
@@ -218,7 +221,7 @@ def read_flat(tf: TraceFile, sink: Sink, warnings: list[str]) -> None:
     pending_spans, pending_traces = b.spans, b.outcome
     span_chunk, trace_chunk = b.span_chunk, b.trace_chunk
 
-    for _line_no, row in iter_objects(tf, warnings):
+    for _where, row in objects(tf, warnings):
         tid = row.get("trace_id")
         if id_path is not None:
             mapped_id = resolve_path(row, id_path)

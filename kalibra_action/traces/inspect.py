@@ -14,6 +14,7 @@ from kalibra_action.traces.attrs import flatten
 from kalibra_action.traces.fields import FIELD_NAMES, FieldMap, classify_outcome, text_form
 from kalibra_action.traces.load import load_population
 from kalibra_action.traces.population import OUTCOME_UNKNOWN, Population
+from kalibra_action.traces.registry import ReadOptions
 
 # Keys a flat trace line reads itself; everything else there is metadata.
 _FLAT_KNOWN = frozenset({"trace_id", "outcome", "metadata", "spans", "cost", "input_tokens", "output_tokens",
@@ -141,15 +142,16 @@ def _suggest(keys: dict[str, _KeyStats], n: int, coverage: dict[str, Coverage]) 
     return out
 
 
-def inspect_paths(paths: Sequence[str], *, fmt: str | None = None,
-                  base_dir: Path | None = None) -> InspectReport:
+def inspect_paths(paths: Sequence[str], *, fmt: str | None = None, base_dir: Path | None = None,
+                  options: ReadOptions | None = None) -> InspectReport:
     """Read the files (as load_population does) and describe their fields and metadata."""
     rows: list[tuple[str, tuple[object, ...]]] = []
 
     def collect(kind: str, sources: tuple[object, ...]) -> None:
         rows.append((kind, sources))
 
-    pop = load_population(paths, label="inspect", fmt=fmt, base_dir=base_dir, on_trace=collect)
+    pop = load_population(paths, label="inspect", fmt=fmt, base_dir=base_dir, on_trace=collect,
+                          options=options or ReadOptions())
     skip = _SKIP.get(pop.format, ())
     keys: dict[str, _KeyStats] = {}
     for kind, sources in rows:

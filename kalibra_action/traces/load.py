@@ -9,33 +9,41 @@ from pathlib import Path
 from kalibra_action.errors import InputError
 from kalibra_action.limits import DEFAULT_LIMITS, Limits
 from kalibra_action.paths import Roots
-from kalibra_action.traces.detect import FLAT, check_format, sniff_all
+from kalibra_action.traces.detect import FLAT
 from kalibra_action.traces.fields import FieldMap
 from kalibra_action.traces.flat import read_flat
 from kalibra_action.traces.population import Population, PopulationBuilder
+from kalibra_action.traces.registry import ReadOptions, file_formats, object_source, pipeline_of
 from kalibra_action.traces.sink import Sink, TraceHook
 from kalibra_action.traces.source import TraceFile, resolve_files
 from kalibra_action.traces.spans import FORMATS, read_span_files
 from kalibra_action.traces.where import Matcher
 
 _DEFAULT_FIELDS = FieldMap()
+_DEFAULT_OPTIONS = ReadOptions()
 
 
-def read_into(sink: Sink, files: Sequence[TraceFile], fmt: str | None, warnings: list[str]) -> str:
-    """Read the files into the sink (flat files in order, span files grouped per format); the format."""
-    forced = check_format(fmt)
-    formats = [forced] * len(files) if forced else sniff_all(list(files), [])
-    for tf, file_fmt in zip(files, formats, strict=True):
-        if file_fmt == FLAT:
+def read_into(sink: Sink, files: Sequence[TraceFile], fmt: str | None, warnings: list[str],
+              options: ReadOptions = _DEFAULT_OPTIONS) -> str:
+    """Read the files into the sink (flat files in order, span files grouped per pipeline); the format.
+
+    A file in another tool's format is read by its native reader (traces/registry.py) into the pipeline
+    the reader names; the rest are JSON Lines.
+    """
+    formats = file_formats(files, fmt)
+    pipelines = [pipeline_of(name) for name in formats]
+    objects = object_source(files, formats, options)
+    for tf, pipeline in zip(files, pipelines, strict=True):
+        if pipeline == FLAT:
             before = sink.total + sink.dup_traces
-            read_flat(tf, sink, warnings)
+            read_flat(tf, sink, warnings, objects)
             if sink.total + sink.dup_traces == before:
                 warnings.append(f"{tf.name}: no traces in this file")
     for span_fmt in FORMATS:
-        group = [tf for tf, file_fmt in zip(files, formats, strict=True) if file_fmt == span_fmt]
+        group = [tf for tf, pipeline in zip(files, pipelines, strict=True) if pipeline == span_fmt]
         if group:
             sink.builder.start_file(span_fmt)
-            read_span_files(group, span_fmt, sink, warnings)
+            read_span_files(group, span_fmt, sink, warnings, objects)
     distinct = sorted(set(formats))
     return distinct[0] if len(distinct) == 1 else "mixed"
 
@@ -43,17 +51,19 @@ def read_into(sink: Sink, files: Sequence[TraceFile], fmt: str | None, warnings:
 def load_population(paths: Sequence[str], *, label: str, fields: FieldMap = _DEFAULT_FIELDS,
                     where: Sequence[Matcher] = (), fmt: str | None = None,
                     base_dir: Path | None = None, on_trace: TraceHook | None = None,
-                    roots: Roots | None = None, limits: Limits = DEFAULT_LIMITS) -> Population:
+                    roots: Roots | None = None, limits: Limits = DEFAULT_LIMITS,
+                    options: ReadOptions = _DEFAULT_OPTIONS) -> Population:
     """Load one side. Raises InputError (file and line) on unreadable input, no traces, a `where` that
     keeps none, or a file past `limits`; recoverable problems (duplicates, bad numbers, a truncated last
-    line) are warnings. With `roots`, every file must lie inside them (see resolve_files)."""
+    line) are warnings. With `roots`, every file must lie inside them (see resolve_files). `options` are the
+    format-specific choices the native readers take (traces/registry.py)."""
     files = [replace(tf, limits=limits) for tf in resolve_files(paths, base_dir, roots)]
     names = tuple(tf.name for tf in files)
     warnings: list[str] = []
     builder = PopulationBuilder(label=label, files=names, filters=tuple(m.raw for m in where),
                                 warnings=warnings)
     sink = Sink(builder, fields, where, on_trace)
-    builder.format = read_into(sink, files, fmt, warnings)
+    builder.format = read_into(sink, files, fmt, warnings, options)
     builder.total_before_filter = sink.total
     warnings.extend(sink.warnings())
     if sink.total == 0:

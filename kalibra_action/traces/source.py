@@ -12,7 +12,7 @@ import io
 import json
 import os
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from json.scanner import make_scanner
 from pathlib import Path
@@ -23,6 +23,8 @@ from kalibra_action.limits import DEFAULT_LIMITS, Limits
 from kalibra_action.paths import Roots, check_entries, describe_roots, glob_paths, is_within
 
 _GLOB_CHARS = ("*", "?", "[")
+# A file's objects, each with where it is in the file (a line number, or a native reader's location).
+Objects = Iterator[tuple[int | str, dict]]
 _SCAN = make_scanner(json.JSONDecoder())
 _ARRAY_HINT = "the file is one JSON array; convert it to JSON Lines with `jq -c '.[]' FILE > FILE.jsonl`"
 _PRETTY_HINT = "each line must hold one whole JSON object; compact it with `jq -c . FILE > FILE.jsonl`"
@@ -207,3 +209,7 @@ def iter_objects(tf: TraceFile, warnings: list[str]) -> Iterator[tuple[int, dict
         raise InputError(reason, file=tf.name, line=bad_line or None) from None
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"cannot read: {exc}", file=tf.name, line=line_no or None) from None
+
+
+# How a pipeline gets a file's objects: iter_objects (JSON Lines) or a native reader's (traces/registry.py).
+ObjectSource = Callable[[TraceFile, list[str]], Objects]

@@ -15,7 +15,7 @@ from kalibra_action.traces.attrs import as_attrs, span_kind, status_of
 from kalibra_action.traces.fields import MISSING, classify_outcome, resolve_first, text_form
 from kalibra_action.traces.outcomes import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_UNKNOWN
 from kalibra_action.traces.sink import Sink
-from kalibra_action.traces.source import TraceFile, iter_objects
+from kalibra_action.traces.source import ObjectSource, TraceFile, iter_objects
 from kalibra_action.traces.values import BadValues, number, timestamp_ns
 
 FORMATS: dict[str, ModuleType] = {openinference.NAME: openinference, otel_genai.NAME: otel_genai}
@@ -48,8 +48,13 @@ def _mapped(attrs: dict, row: dict, path: str | None, default: object) -> object
     return default if value is MISSING or value is None else value
 
 
-def read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings: list[str]) -> None:
-    """Read every span of the files (one format), then append the grouped traces to the builder."""
+def read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings: list[str],
+                    objects: ObjectSource = iter_objects) -> None:
+    """Read every span of the files (one format), then append the grouped traces to the builder.
+
+    `objects(tf, warnings)` gives a file's span objects: its JSON lines by default, or what a native reader
+    (traces/registry.py) made of a file in another tool's format.
+    """
     module = FORMATS[fmt]
     span_values = module.span_values
     fm = sink.fields
@@ -59,7 +64,7 @@ def read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings: 
     for tf in files:
         bad.file = tf.name
         n_rows = 0
-        for _line_no, row in iter_objects(tf, warnings):
+        for _where, row in objects(tf, warnings):
             n_rows += 1
             context = row.get("context")
             if context.__class__ is not dict:

@@ -1,0 +1,167 @@
+"""Trace formats: the JSON Lines formats read today, and the native readers of other tools' files.
+
+A native reader is one module in this package that turns a tool's own files (an Inspect log, OTLP/JSON,
+promptfoo results...) into the objects one of the existing pipelines reads, so that every format shares
+one reading, de-duplication and `where` path. Add its module to NATIVE_READERS below (order = sniff
+order). The module exposes:
+
+- NAME: str — the format's name, as given to `format:` / `--trace-format`;
+- PIPELINE: str — "flat" (one Kalibra flat trace per object) or a span format ("openinference",
+  "otel-genai": one span per object, grouped by context.trace_id across files);
+- sniff(tf, head: bytes) -> bool — whether the file is this format, from its name and first bytes
+  (cheap; never decode the file as UTF-8 lines: a `.eval` log is a ZIP);
+- objects(tf, options: ReadOptions, warnings) -> Iterator[(location, object)] — the normalised
+  objects, each with where it came from ("samples/3_epoch_2.json", "line 17") for error messages;
+  raise reader_error(tf, location, why) on input it cannot read;
+- describe() -> str (optional) — the mapping it uses, shown by `inspect`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from types import ModuleType
+from typing import Protocol
+
+from kalibra_action.errors import InputError
+from kalibra_action.traces.detect import JSONL_FORMATS, sniff_all
+from kalibra_action.traces.source import Objects, ObjectSource, TraceFile, iter_objects, open_binary
+
+AUTO = "auto"
+HEAD_BYTES = 4096
+DURATION_UNITS = ("s", "ms", "us", "ns")
+
+# The native readers, in sniff order: one line per reader module.
+NATIVE_READERS: list[ModuleType] = []
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """Format-specific choices a user makes (config `read:`, CLI flags); None = the reader's default."""
+
+    scorer: str | None = None  # Inspect: which scorer's value is the outcome
+    score_threshold: float | None = None  # a numeric score at or above it is a pass
+    outcome_annotation: str | None = None  # Phoenix/Langfuse/LangSmith: the annotation/score name
+    duration_unit: str | None = None  # s | ms | us | ns, for durations given as bare numbers
+
+    def merge(self, other: ReadOptions | None) -> ReadOptions:
+        """These options with every choice `other` sets taking precedence."""
+        if other is None:
+            return self
+        return ReadOptions(**{k: v if v is not None else getattr(self, k)
+                              for k, v in vars(other).items()})
+
+
+class Reader(Protocol):
+    """What a native reader module provides (see the module docstring)."""
+
+    NAME: str
+    PIPELINE: str
+
+    def sniff(self, tf: TraceFile, head: bytes) -> bool: ...
+
+    def objects(self, tf: TraceFile, options: ReadOptions,
+                warnings: list[str]) -> Iterator[tuple[str, dict]]: ...
+
+
+def format_names() -> tuple[str, ...]:
+    """Every format a user may name: the JSON Lines ones, then the native readers'."""
+    return (*JSONL_FORMATS, *(r.NAME for r in NATIVE_READERS))
+
+
+def choices() -> tuple[str, ...]:
+    """The allowed values of `format:` / `--trace-format`."""
+    return (AUTO, *format_names())
+
+
+def get_reader(name: str) -> Reader | None:
+    return next((r for r in NATIVE_READERS if name == r.NAME), None)
+
+
+@contextmanager
+def register(reader: Reader, *, first: bool = True) -> Iterator[Reader]:
+    """Register a reader for the duration of the block (tests, plug-ins); first = sniffed before the rest."""
+    NATIVE_READERS.insert(0 if first else len(NATIVE_READERS), reader)
+    try:
+        yield reader
+    finally:
+        NATIVE_READERS.remove(reader)
+
+
+def check_format(fmt: str | None) -> str | None:
+    """None for auto-detection, else the validated format name."""
+    if fmt is None or fmt == AUTO:
+        return None
+    if fmt not in format_names():
+        raise InputError(f"unknown trace format {fmt!r}; use {', '.join(choices())}")
+    return fmt
+
+
+def head(tf: TraceFile) -> bytes:
+    """The first HEAD_BYTES of a file (decompressed for .gz), for sniffing."""
+    try:
+        with open_binary(tf) as f:
+            return f.read(HEAD_BYTES)
+    except (OSError, EOFError) as exc:
+        raise InputError(f"cannot read: {exc}", file=tf.name) from None
+
+
+def sniff_native(tf: TraceFile) -> Reader | None:
+    """The first native reader that claims the file, else None (a JSON Lines format, detected later)."""
+    if not NATIVE_READERS:
+        return None
+    start = head(tf)
+    return next((r for r in NATIVE_READERS if r.sniff(tf, start)), None)
+
+
+def reader_error(tf: TraceFile, location: str, message: str, hint: str | None = None) -> InputError:
+    """An InputError naming the file and the place in it (a member, a record, a line)."""
+    return InputError(f"{location}: {message}", file=tf.name, hint=hint)
+
+
+def objects_of(reader: Reader, options: ReadOptions) -> ObjectSource:
+    """An `objects(tf, warnings)` function for the pipelines: the reader's objects, each checked."""
+    return partial(_checked_objects, reader, options)
+
+
+def _checked_objects(reader: Reader, options: ReadOptions, tf: TraceFile,
+                     warnings: list[str]) -> Iterator[tuple[str, dict]]:
+    for location, obj in reader.objects(tf, options, warnings):
+        if obj.__class__ is not dict:
+            raise reader_error(tf, str(location), f"the {reader.NAME} reader made a {type(obj).__name__}, "
+                                                  "not an object")
+        yield location, obj
+
+
+def pipeline_of(fmt: str) -> str:
+    """The pipeline a format's objects feed: itself for a JSON Lines format, the reader's for a native one."""
+    reader = get_reader(fmt)
+    return reader.PIPELINE if reader is not None else fmt
+
+
+
+def file_formats(files: Sequence[TraceFile], fmt: str | None) -> list[str]:
+    """Each file's format: the forced one, else the first native reader that claims it, else its JSON
+    Lines format (detected from its first objects, across the JSON Lines files: see sniff_all)."""
+    forced = check_format(fmt)
+    if forced:
+        return [forced] * len(files)
+    native = [sniff_native(tf) for tf in files]
+    jsonl = iter(sniff_all([tf for tf, r in zip(files, native, strict=True) if r is None], []))
+    return [r.NAME if r is not None else next(jsonl) for r in native]
+
+
+def object_source(files: Sequence[TraceFile], formats: Sequence[str], options: ReadOptions) -> ObjectSource:
+    """One `objects(tf, warnings)` for all the files: each native file through its reader, the rest as
+    JSON Lines."""
+    by_path = {tf.path: objects_of(reader, options) for tf, name in zip(files, formats, strict=True)
+               if (reader := get_reader(name)) is not None}
+    if not by_path:
+        return iter_objects
+
+    def objects(tf: TraceFile, warnings: list[str]) -> Objects:
+        return by_path.get(tf.path, iter_objects)(tf, warnings)
+
+    return objects
