@@ -11,12 +11,20 @@ import argparse
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from kalibra_action import __version__
+from kalibra_action.config import (
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    check_on_inconclusive,
+    check_resamples,
+    check_seed,
+)
 from kalibra_action.errors import EXIT_INPUT_ERROR, EXIT_PASSED, InputError
+from kalibra_action.gates import DEFAULT_ON_INCONCLUSIVE, ON_INCONCLUSIVE
 from kalibra_action.paths import Roots, confine, make_roots, write_text
 from kalibra_action.traces.fields import FieldMap
 
@@ -74,6 +82,27 @@ def _for_log_json(text: str) -> str:
     return json.dumps(json.loads(text), indent=2, ensure_ascii=True).replace("##[", "##\\u005b") + "\n"
 
 
+def _flag(check: Callable[[object], object],
+          convert: Callable[[str], object] = str) -> Callable[[str], object]:
+    """An argparse `type` that runs a flag's text through the config's validator for the same setting, so a
+    flag accepts exactly what kalibra.yml accepts; the validator's reason becomes the usage error."""
+    def parse(text: str) -> object:
+        try:
+            return check(convert(text))
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+def _integer(text: str) -> int | str:
+    """The flag's text as an int when it is one, else as it is (the validator then names it)."""
+    try:
+        return int(text.replace("_", ""))
+    except ValueError:
+        return text
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{message} (see {self.prog} --help)")
@@ -125,10 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--metrics", nargs="?", const=_LIST, metavar="NAMES",
                    help="without a value: list the metrics and their gate fields, then exit; "
                         "with a comma-separated list: run only those metrics")
-    c.add_argument("--on-inconclusive", choices=("warn", "fail", "pass"),
-                   help="verdict of a gate whose change is not significant (default: warn)")
-    c.add_argument("--resamples", type=int, help="bootstrap resamples (default: 10000)")
-    c.add_argument("--seed", type=int, help="random seed (default: 42)")
+    c.add_argument("--on-inconclusive", type=_flag(check_on_inconclusive),
+                   metavar="{" + ",".join(ON_INCONCLUSIVE) + "}",
+                   help="verdict of a gate whose change is not significant "
+                        f"(default: {DEFAULT_ON_INCONCLUSIVE})")
+    c.add_argument("--resamples", type=_flag(check_resamples, _integer), metavar="N",
+                   help=f"bootstrap resamples (default: {DEFAULT_RESAMPLES})")
+    c.add_argument("--seed", type=_flag(check_seed, _integer), metavar="N",
+                   help=f"random seed (default: {DEFAULT_SEED})")
     c.add_argument("--limit", action="append", default=[], metavar="KEY=N",
                    help="override one of the config's `limits:` (e.g. max_tasks=50000); repeatable")
     c.add_argument("--template", metavar="FILE",
@@ -245,7 +278,7 @@ def _limit_flags(flags: list[str]) -> tuple[tuple[str, int], ...]:
 
 
 def _compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from kalibra_action.run import RunRequest, execute
+    from kalibra_action.run import RunRequest, execute, request_gates_from
 
     if args.metrics is _LIST:
         out.write(list_metrics(args.format))
@@ -263,7 +296,7 @@ def _compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         confine(args.output, roots, what="--output")  # refused before the comparison runs
     req = RunRequest(
         config_path=args.config, config_required=args.config is not None, baseline=baseline, current=current,
-        require=tuple(args.require), require_source="cli",
+        require=request_gates_from(args.require, "cli"),
         metrics=metrics,
         trace_format=args.trace_format,
         fields=FieldMap(trace_id=args.trace_id, task_id=args.task_id, outcome=args.outcome, cost=args.cost,

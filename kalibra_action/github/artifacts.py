@@ -24,8 +24,10 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 
 from kalibra_action.errors import InputError
+from kalibra_action.github.action_inputs import INPUT_DEFAULTS
 from kalibra_action.github.client import USER_AGENT, GitHubClient, GitHubError
 from kalibra_action.github.safezip import safe_extract
+from kalibra_action.limits import ARTIFACT_MAX_BYTES, ARTIFACT_MAX_FILES
 
 MAX_API_CALLS = 10
 RUNS_PER_PAGE = 50
@@ -76,9 +78,8 @@ IF_NO_BASELINE: tuple[str, ...] = ("fail", "warn", "skip")
 
 def if_no_baseline(policy: str, err: NoBaseline) -> str:
     """Apply input `if-no-baseline`: 'fail' raises InputError (exit 2); 'warn' and 'skip' return the line
-    to show (as a warning, resp. a notice) while the current traces are reported alone, no gates evaluated."""
-    if policy not in IF_NO_BASELINE:
-        raise InputError(f"input 'if-no-baseline' must be one of {', '.join(IF_NO_BASELINE)}; got {policy!r}")
+    to show (as a warning, resp. a notice) while the current traces are reported alone, no gates evaluated.
+    The policy was checked against IF_NO_BASELINE where the input was read (github.settings)."""
     message = f"no baseline: {err.reason}"
     if policy == "fail":
         raise InputError(message, hint="set if-no-baseline: warn to report the current traces alone")
@@ -292,8 +293,9 @@ def _no_baseline(calls: _Calls, tried: list[tuple[dict[str, Any], str]], workflo
 
 
 def fetch_baseline(client: GitHubClient, repo: str, *, artifact: str, workflow: str, branch: str,
-                   path_glob: str = "**/*.jsonl*", dest: Path | None = None, max_bytes: int = 2 * 1024**3,
-                   max_files: int = 10_000, now: datetime | None = None) -> BaselineArtifact:
+                   path_glob: str = INPUT_DEFAULTS["baseline-path"], dest: Path | None = None,
+                   max_bytes: int = ARTIFACT_MAX_BYTES,
+                   max_files: int = ARTIFACT_MAX_FILES, now: datetime | None = None) -> BaselineArtifact:
     """Download and safely extract `artifact` from the newest good run of `workflow` on `branch`.
 
     Extracts into `dest`/files (`dest` default: a new temporary directory, removed again on failure; with an
