@@ -1,12 +1,13 @@
 # make demo: set up and print the PR comment for the bundled demo traces.
 # make test: set up and run the whole test suite.
 # make lock: recompile the hash-locked requirements.txt from requirements.in.
+# make inputs: regenerate kalibra_action/github/action_inputs.py after editing action.yml's inputs.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean setup lock
+.PHONY: demo test lint bench clean setup lock inputs
 
 # The runtime dependencies come from the hash-locked requirements.txt, as in the image; then the package and
 # its dev tools (whose runtime requirements the lock already satisfies).
@@ -28,6 +29,10 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# action.yml declares the inputs; the package gets their defaults from this generated module (see the script).
+inputs: $(STAMP)
+	$(BIN)/python scripts/gen_action_inputs.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/compare_kalibra.py

@@ -21,7 +21,14 @@ import yaml
 from kalibra_action.errors import InputError
 from kalibra_action.gates import DEFAULT_ON_INCONCLUSIVE, ON_INCONCLUSIVE, Gate, did_you_mean, parse_gate
 from kalibra_action.limits import BY_KEY as LIMIT_KEYS
-from kalibra_action.limits import CONFIG_MAX_BYTES, YAML_MAX_ALIAS_NODES, Limits, check_limit
+from kalibra_action.limits import (
+    CONFIG_MAX_BYTES,
+    RESAMPLES_MAX,
+    RESAMPLES_MIN,
+    YAML_MAX_ALIAS_NODES,
+    Limits,
+    check_limit,
+)
 from kalibra_action.traces import where as where_mod
 from kalibra_action.traces.fields import FIELD_NAMES, FieldMap
 from kalibra_action.traces.where import Matcher
@@ -32,8 +39,6 @@ TOP_KEYS = ("sources", "baseline", "current", "fields", "format", "metrics", "re
             "task_id", "resamples", "seed", "on_inconclusive", "per_task", "limits")
 PER_TASK_KEYS = ("fdr",)
 SOURCE_KEYS = ("path", "where", "fields", "format")
-MIN_RESAMPLES = 100
-MAX_RESAMPLES = 1_000_000
 DEFAULT_RESAMPLES = 10_000
 DEFAULT_SEED = 42
 
@@ -107,7 +112,7 @@ def check_integer(value: object, low: int, high: int | None = None) -> int:
 
 def check_resamples(value: object) -> int:
     """Bootstrap resamples: enough for a stable interval, few enough to finish."""
-    return check_integer(value, MIN_RESAMPLES, MAX_RESAMPLES)
+    return check_integer(value, RESAMPLES_MIN, RESAMPLES_MAX)
 
 
 def check_seed(value: object) -> int:

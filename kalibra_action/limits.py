@@ -43,6 +43,12 @@ itself, and a real kalibra.yml has a few hundred nodes in all."""
 CONFIG_MAX_BYTES = 1 * MIB
 """Size of kalibra.yml. Fixed, for the same reason."""
 
+RESAMPLES_MIN = 100
+"""Fewest bootstrap resamples a run may ask for: fewer give intervals that change from seed to seed."""
+
+RESAMPLES_MAX = 1_000_000
+"""Most bootstrap resamples a run may ask for (a pull request's config may set them): time grows with them."""
+
 ARTIFACT_MAX_BYTES = 2 * GIB
 """A baseline artifact: its download and everything it unpacks to (github.artifacts, github.safezip)."""
 
@@ -66,6 +72,9 @@ TEMPLATE_MEMORY = 512 * MIB
 
 TEMPLATE_OUTPUT_FACTOR = 2
 """A custom template stops rendering past this many times the size budget of its output."""
+
+IO_CHUNK = 64 * 1024
+"""Bytes read at a time when streaming a download, an archive entry or the template child's output."""
 
 # GitHub's caps come in pairs: the hard limit GitHub enforces (the last guard cuts to it) and the smaller
 # budget the renderer aims under, whose margin holds what is added to the text after it is rendered.

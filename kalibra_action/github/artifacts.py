@@ -27,14 +27,13 @@ from kalibra_action.errors import InputError
 from kalibra_action.github.action_inputs import INPUT_DEFAULTS
 from kalibra_action.github.client import USER_AGENT, GitHubClient, GitHubError
 from kalibra_action.github.safezip import safe_extract
-from kalibra_action.limits import ARTIFACT_MAX_BYTES, ARTIFACT_MAX_FILES
+from kalibra_action.limits import ARTIFACT_MAX_BYTES, ARTIFACT_MAX_FILES, IO_CHUNK
 
 MAX_API_CALLS = 10
 RUNS_PER_PAGE = 50
 STALE_DAYS = 30
 STORAGE_TIMEOUT = (10.0, 60.0)
 MAX_STORAGE_HOPS = 3
-CHUNK = 1 << 16
 PR_EVENTS = frozenset({"pull_request", "pull_request_target", "pull_request_review",
                        "pull_request_review_comment", "issue_comment"})
 _REDIRECTS = (301, 302, 303, 307, 308)
@@ -190,7 +189,7 @@ def _save(resp: requests.Response, out: Path, max_bytes: int, label: str) -> Non
         raise InputError(f"artifact download is {size} bytes, more than the limit of {max_bytes}", file=label)
     total = 0
     with open(out, "wb") as fh:
-        for chunk in resp.iter_content(CHUNK):
+        for chunk in resp.iter_content(IO_CHUNK):
             total += len(chunk)
             if total > max_bytes:
                 raise InputError(f"artifact download exceeds the limit of {max_bytes} bytes", file=label)

@@ -165,7 +165,7 @@ class ActionSettings:
     comment: CommentMode = INPUT_DEFAULTS["comment"]  # type: ignore[assignment]
     comment_id: str = INPUT_DEFAULTS["comment-id"]
     comment_author: str | None = None  # the token's login when given; else looked up (github.identity)
-    on_inconclusive: str | None = None
+    on_inconclusive: str | None = INPUT_DEFAULTS["on-inconclusive"]  # None: the config decides
     fail_on_gate: bool = True
     template: str | None = None
     pr_number_input: int | None = None

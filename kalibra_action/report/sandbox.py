@@ -27,6 +27,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from kalibra_action.errors import InputError
 from kalibra_action.limits import (
+    IO_CHUNK,
+    MIB,
     TEMPLATE_MAX_BYTES,
     TEMPLATE_MAX_POWER_BITS,
     TEMPLATE_MAX_REPEAT,
@@ -220,7 +222,7 @@ def _limit_memory(extra: int) -> Callable[[], None]:
 
 def _collect(fd: int, pid: int, limits: Limits, source: str) -> bytes:
     deadline = time.monotonic() + limits.seconds
-    ceiling = 8 * (limits.output or 1 << 20) + 4096  # JSON of the capped text, UTF-8 and escapes included
+    ceiling = 8 * (limits.output or MIB) + 4096  # JSON of the capped text, UTF-8 and escapes included
     chunks: list[bytes] = []
     total = 0
     while True:
@@ -230,7 +232,7 @@ def _collect(fd: int, pid: int, limits: Limits, source: str) -> bytes:
             _kill(pid)
             raise InputError(f"template rendering stopped after {limits.seconds:g} s (the time limit)",
                              file=source)
-        chunk = os.read(fd, 1 << 16)
+        chunk = os.read(fd, IO_CHUNK)
         if not chunk:
             break
         total += len(chunk)
