@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from kalibra_action.errors import InputError
+from kalibra_action.github.action_inputs import INPUT_DEFAULTS
 from kalibra_action.github.commands import (
     MAX_ANNOTATIONS,
     Commands,
@@ -19,7 +20,6 @@ from kalibra_action.github.commands import (
     escape_property,
     format_outputs,
 )
-from kalibra_action.github.action_inputs import INPUT_DEFAULTS
 from kalibra_action.github.settings import ActionSettings
 from tests.conftest import ROOT
 
