@@ -19,9 +19,11 @@ from kalibra_action import __version__
 from kalibra_action.config import (
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
+    check_metric,
     check_on_inconclusive,
     check_resamples,
     check_seed,
+    metrics_hint,
 )
 from kalibra_action.errors import EXIT_INPUT_ERROR, EXIT_PASSED, InputError
 from kalibra_action.gates import DEFAULT_ON_INCONCLUSIVE, ON_INCONCLUSIVE
@@ -220,17 +222,16 @@ def _emit(text: str, output: str | None, out: TextIO, err: TextIO, quiet: bool,
 
 
 def _metric_names(value: str) -> tuple[str, ...]:
-    from kalibra_action.gates import did_you_mean
-    from kalibra_action.metrics import METRICS
-
+    """--metrics a,b: each name checked as the config's `metrics:` checks it."""
     names = tuple(n.strip() for n in value.split(",") if n.strip())
     for name in names:
-        if name not in METRICS:
+        try:
+            check_metric(name)
+        except ValueError as exc:
             looks_like_path = "/" in name or name.endswith((".jsonl", ".json"))
             hint = ("--metrics takes metric names; put it after the trace files or write --metrics=NAMES"
-                    if looks_like_path else "metrics: " + ", ".join(METRICS))
-            raise InputError(f"unknown metric '{name}'{did_you_mean(name, METRICS)}", key="--metrics",
-                             hint=hint)
+                    if looks_like_path else metrics_hint())
+            raise InputError(str(exc), key="--metrics", hint=hint) from None
     return names
 
 

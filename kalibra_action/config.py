@@ -79,11 +79,11 @@ class Config:
         return _line_of(self.lines, key)
 
 
-def _known_metrics() -> tuple[tuple[str, ...], Mapping[str, object]]:
-    """Metric names and every gate field, from the metric registry."""
-    from kalibra_action import metrics
+def _all_fields() -> Mapping[str, object]:
+    """Every gate field, from the metric registry."""
+    from kalibra_action.metrics import all_fields
 
-    return tuple(metrics.METRICS), metrics.all_fields()
+    return all_fields()
 
 
 # Validators shared by the config, the CLI flags and the action inputs: each returns the checked value or
@@ -100,6 +100,23 @@ def check_choice(value: object, choices: tuple[str, ...]) -> str:
 def check_on_inconclusive(value: object) -> str:
     """What an inconclusive gate does (gates.ON_INCONCLUSIVE)."""
     return check_choice(value, ON_INCONCLUSIVE)
+
+
+def check_metric(value: object) -> str:
+    """The name of a registered metric (kalibra_action.metrics)."""
+    from kalibra_action.metrics import METRICS
+
+    if isinstance(value, str) and value in METRICS:
+        return value
+    near = did_you_mean(value, METRICS) if isinstance(value, str) else ""
+    raise ValueError(f"unknown metric {value!r}{near}")
+
+
+def metrics_hint() -> str:
+    """The hint an unknown metric gets: every metric's name."""
+    from kalibra_action.metrics import METRICS
+
+    return "metrics: " + ", ".join(METRICS)
 
 
 def check_integer(value: object, low: int, high: int | None = None) -> int:
@@ -241,7 +258,7 @@ class _Parser:
         self.file = file
         self.lines = lines
         self.warnings: list[tuple[int, str]] = []  # (line, text), sorted by line at the end
-        self.metric_names, self.known_fields = _known_metrics()
+        self.known_fields = _all_fields()
 
     def error(self, key: str, message: str, hint: str | None = None) -> InputError:
         return InputError(message, file=self.file, line=_line_of(self.lines, key), key=key, hint=hint)
@@ -351,13 +368,11 @@ class _Parser:
             return None
         out: list[str] = []
         for i, name in enumerate(value):
-            if not isinstance(name, str) or name not in self.metric_names:
-                near = did_you_mean(name, self.metric_names) if isinstance(name, str) else ""
-                raise self.error(f"metrics[{i}]", f"unknown metric {name!r}{near}",
-                                 hint="metrics: " + ", ".join(self.metric_names))
-            if name not in out:
-                out.append(name)
-        return tuple(out)
+            try:
+                out.append(check_metric(name))
+            except ValueError as exc:
+                raise self.error(f"metrics[{i}]", str(exc), hint=metrics_hint()) from None
+        return tuple(dict.fromkeys(out))
 
     def require(self, value: object) -> tuple[Gate, ...]:
         if value is None:
@@ -384,9 +399,10 @@ class _Parser:
         out: dict[str, float] = {}
         for name, v in self.mapping(value, "noise_thresholds", "metric names to numbers").items():
             key = f"noise_thresholds.{name}"
-            if name not in self.metric_names:
-                raise self.error(key, f"unknown metric {name!r}{did_you_mean(str(name), self.metric_names)}",
-                                 hint="metrics: " + ", ".join(self.metric_names))
+            try:
+                check_metric(name)
+            except ValueError as exc:
+                raise self.error(key, str(exc), hint=metrics_hint()) from None
             try:
                 num = float(v) if isinstance(v, (int, float, str)) and not isinstance(v, bool) else None
             except ValueError:
