@@ -183,3 +183,26 @@ def test_github_s_size_caps_are_written_only_in_limits() -> None:
 def test_the_budgets_leave_room_under_github_s_caps() -> None:
     assert limits.COMMENT_BUDGET < limits.COMMENT_MAX_CHARS
     assert limits.SUMMARY_BUDGET < limits.SUMMARY_MAX_BYTES
+
+
+def readable(key: str, value: int) -> str:
+    """A limit as the README writes it: sizes in KiB / MiB / GiB, counts with thousands separators."""
+    if key.endswith("_bytes"):
+        for unit, size in (("GiB", limits.GIB), ("MiB", limits.MIB), ("KiB", 1024)):
+            if value >= size and value % size == 0:
+                return f"{value // size} {unit}"
+    return f"{value:,}"
+
+
+def test_the_readme_limits_table_is_limits_py_s() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n#### Limits\n", 1)[1]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| `"):
+            rows[cells[0].strip("`")] = (cells[1], cells[2])
+        elif rows and not line.startswith("|"):
+            break
+    assert rows == {s.key: (readable(s.key, s.default),
+                            f"{readable(s.key, s.low)} – {readable(s.key, s.high)}") for s in limits.SPECS}
