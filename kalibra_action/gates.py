@@ -26,7 +26,6 @@ from kalibra_action.result import FieldValue, GateResult, GateStatus
 INCONCLUSIVE_PASSES: Mapping[str, bool] = {"warn": True, "fail": False, "pass": True}
 ON_INCONCLUSIVE: tuple[str, ...] = tuple(INCONCLUSIVE_PASSES)
 DEFAULT_ON_INCONCLUSIVE = "warn"
-GATE_SOURCES = ("config", "cli", "action")
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
@@ -47,7 +46,11 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
 
 @dataclass(frozen=True)
 class Gate:
-    """One parsed gate. op is canonical: '==' is stored as '='."""
+    """One parsed gate. op is canonical: '==' is stored as '='.
+
+    Parsed once, where the expression is read (kalibra.yml by the config layer; `-r` and the action's
+    `require` input where the run's request is built), and passed down to the engine as the same object.
+    """
 
     expr: str
     field: str
