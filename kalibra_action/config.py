@@ -133,6 +133,7 @@ def check_resamples(value: object) -> int:
 
 
 def check_seed(value: object) -> int:
+    """A random seed: an integer >= 0 (numpy's generators take no negative seed)."""
     return check_integer(value, 0)
 
 
