@@ -2,12 +2,13 @@
 # make test: set up and run the whole test suite.
 # make lock: recompile the hash-locked requirements.txt from requirements.in.
 # make fixtures: rewrite tests/data/formats/ with the real tools (scratch envs under build/fixtures-env/).
+# make inputs: regenerate kalibra_action/github/action_inputs.py after editing action.yml's inputs.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean setup lock fixtures
+.PHONY: demo test lint bench clean setup lock fixtures inputs
 
 # The runtime dependencies come from the hash-locked requirements.txt, as in the image; then the package and
 # its dev tools (whose runtime requirements the lock already satisfies).
@@ -29,6 +30,10 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# action.yml declares the inputs; the package gets their defaults from this generated module (see the script).
+inputs: $(STAMP)
+	$(BIN)/python scripts/gen_action_inputs.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/compare_kalibra.py

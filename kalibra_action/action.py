@@ -40,7 +40,6 @@ from kalibra_action.github.artifacts import (
 )
 from kalibra_action.github.client import GitHubClient, GitHubError
 from kalibra_action.github.commands import (
-    SUMMARY_LIMIT,
     Commands,
     append_summary,
     output_is_safe,
@@ -51,10 +50,10 @@ from kalibra_action.github.identity import Identity, cached_identity
 from kalibra_action.github.provenance import age_text, provenance_extra, render_provenance, with_provenance
 from kalibra_action.github.settings import ActionSettings, workspace_relative
 from kalibra_action.github.target import TargetRefused, check_pr_input, verify_workflow_run
+from kalibra_action.limits import COMMENT_BUDGET, SUMMARY_BUDGET
 from kalibra_action.paths import confine, make_roots, write_text
 from kalibra_action.result import GateStatus, Result
 
-COMMENT_LIMIT = 65_000
 FORK_FIX = (
     "The token cannot write to pull request #{pr} (403 Resource not accessible by integration). "
     "A pull request from a fork always gets a read-only GITHUB_TOKEN. "
@@ -75,7 +74,7 @@ Engine = Callable[[ActionSettings, Callable[[str], None]], Result]
 
 def run_engine(settings: ActionSettings, log: Callable[[str], None]) -> Result:
     """The engine with the action's inputs; paths are relative to `working-directory`."""
-    from kalibra_action.run import RunRequest, execute
+    from kalibra_action.run import RunRequest, execute, request_gates_from
 
     both = bool(settings.baseline and settings.current)
     return execute(RunRequest(
@@ -83,8 +82,7 @@ def run_engine(settings: ActionSettings, log: Callable[[str], None]) -> Result:
         config_required=not both,
         baseline=settings.baseline,
         current=settings.current,
-        require=settings.require,
-        require_source="action",
+        require=request_gates_from(settings.require, "action"),
         on_inconclusive=settings.on_inconclusive,
         base_dir=settings.base_dir,
         roots=settings.roots,
@@ -100,9 +98,9 @@ class Renderer:
         from kalibra_action.report.render import render_markdown
 
         if template is not None:  # a custom template places (or leaves out) the provenance partial itself
-            return render_markdown(result, template=template, extra=extra, limit=COMMENT_LIMIT, root=root)
+            return render_markdown(result, template=template, extra=extra, limit=COMMENT_BUDGET, root=root)
         block = render_provenance(extra)
-        body = render_markdown(result, extra=extra, limit=COMMENT_LIMIT - len(block))
+        body = render_markdown(result, extra=extra, limit=COMMENT_BUDGET - len(block))
         return with_provenance(body, block)
 
     def summary(self, result: Result, extra: Mapping[str, Any]) -> str:
@@ -110,11 +108,11 @@ class Renderer:
 
         block = render_provenance(extra)
         if hasattr(render, "render_summary"):
-            room = render.SUMMARY_LIMIT - len(block.encode())
+            room = SUMMARY_BUDGET - len(block.encode())
             body = render.render_summary(result, extra=extra, limit=room)
         else:
             body = render.render_markdown(result, extra={**extra, "target": "summary"},
-                                          limit=SUMMARY_LIMIT - 65_536)
+                                          limit=SUMMARY_BUDGET)
         return with_provenance(body, block)
 
     def json(self, result: Result) -> str:

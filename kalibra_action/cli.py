@@ -11,12 +11,22 @@ import argparse
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from kalibra_action import __version__
+from kalibra_action.config import (
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    check_metric,
+    check_on_inconclusive,
+    check_resamples,
+    check_seed,
+    metrics_hint,
+)
 from kalibra_action.errors import EXIT_INPUT_ERROR, EXIT_PASSED, InputError
+from kalibra_action.gates import DEFAULT_ON_INCONCLUSIVE, ON_INCONCLUSIVE
 from kalibra_action.paths import Roots, confine, make_roots, write_text
 from kalibra_action.traces.fields import FieldMap
 from kalibra_action.traces.registry import DURATION_UNITS, ReadOptions
@@ -73,6 +83,27 @@ def _for_log_json(text: str) -> str:
     import json
 
     return json.dumps(json.loads(text), indent=2, ensure_ascii=True).replace("##[", "##\\u005b") + "\n"
+
+
+def _flag(check: Callable[[object], object],
+          convert: Callable[[str], object] = str) -> Callable[[str], object]:
+    """An argparse `type` that runs a flag's text through the config's validator for the same setting, so a
+    flag accepts exactly what kalibra.yml accepts; the validator's reason becomes the usage error."""
+    def parse(text: str) -> object:
+        try:
+            return check(convert(text))
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+def _integer(text: str) -> int | str:
+    """The flag's text as an int when it is one, else as it is (the validator then names it)."""
+    try:
+        return int(text.replace("_", ""))
+    except ValueError:
+        return text
 
 
 class _Parser(argparse.ArgumentParser):
@@ -141,10 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--metrics", nargs="?", const=_LIST, metavar="NAMES",
                    help="without a value: list the metrics and their gate fields, then exit; "
                         "with a comma-separated list: run only those metrics")
-    c.add_argument("--on-inconclusive", choices=("warn", "fail", "pass"),
-                   help="verdict of a gate whose change is not significant (default: warn)")
-    c.add_argument("--resamples", type=int, help="bootstrap resamples (default: 10000)")
-    c.add_argument("--seed", type=int, help="random seed (default: 42)")
+    c.add_argument("--on-inconclusive", type=_flag(check_on_inconclusive),
+                   metavar="{" + ",".join(ON_INCONCLUSIVE) + "}",
+                   help="verdict of a gate whose change is not significant "
+                        f"(default: {DEFAULT_ON_INCONCLUSIVE})")
+    c.add_argument("--resamples", type=_flag(check_resamples, _integer), metavar="N",
+                   help=f"bootstrap resamples (default: {DEFAULT_RESAMPLES})")
+    c.add_argument("--seed", type=_flag(check_seed, _integer), metavar="N",
+                   help=f"random seed (default: {DEFAULT_SEED})")
     c.add_argument("--limit", action="append", default=[], metavar="KEY=N",
                    help="override one of the config's `limits:` (e.g. max_tasks=50000); repeatable")
     c.add_argument("--template", metavar="FILE",
@@ -210,17 +245,16 @@ def _emit(text: str, output: str | None, out: TextIO, err: TextIO, quiet: bool,
 
 
 def _metric_names(value: str) -> tuple[str, ...]:
-    from kalibra_action.gates import did_you_mean
-    from kalibra_action.metrics import METRICS
-
+    """--metrics a,b: each name checked as the config's `metrics:` checks it."""
     names = tuple(n.strip() for n in value.split(",") if n.strip())
     for name in names:
-        if name not in METRICS:
+        try:
+            check_metric(name)
+        except ValueError as exc:
             looks_like_path = "/" in name or name.endswith((".jsonl", ".json"))
             hint = ("--metrics takes metric names; put it after the trace files or write --metrics=NAMES"
-                    if looks_like_path else "metrics: " + ", ".join(METRICS))
-            raise InputError(f"unknown metric '{name}'{did_you_mean(name, METRICS)}", key="--metrics",
-                             hint=hint)
+                    if looks_like_path else metrics_hint())
+            raise InputError(str(exc), key="--metrics", hint=hint) from None
     return names
 
 
@@ -268,7 +302,7 @@ def _limit_flags(flags: list[str]) -> tuple[tuple[str, int], ...]:
 
 
 def _compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from kalibra_action.run import RunRequest, execute
+    from kalibra_action.run import RunRequest, execute, request_gates_from
 
     if args.metrics is _LIST:
         out.write(list_metrics(args.format))
@@ -286,7 +320,7 @@ def _compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         confine(args.output, roots, what="--output")  # refused before the comparison runs
     req = RunRequest(
         config_path=args.config, config_required=args.config is not None, baseline=baseline, current=current,
-        require=tuple(args.require), require_source="cli",
+        require=request_gates_from(args.require, "cli"),
         metrics=metrics,
         trace_format=args.trace_format,
         fields=FieldMap(trace_id=args.trace_id, task_id=args.task_id, outcome=args.outcome, cost=args.cost,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,16 @@ from typing import Any
 import yaml
 
 from kalibra_action.errors import InputError
-from kalibra_action.gates import ON_INCONCLUSIVE, did_you_mean, parse_gate
+from kalibra_action.gates import DEFAULT_ON_INCONCLUSIVE, ON_INCONCLUSIVE, Gate, did_you_mean, parse_gate
 from kalibra_action.limits import BY_KEY as LIMIT_KEYS
-from kalibra_action.limits import CONFIG_MAX_BYTES, YAML_MAX_ALIAS_NODES, Limits, check_limit
+from kalibra_action.limits import (
+    CONFIG_MAX_BYTES,
+    RESAMPLES_MAX,
+    RESAMPLES_MIN,
+    YAML_MAX_ALIAS_NODES,
+    Limits,
+    check_limit,
+)
 from kalibra_action.traces import where as where_mod
 from kalibra_action.traces.fields import FIELD_NAMES, FieldMap
 from kalibra_action.traces.registry import DURATION_UNITS, ReadOptions
@@ -34,10 +41,8 @@ TOP_KEYS = ("sources", "baseline", "current", "fields", "format", "read", "metri
 PER_TASK_KEYS = ("fdr",)
 SOURCE_KEYS = ("path", "where", "fields", "format", "read")
 READ_TEXT_KEYS = ("scorer", "outcome_annotation")  # `read:` keys whose value is a name
-KALIBRA_METRICS = ("success_rate", "cost", "duration", "steps", "error_rate", "token_usage",
-                   "token_efficiency", "cost_quality", "trace_breakdown", "span_breakdown")
-MIN_RESAMPLES = 100
-MAX_RESAMPLES = 1_000_000
+DEFAULT_RESAMPLES = 10_000
+DEFAULT_SEED = 42
 
 
 @dataclass(frozen=True)
@@ -61,11 +66,11 @@ class Config:
     current: SourceSpec | None = None
     fields: FieldMap = field(default_factory=FieldMap)
     metrics: tuple[str, ...] | None = None  # None = all defaults
-    require: tuple[str, ...] = ()
+    require: tuple[Gate, ...] = ()  # parsed and checked here, once; they flow down as they are
     noise_thresholds: dict[str, float] = field(default_factory=dict)
-    resamples: int = 10_000
-    seed: int = 42
-    on_inconclusive: str = "warn"
+    resamples: int = DEFAULT_RESAMPLES
+    seed: int = DEFAULT_SEED
+    on_inconclusive: str = DEFAULT_ON_INCONCLUSIVE
     fdr: float = 0.10  # per_task.fdr: Benjamini–Hochberg level of the per-task tests
     warnings: tuple[str, ...] = ()
     format: str | None = None  # top-level default format of both sides
@@ -78,14 +83,62 @@ class Config:
         return _line_of(self.lines, key)
 
 
-def _known_metrics() -> tuple[tuple[str, ...], Mapping[str, object] | None]:
-    """Metric names and all gate fields from the registry; Kalibra's names (and no fields) without it."""
-    from kalibra_action import metrics
+def _all_fields() -> Mapping[str, object]:
+    """Every gate field, from the metric registry."""
+    from kalibra_action.metrics import all_fields
 
-    registry = getattr(metrics, "METRICS", None)
-    all_fields = getattr(metrics, "all_fields", None)
-    names = tuple(registry) if registry else KALIBRA_METRICS
-    return names, (all_fields() if registry and all_fields else None)
+    return all_fields()
+
+
+# Validators shared by the config, the CLI flags and the action inputs: each returns the checked value or
+# raises ValueError with the reason; the caller adds where the value came from (file:line, flag, input).
+
+def check_choice(value: object, choices: tuple[str, ...]) -> str:
+    """`value` when it is one of `choices`."""
+    if isinstance(value, str) and value in choices:
+        return value
+    near = did_you_mean(value, choices) if isinstance(value, str) else ""
+    raise ValueError(f"must be one of {', '.join(choices)}, not {_kind(value)}{near}")
+
+
+def check_on_inconclusive(value: object) -> str:
+    """What an inconclusive gate does (gates.ON_INCONCLUSIVE)."""
+    return check_choice(value, ON_INCONCLUSIVE)
+
+
+def check_metric(value: object) -> str:
+    """The name of a registered metric (kalibra_action.metrics)."""
+    from kalibra_action.metrics import METRICS
+
+    if isinstance(value, str) and value in METRICS:
+        return value
+    near = did_you_mean(value, METRICS) if isinstance(value, str) else ""
+    raise ValueError(f"unknown metric {value!r}{near}")
+
+
+def metrics_hint() -> str:
+    """The hint an unknown metric gets: every metric's name."""
+    from kalibra_action.metrics import METRICS
+
+    return "metrics: " + ", ".join(METRICS)
+
+
+def check_integer(value: object, low: int, high: int | None = None) -> int:
+    """An integer (not a bool) in [low, high]; no upper bound when high is None."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high and value > high):
+        bound = f"between {low} and {high:,}" if high else f">= {low}"
+        raise ValueError(f"must be an integer {bound}, not {_kind(value)}")
+    return value
+
+
+def check_resamples(value: object) -> int:
+    """Bootstrap resamples: enough for a stable interval, few enough to finish."""
+    return check_integer(value, RESAMPLES_MIN, RESAMPLES_MAX)
+
+
+def check_seed(value: object) -> int:
+    """A random seed: an integer >= 0 (numpy's generators take no negative seed)."""
+    return check_integer(value, 0)
 
 
 def _line_of(lines: Mapping[str, int], key: str) -> int | None:
@@ -210,7 +263,7 @@ class _Parser:
         self.file = file
         self.lines = lines
         self.warnings: list[tuple[int, str]] = []  # (line, text), sorted by line at the end
-        self.metric_names, self.known_fields = _known_metrics()
+        self.known_fields = _all_fields()
 
     def error(self, key: str, message: str, hint: str | None = None) -> InputError:
         return InputError(message, file=self.file, line=_line_of(self.lines, key), key=key, hint=hint)
@@ -343,15 +396,13 @@ class _Parser:
             return None
         out: list[str] = []
         for i, name in enumerate(value):
-            if not isinstance(name, str) or name not in self.metric_names:
-                near = did_you_mean(name, self.metric_names) if isinstance(name, str) else ""
-                raise self.error(f"metrics[{i}]", f"unknown metric {name!r}{near}",
-                                 hint="metrics: " + ", ".join(self.metric_names))
-            if name not in out:
-                out.append(name)
-        return tuple(out)
+            try:
+                out.append(check_metric(name))
+            except ValueError as exc:
+                raise self.error(f"metrics[{i}]", str(exc), hint=metrics_hint()) from None
+        return tuple(dict.fromkeys(out))
 
-    def require(self, value: object) -> tuple[str, ...]:
+    def require(self, value: object) -> tuple[Gate, ...]:
         if value is None:
             return ()
         if not isinstance(value, list):
@@ -367,19 +418,19 @@ class _Parser:
                 raise self.error(key, f"must be a string like 'field <= number', not {_kind(expr)}",
                                  hint="quote the gate; YAML reads 'field: value' as a mapping")
             try:
-                parse_gate(expr, self.known_fields, source="config", index=i)
+                out.append(parse_gate(expr, self.known_fields, source="config", index=i))
             except InputError as exc:
                 raise self.error(key, exc.message, exc.hint) from None
-            out.append(expr.strip())
         return tuple(out)
 
     def noise(self, value: object) -> dict[str, float]:
         out: dict[str, float] = {}
         for name, v in self.mapping(value, "noise_thresholds", "metric names to numbers").items():
             key = f"noise_thresholds.{name}"
-            if name not in self.metric_names:
-                raise self.error(key, f"unknown metric {name!r}{did_you_mean(str(name), self.metric_names)}",
-                                 hint="metrics: " + ", ".join(self.metric_names))
+            try:
+                check_metric(name)
+            except ValueError as exc:
+                raise self.error(key, str(exc), hint=metrics_hint()) from None
             try:
                 num = float(v) if isinstance(v, (int, float, str)) and not isinstance(v, bool) else None
             except ValueError:
@@ -389,21 +440,14 @@ class _Parser:
             out[str(name)] = num
         return out
 
-    def integer(self, value: object, key: str, default: int, low: int, high: int | None = None) -> int:
+    def checked(self, value: object, key: str, check: Callable[[object], Any], default: Any) -> Any:
+        """`check(value)` (one of the shared validators above), or `default` when the key is absent."""
         if value is None:
             return default
-        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high and value > high):
-            bound = f"between {low} and {high:,}" if high else f">= {low}"
-            raise self.error(key, f"must be an integer {bound}, not {_kind(value)}")
-        return value
-
-    def on_inconclusive(self, value: object) -> str:
-        if value is None:
-            return "warn"
-        if value not in ON_INCONCLUSIVE:
-            allowed = ", ".join(ON_INCONCLUSIVE)
-            raise self.error("on_inconclusive", f"must be one of {allowed}, not {_kind(value)}")
-        return str(value)
+        try:
+            return check(value)
+        except ValueError as exc:
+            raise self.error(key, str(exc)) from None
 
     def per_task(self, value: object) -> float:
         """per_task: {fdr: q} with 0 < q < 1 (default 0.10)."""
@@ -447,9 +491,10 @@ class _Parser:
             fields=fields, metrics=self.metrics(data.get("metrics")),
             require=self.require(data.get("require")),
             noise_thresholds=self.noise(data.get("noise_thresholds")),
-            resamples=self.integer(data.get("resamples"), "resamples", 10_000, MIN_RESAMPLES, MAX_RESAMPLES),
-            seed=self.integer(data.get("seed"), "seed", 42, 0),
-            on_inconclusive=self.on_inconclusive(data.get("on_inconclusive")),
+            resamples=self.checked(data.get("resamples"), "resamples", check_resamples, DEFAULT_RESAMPLES),
+            seed=self.checked(data.get("seed"), "seed", check_seed, DEFAULT_SEED),
+            on_inconclusive=self.checked(data.get("on_inconclusive"), "on_inconclusive",
+                                         check_on_inconclusive, DEFAULT_ON_INCONCLUSIVE),
             fdr=self.per_task(data.get("per_task")),
             warnings=tuple(w for _, w in sorted(self.warnings, key=lambda lw: lw[0])),
             format=self.format(data.get("format"), "format"), limits=limits, lines=self.lines,

@@ -77,11 +77,18 @@ def load_current(*, config_path: str, current: str | None, require: tuple[str, .
 
     InputError (exit 2) for a bad config, a bad gate, or unreadable traces, as in a comparison.
     """
-    from kalibra_action.run import RunRequest, load_request_config, load_side, request_gates, resolve_side
+    from kalibra_action.run import (
+        RunRequest,
+        load_request_config,
+        load_side,
+        request_gates,
+        request_gates_from,
+        resolve_side,
+    )
 
     say = status or (lambda _msg: None)
     req = RunRequest(config_path=config_path, config_required=not current, current=current,
-                     require=require, require_source="action", base_dir=base_dir, roots=roots)
+                     require=request_gates_from(require, "action"), base_dir=base_dir, roots=roots)
     config = load_request_config(req)
     if config.path:
         say(f"Using config {config.path}")

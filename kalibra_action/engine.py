@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from kalibra_action import metrics as metric_registry
 from kalibra_action.errors import InputError
-from kalibra_action.gates import ON_INCONCLUSIVE, Gate, did_you_mean, evaluate_gates, gate_key
+from kalibra_action.gates import DEFAULT_ON_INCONCLUSIVE, Gate, did_you_mean, evaluate_gates, gate_key
 from kalibra_action.metrics.base import FieldSpec, Metric, StatsOptions
 from kalibra_action.result import Direction, FieldValue, Observation, Result, SideInfo
 from kalibra_action.traces.population import Population
@@ -29,18 +29,13 @@ class CompareOptions:
     gates: tuple[Gate, ...] = ()
     noise_thresholds: Mapping[str, float] = field(default_factory=dict)
     stats: StatsOptions = field(default_factory=StatsOptions)
-    on_inconclusive: str = "warn"
+    on_inconclusive: str = DEFAULT_ON_INCONCLUSIVE  # one of gates.ON_INCONCLUSIVE, checked by config
     metric_config: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
 
 
 def _select(names: tuple[str, ...] | None) -> list[str]:
-    registry: Mapping[str, type[Metric]] = metric_registry.METRICS
-    chosen = list(metric_registry.DEFAULT_METRICS) if names is None else list(dict.fromkeys(names))
-    for name in chosen:
-        if name not in registry:
-            raise InputError(f"unknown metric '{name}'{did_you_mean(name, registry)}", key="metrics",
-                             hint="metrics: " + ", ".join(registry))
-    return chosen
+    """The metrics to run; the names were checked where they were read (config.check_metric)."""
+    return list(metric_registry.DEFAULT_METRICS) if names is None else list(dict.fromkeys(names))
 
 
 def _check_gate_fields(gates: tuple[Gate, ...], active: list[Metric]) -> None:
@@ -110,9 +105,6 @@ def _field_values(metric: Metric, obs: Observation) -> dict[str, FieldValue]:
 
 def compare(baseline: Population, current: Population, options: CompareOptions) -> Result:
     """Run the selected metrics on both sides, evaluate the gates and build the Result."""
-    if options.on_inconclusive not in ON_INCONCLUSIVE:
-        raise InputError(f"must be one of {', '.join(ON_INCONCLUSIVE)}, not '{options.on_inconclusive}'",
-                         key="on_inconclusive")
     for side, pop in (("baseline", baseline), ("current", current)):
         if len(pop) == 0:
             filt = f" after the filters {', '.join(pop.filters)}" if pop.filters else ""

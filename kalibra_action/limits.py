@@ -1,8 +1,10 @@
-"""Resource limits on untrusted input: defaults, hard maxima, and the `limits:` section of kalibra.yml.
+"""Every size limit of the project, in one place: what untrusted input may cost, and what GitHub accepts.
 
-The files under judgement come from the pull request, and so may its kalibra.yml: a limit can be lowered or
-raised within reason, never past its hard maximum, so a crafted input cannot make the run use unbounded
-memory or time. Each limit, when hit, is an InputError (exit 2) naming the file and the limit.
+The files under judgement come from the pull request, and so may its kalibra.yml: a limit in `SPECS` can be
+lowered or raised within reason, never past its hard maximum, so a crafted input cannot make the run use
+unbounded memory or time. Each limit, when hit, is an InputError (exit 2) naming the file and the limit.
+The fixed limits below guard things a user has no reason to tune (the config itself, a baseline artifact, a
+custom template), and GitHub's own caps are named next to the budgets the renderer aims under.
 """
 
 from __future__ import annotations
@@ -40,6 +42,60 @@ itself, and a real kalibra.yml has a few hundred nodes in all."""
 
 CONFIG_MAX_BYTES = 1 * MIB
 """Size of kalibra.yml. Fixed, for the same reason."""
+
+RESAMPLES_MIN = 100
+"""Fewest bootstrap resamples a run may ask for: fewer give intervals that change from seed to seed."""
+
+RESAMPLES_MAX = 1_000_000
+"""Most bootstrap resamples a run may ask for (a pull request's config may set them): time grows with them."""
+
+ARTIFACT_MAX_BYTES = 2 * GIB
+"""A baseline artifact: its download and everything it unpacks to (github.artifacts, github.safezip)."""
+
+ARTIFACT_MAX_FILES = 10_000
+"""Entries in a baseline artifact's ZIP archive."""
+
+TEMPLATE_MAX_BYTES = 256 * 1024
+"""Size of one custom template file (report.sandbox)."""
+
+TEMPLATE_MAX_REPEAT = 1_000_000
+"""Items or characters one `*` in a custom template may build."""
+
+TEMPLATE_MAX_POWER_BITS = 10_000
+"""Bits of an integer one `**` in a custom template may build."""
+
+TEMPLATE_SECONDS = 10.0
+"""Wall-clock time one custom template may take to render."""
+
+TEMPLATE_MEMORY = 512 * MIB
+"""Address space the template's child process may add to what it already has."""
+
+TEMPLATE_OUTPUT_FACTOR = 2
+"""A custom template stops rendering past this many times the size budget of its output."""
+
+IO_CHUNK = 64 * 1024
+"""Bytes read at a time when streaming a download, an archive entry or the template child's output."""
+
+# GitHub's caps come in pairs: the hard limit GitHub enforces (the last guard cuts to it) and the smaller
+# budget the renderer aims under, whose margin holds what is added to the text after it is rendered.
+
+COMMENT_MAX_CHARS = 65_536
+"""GitHub refuses a comment longer than this (UTF-16 code units); github.comments.fit_body cuts to it."""
+
+COMMENT_BUDGET = 65_000
+"""The rendered report's share of a comment. The renderer counts characters; the 536 left over hold the
+sticky marker line put in front after rendering (at most 124 characters with a 100-character comment-id) and
+some astral characters (an emoji is two UTF-16 units to GitHub), so the last-resort cut, which may split a
+table, rarely has to run on a report the renderer already shortened."""
+
+SUMMARY_MAX_BYTES = 1 * MIB
+"""The runner drops a step summary larger than this whole (UTF-8 bytes); github.commands.append_summary
+cuts what the action writes so the file stays under it."""
+
+SUMMARY_BUDGET = 1_000_000
+"""The rendered report's share of the step summary. The 48,576 bytes left over are for what the action writes
+to the same file after the report (a failed comment's caution, a crash notice), which must not push the
+report past the runner's limit."""
 
 
 @dataclass(frozen=True)

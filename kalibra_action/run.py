@@ -8,11 +8,12 @@ config when one matches, else a path or glob; otherwise the config's baseline/cu
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kalibra_action.errors import InputError
+from kalibra_action.gates import Gate
 from kalibra_action.limits import DEFAULT_LIMITS, Limits
 from kalibra_action.paths import Roots, check_entries, confine
 from kalibra_action.result import Result
@@ -30,8 +31,7 @@ class RunRequest:
     config_required: bool = False
     baseline: str | None = None  # a path, a glob or a source name; overrides the config
     current: str | None = None
-    require: tuple[str, ...] = ()  # added to the config's require
-    require_source: str = "cli"
+    require: tuple[Gate, ...] = ()  # added to the config's; parsed where the request is built
     metrics: tuple[str, ...] | None = None
     trace_format: str | None = None
     fields: FieldMap = field(default_factory=FieldMap)  # flags win over per-source over global
@@ -118,15 +118,18 @@ def load_request_config(req: RunRequest):
     return load_config(req.config_path, required=req.config_required)
 
 
-def request_gates(config, req: RunRequest) -> tuple:
-    """The config's gates plus the request's, parsed against every registered field."""
+def request_gates_from(exprs: Sequence[str], source: str) -> tuple[Gate, ...]:
+    """Gates given on the command line (source "cli") or as the action's `require` input ("action"),
+    parsed once against every registered field, where the request is built. InputError on a bad one."""
     from kalibra_action.gates import parse_gates
     from kalibra_action.metrics import all_fields
 
-    known = all_fields()
-    gates = list(parse_gates(config.require, known, source="config"))
-    gates += parse_gates(req.require, known, source=req.require_source)
-    return tuple(gates)
+    return tuple(parse_gates(exprs, all_fields(), source=source))
+
+
+def request_gates(config, req: RunRequest) -> tuple[Gate, ...]:
+    """The config's gates, then the request's: both already parsed, passed on as they are."""
+    return (*config.require, *req.require)
 
 
 def _read_side(side: Side):

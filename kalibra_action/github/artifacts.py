@@ -24,15 +24,16 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 
 from kalibra_action.errors import InputError
+from kalibra_action.github.action_inputs import INPUT_DEFAULTS
 from kalibra_action.github.client import USER_AGENT, GitHubClient, GitHubError
 from kalibra_action.github.safezip import safe_extract
+from kalibra_action.limits import ARTIFACT_MAX_BYTES, ARTIFACT_MAX_FILES, IO_CHUNK
 
 MAX_API_CALLS = 10
 RUNS_PER_PAGE = 50
 STALE_DAYS = 30
 STORAGE_TIMEOUT = (10.0, 60.0)
 MAX_STORAGE_HOPS = 3
-CHUNK = 1 << 16
 PR_EVENTS = frozenset({"pull_request", "pull_request_target", "pull_request_review",
                        "pull_request_review_comment", "issue_comment"})
 _REDIRECTS = (301, 302, 303, 307, 308)
@@ -76,9 +77,8 @@ IF_NO_BASELINE: tuple[str, ...] = ("fail", "warn", "skip")
 
 def if_no_baseline(policy: str, err: NoBaseline) -> str:
     """Apply input `if-no-baseline`: 'fail' raises InputError (exit 2); 'warn' and 'skip' return the line
-    to show (as a warning, resp. a notice) while the current traces are reported alone, no gates evaluated."""
-    if policy not in IF_NO_BASELINE:
-        raise InputError(f"input 'if-no-baseline' must be one of {', '.join(IF_NO_BASELINE)}; got {policy!r}")
+    to show (as a warning, resp. a notice) while the current traces are reported alone, no gates evaluated.
+    The policy was checked against IF_NO_BASELINE where the input was read (github.settings)."""
     message = f"no baseline: {err.reason}"
     if policy == "fail":
         raise InputError(message, hint="set if-no-baseline: warn to report the current traces alone")
@@ -189,7 +189,7 @@ def _save(resp: requests.Response, out: Path, max_bytes: int, label: str) -> Non
         raise InputError(f"artifact download is {size} bytes, more than the limit of {max_bytes}", file=label)
     total = 0
     with open(out, "wb") as fh:
-        for chunk in resp.iter_content(CHUNK):
+        for chunk in resp.iter_content(IO_CHUNK):
             total += len(chunk)
             if total > max_bytes:
                 raise InputError(f"artifact download exceeds the limit of {max_bytes} bytes", file=label)
@@ -292,8 +292,9 @@ def _no_baseline(calls: _Calls, tried: list[tuple[dict[str, Any], str]], workflo
 
 
 def fetch_baseline(client: GitHubClient, repo: str, *, artifact: str, workflow: str, branch: str,
-                   path_glob: str = "**/*.jsonl*", dest: Path | None = None, max_bytes: int = 2 * 1024**3,
-                   max_files: int = 10_000, now: datetime | None = None) -> BaselineArtifact:
+                   path_glob: str = INPUT_DEFAULTS["baseline-path"], dest: Path | None = None,
+                   max_bytes: int = ARTIFACT_MAX_BYTES,
+                   max_files: int = ARTIFACT_MAX_FILES, now: datetime | None = None) -> BaselineArtifact:
     """Download and safely extract `artifact` from the newest good run of `workflow` on `branch`.
 
     Extracts into `dest`/files (`dest` default: a new temporary directory, removed again on failure; with an

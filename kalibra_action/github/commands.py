@@ -20,11 +20,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal, TextIO
 
+from kalibra_action.limits import SUMMARY_MAX_BYTES
 from kalibra_action.report.escape import clean, for_log, one_line
 
 Level = Literal["error", "warning", "notice"]
 MAX_ANNOTATIONS = 10
-SUMMARY_LIMIT = 1024 * 1024
 _SUMMARY_CUT = (
     "\n\n> [!NOTE]\n> The summary was cut to fit GitHub's 1 MiB limit; the JSON report has everything.\n"
 )
@@ -164,7 +164,7 @@ def fit_summary(markdown: str, budget: int) -> str:
     return cut + closing + _SUMMARY_CUT
 
 
-def append_summary(path: Path | None, markdown: str, limit: int = SUMMARY_LIMIT) -> bool:
+def append_summary(path: Path | None, markdown: str, limit: int = SUMMARY_MAX_BYTES) -> bool:
     """Append to the step summary within the 1 MiB the step may use. Returns True if it was cut."""
     if path is None:
         return False

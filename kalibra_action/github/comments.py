@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from kalibra_action.github.client import GitHubClient, GitHubError
 from kalibra_action.github.identity import Identity, cached_identity
+from kalibra_action.limits import COMMENT_MAX_CHARS
 
-MAX_BODY = 65_536  # GitHub's limit on a comment body, in characters
 _TRUNCATED = (
     "\n\n… the comment was cut to fit GitHub's size limit; the job summary and the JSON report "
     "are complete.\n"
@@ -91,7 +91,7 @@ def _closing(cut: str) -> str:
     return (f"\n{fence}" if fence else "") + "\n</details>" * max(0, opened)
 
 
-def fit_body(body: str, limit: int = MAX_BODY) -> str:
+def fit_body(body: str, limit: int = COMMENT_MAX_CHARS) -> str:
     """A last guard under the renderer's budget: cut, close open `<details>` and code fences, add a note.
 
     Sizes are UTF-16 code units (astral characters count twice), the unit GitHub's limit is checked in.

@@ -18,8 +18,8 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from kalibra_action.errors import InputError
+from kalibra_action.limits import IO_CHUNK
 
-CHUNK = 1 << 16
 _DRIVE = re.compile(r"^[A-Za-z]:(/|$)")
 
 
@@ -72,10 +72,10 @@ def _stream(zf: zipfile.ZipFile, info: zipfile.ZipInfo, out: BinaryIO, used: int
     checks the CRC only once the declared size is used up), and the count, not the header, decides.
     """
     unbounded = copy.copy(info)
-    unbounded.file_size = max_bytes - used + CHUNK + 1
+    unbounded.file_size = max_bytes - used + IO_CHUNK + 1
     count = 0
     with zf.open(unbounded) as src:
-        while chunk := src.read(CHUNK):
+        while chunk := src.read(IO_CHUNK):
             count += len(chunk)
             if used + count > max_bytes:
                 raise InputError(f"the archive expands to more than the limit of {max_bytes} bytes",

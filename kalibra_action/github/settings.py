@@ -2,7 +2,10 @@
 
 The runner passes inputs as `INPUT_<NAME>` with the name upper-cased and hyphens kept (`INPUT_GITHUB-TOKEN`),
 applies the defaults from action.yml, and rewrites mounted paths (workspace, event, file commands).
-Defaults here repeat action.yml's so that a local run without the runner behaves the same.
+The defaults here are action.yml's own (github.action_inputs, generated from it), so that a local run
+without the runner, or an input given as an empty string, behaves as the runner's default would.
+Choices are checked with the config layer's validators (kalibra_action.config), so an input accepts what
+the same key in kalibra.yml accepts.
 """
 
 from __future__ import annotations
@@ -13,22 +16,28 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
+from kalibra_action.config import check_choice
 from kalibra_action.errors import InputError
+from kalibra_action.gates import ON_INCONCLUSIVE
+from kalibra_action.github.action_inputs import INPUT_DEFAULTS
 from kalibra_action.github.artifacts import (
     IF_NO_BASELINE,
     check_glob,
     default_branch_for,
     workflow_from_ref,
 )
+from kalibra_action.github.comments import marker_for
 from kalibra_action.github.identity import LOGIN
 from kalibra_action.github.target import event_pr_number
 from kalibra_action.paths import Roots, lexical, make_roots
 
 CommentMode = Literal["update", "recreate", "off"]
-COMMENT_MODES: tuple[str, ...] = ("update", "recreate", "off")
-INCONCLUSIVE_POLICIES: tuple[str, ...] = ("warn", "fail", "pass")
+COMMENT_MODES: tuple[str, ...] = get_args(CommentMode)
+# An input given as "" gets action.yml's default, except these, for which an empty value means "not set":
+# `on-inconclusive: ''` lets the config decide.
+EMPTY_IS_UNSET = frozenset({"on-inconclusive"})
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_SERVER_URL = "https://github.com"
 
@@ -37,28 +46,6 @@ _TRUE = ("true", "True", "TRUE")
 _FALSE = ("false", "False", "FALSE")
 _COMMENT_ID = re.compile(r"^[A-Za-z0-9_.:/-]{1,100}$")
 
-# action.yml's defaults (tests check both stay equal).
-INPUT_DEFAULTS: dict[str, str] = {
-    "config": "kalibra.yml",
-    "baseline": "",
-    "current": "",
-    "require": "",
-    "github-token": "",
-    "comment": "update",
-    "comment-id": "kalibra",
-    "comment-author": "",
-    "on-inconclusive": "warn",
-    "fail-on-gate": "true",
-    "template": "",
-    "pr-number": "",
-    "report": "kalibra-report.json",
-    "working-directory": ".",
-    "baseline-artifact": "",
-    "baseline-workflow": "",
-    "baseline-branch": "",
-    "baseline-path": "**/*.jsonl*",
-    "if-no-baseline": "warn",
-}
 # upload-artifact refuses these in a name; a branch name has no whitespace or control characters.
 _ARTIFACT_BAD = set('"<>:|*?\\/\r\n')
 _WORKFLOW = re.compile(r"^[^\x00-\x1f\x7f]{1,255}$")
@@ -66,11 +53,14 @@ _BRANCH_BAD = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{")
 
 
 def get_input(env: Mapping[str, str], name: str) -> str:
-    """An input's value, trimmed: `INPUT_<NAME>` with hyphens kept, else with `_`, else the default."""
+    """An input's value, trimmed: `INPUT_<NAME>` with hyphens kept, else with `_`; action.yml's default when
+    it is absent or empty (but see EMPTY_IS_UNSET). A name action.yml does not declare is a KeyError."""
+    default = INPUT_DEFAULTS[name]
     for key in (f"INPUT_{name.upper()}", f"INPUT_{name.upper().replace('-', '_')}"):
         if key in env:
-            return env[key].strip()
-    return INPUT_DEFAULTS.get(name, "")
+            value = env[key].strip()
+            return value if value or name in EMPTY_IS_UNSET else default
+    return default
 
 
 def parse_bool(name: str, value: str) -> bool:
@@ -82,9 +72,11 @@ def parse_bool(name: str, value: str) -> bool:
 
 
 def parse_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
-    if value.lower() in choices:
-        return value.lower()
-    raise InputError(f"input '{name}' must be one of {', '.join(choices)}; got {value!r}")
+    """One of `choices`, in any letter case (as the runner's booleans are)."""
+    try:
+        return check_choice(value.lower(), choices)
+    except ValueError as exc:
+        raise InputError(f"input '{name}' {exc}") from None
 
 
 def parse_pr_number(value: str) -> int | None:
@@ -117,8 +109,8 @@ def parse_baseline_artifact(env: Mapping[str, str], event: dict[str, Any],
     artifact = inp("baseline-artifact")
     workflow = inp("baseline-workflow")
     branch = inp("baseline-branch")
-    path_glob = inp("baseline-path") or "**/*.jsonl*"
-    policy = parse_choice("if-no-baseline", inp("if-no-baseline") or "warn", IF_NO_BASELINE)
+    path_glob = inp("baseline-path")
+    policy = parse_choice("if-no-baseline", inp("if-no-baseline"), IF_NO_BASELINE)
     try:
         check_glob(path_glob)
     except InputError as err:
@@ -165,25 +157,25 @@ class ActionSettings:
     """Everything the action reads from its environment, parsed and checked once."""
 
     # inputs
-    config: str = "kalibra.yml"
+    config: str = INPUT_DEFAULTS["config"]
     baseline: str | None = None
     current: str | None = None
-    require: tuple[str, ...] = ()
+    require: tuple[str, ...] = ()  # gate expressions, parsed where the request is built (run.py)
     token: str | None = field(default=None, repr=False)
-    comment: CommentMode = "update"
-    comment_id: str = "kalibra"
+    comment: CommentMode = INPUT_DEFAULTS["comment"]  # type: ignore[assignment]
+    comment_id: str = INPUT_DEFAULTS["comment-id"]
     comment_author: str | None = None  # the token's login when given; else looked up (github.identity)
-    on_inconclusive: str | None = None
+    on_inconclusive: str | None = INPUT_DEFAULTS["on-inconclusive"]  # None: the config decides
     fail_on_gate: bool = True
     template: str | None = None
     pr_number_input: int | None = None
-    report: str = "kalibra-report.json"
-    working_directory: str = "."
+    report: str = INPUT_DEFAULTS["report"]
+    working_directory: str = INPUT_DEFAULTS["working-directory"]
     baseline_artifact: str | None = None  # turns the baseline-from-an-artifact feature on
     baseline_workflow: str | None = None  # resolved: the input, else the running workflow's file
     baseline_branch: str | None = None  # resolved: the input, else the PR's base, else the default branch
-    baseline_path: str = "**/*.jsonl*"
-    if_no_baseline: str = "warn"
+    baseline_path: str = INPUT_DEFAULTS["baseline-path"]
+    if_no_baseline: str = INPUT_DEFAULTS["if-no-baseline"]
     # runner
     workspace: Path = field(default_factory=Path.cwd)
     event_name: str = ""
@@ -208,7 +200,7 @@ class ActionSettings:
         def inp(name: str) -> str:
             return get_input(env, name)
 
-        comment_id = inp("comment-id") or "kalibra"
+        comment_id = inp("comment-id")
         if not _COMMENT_ID.match(comment_id):
             raise InputError(
                 f"input 'comment-id' may hold letters, digits and . _ : / - (at most 100), got {comment_id!r}"
@@ -221,21 +213,20 @@ class ActionSettings:
         if baseline and artifact["baseline_artifact"]:
             raise InputError("inputs 'baseline' and 'baseline-artifact' both set; give one of them")
         return cls(
-            config=inp("config") or "kalibra.yml",
+            config=inp("config"),
             baseline=baseline,
             current=inp("current") or None,
             require=split_lines(inp("require")),
             token=inp("github-token") or None,
-            comment=parse_choice("comment", inp("comment") or "update", COMMENT_MODES),  # type: ignore[arg-type]
+            comment=parse_choice("comment", inp("comment"), COMMENT_MODES),  # type: ignore[arg-type]
             comment_id=comment_id,
             comment_author=parse_login(inp("comment-author")),
-            on_inconclusive=(parse_choice("on-inconclusive", policy, INCONCLUSIVE_POLICIES)
-                             if policy else None),
-            fail_on_gate=parse_bool("fail-on-gate", inp("fail-on-gate") or "true"),
+            on_inconclusive=parse_choice("on-inconclusive", policy, ON_INCONCLUSIVE) if policy else None,
+            fail_on_gate=parse_bool("fail-on-gate", inp("fail-on-gate")),
             template=inp("template") or None,
             pr_number_input=parse_pr_number(inp("pr-number")),
-            report=inp("report") or "kalibra-report.json",
-            working_directory=inp("working-directory") or ".",
+            report=inp("report"),
+            working_directory=inp("working-directory"),
             **artifact,
             workspace=workspace,
             event_name=env.get("GITHUB_EVENT_NAME", ""),
@@ -301,7 +292,7 @@ class ActionSettings:
 
     @property
     def marker(self) -> str:
-        return f"<!-- kalibra-action:{self.comment_id} -->"
+        return marker_for(self.comment_id)
 
 
 def workspace_relative(path: Path, workspace: Path) -> str:

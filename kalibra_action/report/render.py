@@ -14,6 +14,7 @@ from pathlib import Path
 import jinja2
 
 from kalibra_action.errors import InputError
+from kalibra_action.limits import COMMENT_BUDGET, SUMMARY_BUDGET, TEMPLATE_OUTPUT_FACTOR
 from kalibra_action.report import format as fmt
 from kalibra_action.report import sandbox
 from kalibra_action.report.context import Caps, build
@@ -23,9 +24,6 @@ from kalibra_action.result import Result
 TEMPLATES = Path(__file__).parent / "templates"
 MARKDOWN = "markdown.md.j2"
 TERMINAL = "terminal.txt.j2"
-COMMENT_LIMIT = 65_000  # GitHub rejects comment bodies over 65,536 characters
-SUMMARY_LIMIT = 1_000_000  # bytes; a step summary over 1 MiB is dropped
-OUTPUT_FACTOR = 2  # a custom template stops rendering past twice the limit
 _CAP_STEPS = (None, 500, 200, 100, 50, 20, 10, 5, 2, 0)
 _ANSI = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
 _DEFAULT_POINTER = "the job summary or the JSON report (`--format json`) has the full list"
@@ -95,7 +93,7 @@ def _template_line(exc: BaseException) -> int | None:
 
 
 def render_markdown(result: Result, *, template: str | Path | None = None, extra: Mapping | None = None,
-                    limit: int = COMMENT_LIMIT, verbose: bool = False,
+                    limit: int = COMMENT_BUDGET, verbose: bool = False,
                     size: Callable[[str], int] = len, root: str | Path | None = None,
                     limits: sandbox.Limits | None = None) -> str:
     """Markdown for a PR comment or job summary, at most `limit` (measured by `size`, default characters).
@@ -112,7 +110,7 @@ def render_markdown(result: Result, *, template: str | Path | None = None, extra
         tpl = _ENV.get_template(MARKDOWN)
         return _fit(lambda ctx: tpl.render(ctx), result, extra, limit, verbose, size)
     path = sandbox.confine_template(template, Path.cwd() if root is None else root)
-    limits = limits or sandbox.Limits(output=OUTPUT_FACTOR * limit)
+    limits = limits or sandbox.Limits(output=TEMPLATE_OUTPUT_FACTOR * limit)
 
     def work() -> str:
         tpl = _user_template(path)
@@ -144,7 +142,7 @@ def _fit(render: Callable[[dict], str | None], result: Result, extra: dict, limi
 
 
 def render_summary(result: Result, *, extra: Mapping | None = None, template: str | Path | None = None,
-                   limit: int = SUMMARY_LIMIT, root: str | Path | None = None) -> str:
+                   limit: int = SUMMARY_BUDGET, root: str | Path | None = None) -> str:
     """The job summary: the same Markdown with every list (verbose), within the 1 MiB step-summary cap."""
     extra = {"full_report": "the JSON report has everything", "target": "summary", **(extra or {})}
     return render_markdown(result, template=template, extra=extra, limit=limit, verbose=True,

@@ -26,18 +26,23 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from kalibra_action.errors import InputError
-
-SOURCE_LIMIT = 256 * 1024  # bytes of one template file
-REPEAT_LIMIT = 1_000_000  # items or characters one `*` may build
-POWER_BITS = 10_000  # bits of an integer one `**` may build
+from kalibra_action.limits import (
+    IO_CHUNK,
+    MIB,
+    TEMPLATE_MAX_BYTES,
+    TEMPLATE_MAX_POWER_BITS,
+    TEMPLATE_MAX_REPEAT,
+    TEMPLATE_MEMORY,
+    TEMPLATE_SECONDS,
+)
 
 
 @dataclass(frozen=True)
 class Limits:
     """What rendering one custom template may cost; `output` is in characters (None: no cap)."""
 
-    seconds: float = 10.0
-    memory: int = 512 * 1024 * 1024  # bytes of address space on top of what the process already has
+    seconds: float = TEMPLATE_SECONDS
+    memory: int = TEMPLATE_MEMORY  # bytes of address space on top of what the process already has
     output: int | None = None
 
 
@@ -80,11 +85,11 @@ class FolderLoader(jinja2.BaseLoader):
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
             with os.fdopen(fd, "rb") as fh:
-                data = fh.read(SOURCE_LIMIT + 1)
+                data = fh.read(TEMPLATE_MAX_BYTES + 1)
         except OSError as exc:
             raise TemplateRefused(f"cannot read template '{template}': {exc.strerror}") from None
-        if len(data) > SOURCE_LIMIT:
-            raise TemplateRefused(f"template '{template}' is larger than {SOURCE_LIMIT:,} bytes")
+        if len(data) > TEMPLATE_MAX_BYTES:
+            raise TemplateRefused(f"template '{template}' is larger than {TEMPLATE_MAX_BYTES:,} bytes")
         try:
             return data.decode("utf-8"), str(path), lambda: True
         except UnicodeDecodeError:
@@ -128,15 +133,16 @@ def _check_repeat(left: object, right: object) -> None:
     for seq, count in ((left, right), (right, left)):
         if isinstance(seq, str | list | tuple | bytes) and isinstance(count, int):
             size = len(seq) * count
-            if size > REPEAT_LIMIT:
-                raise SecurityError(f"'*' would build {size:,} items (at most {REPEAT_LIMIT:,})")
+            if size > TEMPLATE_MAX_REPEAT:
+                raise SecurityError(f"'*' would build {size:,} items (at most {TEMPLATE_MAX_REPEAT:,})")
 
 
 def _check_power(base: object, exponent: object) -> None:
     if isinstance(base, int) and isinstance(exponent, int) and exponent > 0:
         bits = max(abs(base).bit_length(), 1) * exponent
-        if bits > POWER_BITS and abs(base) > 1:
-            raise SecurityError(f"'**' would build a {bits:,}-bit integer (at most {POWER_BITS:,})")
+        if bits > TEMPLATE_MAX_POWER_BITS and abs(base) > 1:
+            raise SecurityError(f"'**' would build a {bits:,}-bit integer "
+                                f"(at most {TEMPLATE_MAX_POWER_BITS:,})")
 
 
 def user_environment(folder: Path, builtin: Path, **options: object) -> jinja2.Environment:
@@ -216,7 +222,7 @@ def _limit_memory(extra: int) -> Callable[[], None]:
 
 def _collect(fd: int, pid: int, limits: Limits, source: str) -> bytes:
     deadline = time.monotonic() + limits.seconds
-    ceiling = 8 * (limits.output or 1 << 20) + 4096  # JSON of the capped text, UTF-8 and escapes included
+    ceiling = 8 * (limits.output or MIB) + 4096  # JSON of the capped text, UTF-8 and escapes included
     chunks: list[bytes] = []
     total = 0
     while True:
@@ -226,7 +232,7 @@ def _collect(fd: int, pid: int, limits: Limits, source: str) -> bytes:
             _kill(pid)
             raise InputError(f"template rendering stopped after {limits.seconds:g} s (the time limit)",
                              file=source)
-        chunk = os.read(fd, 1 << 16)
+        chunk = os.read(fd, IO_CHUNK)
         if not chunk:
             break
         total += len(chunk)

@@ -25,6 +25,7 @@ from kalibra_action.github.artifacts import (
     workflow_from_ref,
 )
 from kalibra_action.github.client import GitHubError
+from kalibra_action.github.settings import ActionSettings
 from tests.contract.conftest import REPO, TOKEN, requests_made
 
 NOW = datetime(2024, 5, 20, 12, 0, tzinfo=UTC)
@@ -282,8 +283,8 @@ def test_no_baseline_with_each_if_no_baseline_value(gh, make_client, tmp, scenar
 
 
 def test_if_no_baseline_rejects_other_values():
-    with pytest.raises(InputError, match="if-no-baseline"):
-        if_no_baseline("ignore", NoBaseline("x"))
+    with pytest.raises(InputError, match="input 'if-no-baseline' must be one of fail, warn, skip"):
+        ActionSettings.from_env({"INPUT_IF-NO-BASELINE": "ignore"})
 
 
 def test_the_search_stays_within_the_call_budget(gh, make_client, tmp):

@@ -14,7 +14,8 @@ import cmarkgfm
 import pytest
 from cmarkgfm.cmark import Options
 
-from kalibra_action.github.comments import MAX_BODY, StickyComment, fit_body, marker_for
+from kalibra_action.github.comments import StickyComment, fit_body, marker_for
+from kalibra_action.limits import COMMENT_MAX_CHARS as MAX_BODY
 from tests.contract.conftest import PR, REPO, comment, comments_path, requests_made
 
 NOTE = "the comment was cut to fit GitHub's size limit"

@@ -8,7 +8,8 @@ import pytest
 from werkzeug import Request, Response
 
 from kalibra_action.github.client import GitHubError
-from kalibra_action.github.comments import MAX_BODY, StickyComment, fit_body, marker_for, with_marker
+from kalibra_action.github.comments import StickyComment, fit_body, marker_for, with_marker
+from kalibra_action.limits import COMMENT_MAX_CHARS as MAX_BODY
 from tests.contract.conftest import PR, REPO, comment, comments_path, requests_made
 
 MARKER = marker_for("kalibra")

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from kalibra_action.errors import InputError
+from kalibra_action.github.action_inputs import INPUT_DEFAULTS
 from kalibra_action.github.commands import (
     MAX_ANNOTATIONS,
     Commands,
@@ -19,7 +20,7 @@ from kalibra_action.github.commands import (
     escape_property,
     format_outputs,
 )
-from kalibra_action.github.settings import INPUT_DEFAULTS, ActionSettings
+from kalibra_action.github.settings import ActionSettings
 from tests.conftest import ROOT
 
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
@@ -35,12 +36,6 @@ def test_action_yml_declares_the_interface():
     assert ACTION["runs"] == {"using": "docker", "image": "Dockerfile"}
     assert ACTION["branding"]["icon"] and ACTION["branding"]["color"]
     assert ACTION["inputs"]["github-token"]["default"] == "${{ github.token }}"
-
-
-def test_settings_defaults_match_action_yml():
-    for name, spec in ACTION["inputs"].items():
-        if name != "github-token":
-            assert str(spec.get("default", "")) == INPUT_DEFAULTS[name], name
 
 
 def runner_env(tmp_path: Path, **inputs: str) -> dict[str, str]:

@@ -12,6 +12,8 @@ from kalibra_action import cli, run
 from kalibra_action.errors import InputError
 from tests.fixtures.sample import sample_result
 
+PASSING = "regressions <= 99"  # the canned result passes when this gate is asked for
+
 
 def call(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
@@ -28,7 +30,7 @@ def fake_execute(monkeypatch: pytest.MonkeyPatch) -> list[run.RunRequest]:
         seen.append(req)
         if status:
             status("Loading something")
-        return sample_result(passed=bool(req.require and req.require[0] == "pass"))
+        return sample_result(passed=any(g.expr == PASSING for g in req.require))
 
     monkeypatch.setattr(run, "execute", execute)
     return seen
@@ -62,7 +64,9 @@ def test_compare_builds_the_request(fake_execute: list[run.RunRequest]) -> None:
     assert code == 1
     req = fake_execute[0]
     assert (req.baseline, req.current) == ("b.jsonl", "c.jsonl")
-    assert req.require == ("regressions <= 1", "cost_delta_pct <= 5") and req.require_source == "cli"
+    assert [(g.expr, g.field, g.op, g.threshold, g.source) for g in req.require] == [
+        ("regressions <= 1", "regressions", "<=", 1.0, "cli"),
+        ("cost_delta_pct <= 5", "cost_delta_pct", "<=", 5.0, "cli")]
     assert req.fields.task_id == "metadata.task" and req.fields.cost == "usage.cost"
     assert req.fields.outcome is None
     assert (req.trace_format, req.on_inconclusive, req.resamples, req.seed) == ("flat", "fail", 500, 7)
@@ -90,7 +94,7 @@ def test_quiet_silences_status(fake_execute) -> None:
 
 
 def test_exit_0_when_gates_pass(fake_execute) -> None:
-    code, out, _ = call("compare", "b", "c", "-r", "pass", "--format", "markdown")
+    code, out, _ = call("compare", "b", "c", "-r", PASSING, "--format", "markdown")
     assert code == 0 and out.startswith("## ")
 
 

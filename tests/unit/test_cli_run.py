@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kalibra_action.errors import InputError
-from kalibra_action.run import RunRequest, execute
+from kalibra_action.run import RunRequest, execute, request_gates_from
 from kalibra_action.traces.fields import FieldMap
 
 
@@ -52,7 +52,7 @@ def test_config_sides_with_per_side_task_id(tree: Path) -> None:
 
 
 def test_cli_require_is_added_to_the_config(tree: Path) -> None:
-    result = execute(RunRequest(require=("regressions <= 0",)))
+    result = execute(RunRequest(require=request_gates_from(("regressions <= 0",), "cli")))
     assert [(g.expr, g.source, g.passed) for g in result.gates] == [
         ("regressions <= 5", "config", True), ("regressions <= 0", "cli", False)]
     assert not result.passed and result.exit_code == 1
@@ -97,10 +97,10 @@ def test_required_config_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         execute(RunRequest(config_path="missing.yml", config_required=True))
 
 
-def test_bad_cli_gate_fails_before_loading(tree: Path) -> None:
+def test_bad_cli_gate_fails_where_the_request_is_built(tree: Path) -> None:
     with pytest.raises(InputError) as exc:
-        execute(RunRequest(baseline="nope.jsonl", current="nope.jsonl", require=("regresions <= 1",)))
-    assert "did you mean 'regressions'" in str(exc.value)
+        request_gates_from(("regresions <= 1",), "cli")
+    assert "did you mean 'regressions'" in str(exc.value) and exc.value.key == "--require"
 
 
 def test_status_lines(tree: Path) -> None:

@@ -115,12 +115,11 @@ def test_runs_defaults_in_registry_order_and_collects_fields() -> None:
     assert res.passed and res.gates == []
 
 
-def test_explicit_metric_order_kept_and_unknown_metric_rejected() -> None:
+def test_explicit_metric_order_kept() -> None:  # names are checked where read: config.check_metric
     res = compare(population("b", BASE), population("c", UP),
                   CompareOptions(metrics=("cost", "success_rate")))
     assert list(res.observations) == ["cost", "success_rate"]
-    with pytest.raises(InputError, match=r"unknown metric 'cots' \(did you mean 'cost'\?\)"):
-        compare(population("b", BASE), population("c", UP), CompareOptions(metrics=("cots",)))
+
 
 
 def test_rollup_excludes_breakdowns() -> None:
@@ -185,11 +184,6 @@ def test_inconclusive_policy(policy: str, passed: bool) -> None:
     assert gate.status is GateStatus.INCONCLUSIVE and gate.passed is passed and res.passed is passed
     assert gate.ci == pytest.approx((-30.0, 70.0)) and gate.mde == 2.0
     assert res.settings["on_inconclusive"] == policy
-
-
-def test_bad_policy_rejected_before_running() -> None:
-    with pytest.raises(InputError, match="on_inconclusive"):
-        compare(population("b", BASE), population("c", UP), CompareOptions(on_inconclusive="sometimes"))
 
 
 def test_field_the_metric_did_not_produce_fails_gate() -> None:

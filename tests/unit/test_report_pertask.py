@@ -352,7 +352,7 @@ def test_starter_config_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.chdir(tmp_path)
     (tmp_path / "kalibra.yml").write_text(render_starter_config("base.jsonl", "cur.jsonl"))
     config = load_config("kalibra.yml", required=True)
-    assert config.require[0] == "significant_regressions <= 0" and config.on_inconclusive == "warn"
+    assert config.require[0].expr == "significant_regressions <= 0" and config.on_inconclusive == "warn"
     # until config.py knows `per_task`, it is an unknown-key warning — never an error
     assert all("per_task" in w for w in config.warnings)
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from kalibra_action.errors import InputError
+from kalibra_action.limits import COMMENT_BUDGET
 from kalibra_action.report import sandbox
-from kalibra_action.report.render import COMMENT_LIMIT, render_markdown
+from kalibra_action.report.render import render_markdown
 from tests.fixtures.sample import sample_result
 from tests.template_attacks import sort_leak
 
@@ -155,7 +156,7 @@ def test_output_past_the_cap_stops_streaming(workspace: Path) -> None:
                    "{% endfor %}{% endfor %}")
     start = time.monotonic()
     err = refused(tpl, workspace)
-    assert f"larger than {2 * COMMENT_LIMIT:,} characters" in str(err) and time.monotonic() - start < 6
+    assert f"larger than {2 * COMMENT_BUDGET:,} characters" in str(err) and time.monotonic() - start < 6
 
 
 @pytest.mark.parametrize(("body", "limits"), [
