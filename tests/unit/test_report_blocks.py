@@ -152,3 +152,35 @@ def test_the_summary_limit_is_in_bytes():
     result = sample_result(task_ids=["é" * 200 + str(i) for i in range(200)], per_task=False)
     text = render_summary(result, limit=20_000)
     assert len(text.encode()) <= 20_000 and SUMMARY_LIMIT > 20_000
+
+
+# ---- the README documents what a template can use --------------------------------------------------------
+
+def readme_section() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("#### Changing one part of the built-in comment")
+    return text[start:text.index("\n### ", start)]
+
+
+def test_the_readme_example_overrides_the_footer(tmp_path):
+    example = re.search(r"```jinja\n(.*?)```", readme_section(), re.S).group(1)
+    tpl = tmp_path / "comment.md.j2"
+    tpl.write_text(example)
+    text = render_markdown(sample_result(), template=tpl, extra=EXTRA, root=tmp_path)
+    assert text.endswith(f"Questions about this check: #eval-team · [the run]({RUN_URL})\n")
+    assert "### Quality gates" in text and "<sub>kalibra-action" not in text
+
+
+def test_the_readme_names_every_block_and_every_context_variable():
+    from kalibra_action.report.context import build
+
+    section = readme_section()
+    source = (render.TEMPLATES / render.MARKDOWN).read_text(encoding="utf-8")
+    blocks = set(re.findall(r"{% block (\w+) %}", source))
+    assert blocks >= set(SECTIONS)
+    documented = set(re.findall(r"^\| `(\w+)` \|", section, re.M))
+    assert blocks <= documented
+    variables = set(build(sample_result(), extra=EXTRA))
+    rows = re.findall(r"^\| (`\w+`(?:, `\w+`)*) \|", section, re.M)
+    named = {name for row in rows for name in re.findall(r"`(\w+)`", row)}
+    assert variables <= named, variables - named
