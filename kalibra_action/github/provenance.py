@@ -1,16 +1,13 @@
-"""The baseline artifact's provenance in the report: run link, commit, age (and the block placement)."""
+"""The baseline artifact's provenance for the report: run link, commit, age (provenance.md.j2 shows it)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from kalibra_action.github.artifacts import STALE_DAYS, BaselineProvenance
 
-PROVENANCE_TEMPLATE = "provenance.md.j2"
-PROVENANCE_MARK = "<!-- kalibra-baseline-provenance -->"
 _HEX_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -42,27 +39,3 @@ def provenance_extra(p: BaselineProvenance, *, server_url: str, repository: str)
         "commit_url": commit_url, "created_at": p.created_at, "age_days": p.age_days,
         "age": age_text(p.age_days), "stale": p.stale, "stale_days": STALE_DAYS,
     }
-
-
-def render_provenance(extra: Mapping[str, Any]) -> str:
-    """The provenance partial on its own (the same template markdown.md.j2 includes)."""
-    if not extra.get("baseline_provenance"):
-        return ""
-    from kalibra_action.report.render import render_partial
-
-    return render_partial(PROVENANCE_TEMPLATE, extra=dict(extra)).strip("\n")
-
-
-def with_provenance(body: str, block: str) -> str:
-    """Put the provenance block under the report's first lines, unless the template already included it."""
-    if not block or PROVENANCE_MARK in body:
-        return body
-    lines = body.split("\n")
-    at = next((i for i, line in enumerate(lines) if line.startswith("**Baseline:**")), None)
-    if at is None:
-        at = next((i for i, line in enumerate(lines) if line.startswith("## ")), None)
-    if at is None:
-        at = 0 if lines and lines[0].startswith("<!-- kalibra-action:") else -1
-    after = lines[at + 1:]
-    gap = [""] if after and after[0].strip() else []
-    return "\n".join([*lines[:at + 1], "", block, *gap, *after]).lstrip("\n")

@@ -7,10 +7,13 @@ import json
 import math
 from enum import Enum
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kalibra_action import __version__
 from kalibra_action.result import FieldValue, GateResult, Observation, Result, SideInfo
+
+if TYPE_CHECKING:
+    from kalibra_action.current_only import CurrentOnly
 
 
 def plain(value: Any) -> Any:
@@ -118,3 +121,28 @@ def to_dict(result: Result) -> dict:
 def to_json(result: Result, *, indent: int | None = 2) -> str:
     """Strict JSON text (never NaN or Infinity)."""
     return json.dumps(to_dict(result), indent=indent, allow_nan=False, ensure_ascii=False)
+
+
+def current_only_json(report: CurrentOnly) -> str:
+    """The JSON report: the same top-level shape as a comparison's where it applies, `baseline` null."""
+    data = {
+        "status": "no_baseline",
+        "passed": True,
+        "exit_code": 0,
+        "no_baseline": {"reason": report.reason, "policy": report.policy, **dict(report.looked_for)},
+        "baseline": None,
+        "current": {"source": report.label, "label": report.label, "count": report.count,
+                    "files": list(report.files), "format": report.format, "filters": list(report.filters),
+                    "total_before_filter": report.total_before_filter, "warnings": list(report.warnings)},
+        "current_stats": {"traces": report.count, "tasks": report.tasks, "successes": report.successes,
+                          "known_outcomes": report.known_outcomes,
+                          "success_rate": plain(report.success_rate),
+                          "median_cost": plain(report.median_cost),
+                          "median_tokens": plain(report.median_tokens),
+                          "median_duration_s": plain(report.median_duration)},
+        "gates": [],
+        "gates_not_evaluated": list(report.gates),
+        "warnings": list(report.warnings),
+        "version": __version__,
+    }
+    return json.dumps(data, indent=2, allow_nan=False, ensure_ascii=False)

@@ -1,8 +1,11 @@
-"""Render a Result as Markdown (PR comment, job summary) or terminal text through Jinja2 templates.
+"""Every Markdown the project writes, and the terminal text, through Jinja2 templates.
 
-One environment for the package templates; a user template renders with the same filters and context in
-Jinja's immutable sandbox, in a child process with time, memory and output caps (report.sandbox).
-Autoescape is off: every template passes untrusted text through the `md` filter.
+`render` is the one path for Markdown: the comparison (comment, job summary), the current-traces-only
+report, the error notice and the pull-request refusal all come from templates in `templates/`, fitted to
+the comment's or the job summary's size limit. One environment for the package templates; a user template
+renders with the same filters and context in Jinja's immutable sandbox, in a child process with time,
+memory and output caps (report.sandbox). Autoescape is off: every template passes untrusted text through
+the `md` filter.
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from kalibra_action import __version__
 from kalibra_action.errors import InputError
 from kalibra_action.limits import COMMENT_BUDGET, SUMMARY_BUDGET, TEMPLATE_OUTPUT_FACTOR
 from kalibra_action.report import format as fmt
@@ -21,9 +26,17 @@ from kalibra_action.report.context import Caps, build
 from kalibra_action.report.escape import md, plain
 from kalibra_action.result import Result
 
+if TYPE_CHECKING:
+    from kalibra_action.current_only import CurrentOnly
+
+ContextOf = Callable[[Caps], dict[str, Any]]  # a template's variables, long lists cut to the caps given
+
 TEMPLATES = Path(__file__).parent / "templates"
 MARKDOWN = "markdown.md.j2"
 TERMINAL = "terminal.txt.j2"
+CURRENT_ONLY = "current_only.md.j2"
+ERROR = "error.md.j2"
+REFUSED = "refused.md.j2"
 _CAP_STEPS = (None, 500, 200, 100, 50, 20, 10, 5, 2, 0)
 _ANSI = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
 _DEFAULT_POINTER = "the job summary or the JSON report (`--format json`) has the full list"
@@ -92,53 +105,70 @@ def _template_line(exc: BaseException) -> int | None:
     return line
 
 
-def render_markdown(result: Result, *, template: str | Path | None = None, extra: Mapping | None = None,
-                    limit: int = COMMENT_BUDGET, verbose: bool = False,
-                    size: Callable[[str], int] = len, root: str | Path | None = None,
-                    limits: sandbox.Limits | None = None) -> str:
-    """Markdown for a PR comment or job summary, at most `limit` (measured by `size`, default characters).
+def render(name: str, context: ContextOf, *, template: str | Path | None = None,
+           root: str | Path | None = None, limit: int = COMMENT_BUDGET, size: Callable[[str], int] = len,
+           pointer: str = _DEFAULT_POINTER, limits: sandbox.Limits | None = None) -> str:
+    """The one way Markdown is made: the built-in template `name`, or a custom `template`, at most `limit`.
 
-    Over the limit, long lists (regressed tasks, spans, warnings, files) are cut to their worst items
-    step by step; the verdict and the gate table always stay.
+    `context(caps)` gives the template's variables with long lists cut to `caps`; over the limit the lists
+    are cut step by step, and a text that never fits is cut at a line with a note naming `pointer` (where
+    the rest is). The size is measured by `size` (default characters).
 
     A custom `template` must be a file inside `root` (default: the current directory); it renders in a
     sandboxed child process within `limits` (default: 10 s, and output up to twice `limit`), see
     kalibra_action.report.sandbox.
     """
-    extra = {"full_report": _DEFAULT_POINTER, **(extra or {})}
     if template is None:
-        tpl = _ENV.get_template(MARKDOWN)
-        return _fit(lambda ctx: tpl.render(ctx), result, extra, limit, verbose, size)
+        tpl = _ENV.get_template(name)
+        return _fit(tpl.render, context, limit, size, pointer)
     path = sandbox.confine_template(template, Path.cwd() if root is None else root)
     limits = limits or sandbox.Limits(output=TEMPLATE_OUTPUT_FACTOR * limit)
 
     def work() -> str:
         tpl = _user_template(path)
-        return _fit(lambda ctx: _render(tpl, ctx, limits.output), result, extra, limit, verbose, size,
+        return _fit(lambda ctx: _render(tpl, ctx, limits.output), context, limit, size, pointer,
                     cap=limits.output)
 
     return sandbox.run_isolated(work, limits, source=str(template))
 
 
-def _fit(render: Callable[[dict], str | None], result: Result, extra: dict, limit: int, verbose: bool,
-         size: Callable[[str], int], cap: int | None = None) -> str:
+def _fit(render: Callable[[dict], str | None], context: ContextOf, limit: int, size: Callable[[str], int],
+         pointer: str, cap: int | None = None) -> str:
     """Render with ever shorter lists until the text fits `limit`; a text that never does is cut.
 
     `render` gives None for a text it stopped past `cap` characters; with the shortest lists that is an error.
     """
     text = None
     for items in _CAP_STEPS:
-        ctx = build(result, caps=Caps(items), extra=extra, verbose=verbose)
-        text = render(ctx)
+        text = render(context(Caps(items)))
         if text is not None and size(text) <= limit:
             return text
     if text is None:
         raise InputError(f"template output is larger than {cap:,} characters (the limit) "
                          "even with the shortest lists")
-    text = hard_cut(text, limit, str(extra["full_report"]))
+    text = hard_cut(text, limit, pointer)
     while size(text) > limit:  # multi-byte characters under a byte budget
-        text = hard_cut(text, limit - (size(text) - limit) - 1, str(extra["full_report"]))
+        text = hard_cut(text, limit - (size(text) - limit) - 1, pointer)
     return text
+
+
+def _utf8_size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def render_markdown(result: Result, *, template: str | Path | None = None, extra: Mapping | None = None,
+                    limit: int = COMMENT_BUDGET, verbose: bool = False,
+                    size: Callable[[str], int] = len, root: str | Path | None = None,
+                    limits: sandbox.Limits | None = None) -> str:
+    """The comparison as Markdown (PR comment), through `render` with markdown.md.j2 or a custom template.
+
+    Over the limit, long lists (regressed tasks, spans, warnings, files) are cut to their worst items
+    step by step; the verdict and the gate table always stay.
+    """
+    extra = {"full_report": _DEFAULT_POINTER, **(extra or {})}
+    return render(MARKDOWN, lambda caps: build(result, caps=caps, extra=extra, verbose=verbose),
+                  template=template, root=root, limit=limit, size=size, pointer=str(extra["full_report"]),
+                  limits=limits)
 
 
 def render_summary(result: Result, *, extra: Mapping | None = None, template: str | Path | None = None,
@@ -146,7 +176,30 @@ def render_summary(result: Result, *, extra: Mapping | None = None, template: st
     """The job summary: the same Markdown with every list (verbose), within the 1 MiB step-summary cap."""
     extra = {"full_report": "the JSON report has everything", "target": "summary", **(extra or {})}
     return render_markdown(result, template=template, extra=extra, limit=limit, verbose=True,
-                           size=lambda t: len(t.encode("utf-8")), root=root)
+                           size=_utf8_size, root=root)
+
+
+def render_current_only(report: CurrentOnly, *, extra: Mapping | None = None, summary: bool = False) -> str:
+    """The current traces alone (no baseline): the comment, or with `summary` the job summary."""
+    ctx = {"report": report, "extra": dict(extra or {}), "version": __version__}
+    return render(CURRENT_ONLY, lambda _caps: ctx, **_budget(summary))
+
+
+def render_error(message: str, *, title: str, extra: Mapping | None = None, summary: bool = False) -> str:
+    """The notice that no comparison ran (bad input, internal error): the comment, or the job summary's."""
+    ctx = {"where": "summary" if summary else "comment", "title": title, "message": message,
+           "extra": dict(extra or {})}
+    return render(ERROR, lambda _caps: ctx, **_budget(summary))
+
+
+def render_refusal(message: str) -> str:
+    """The job summary's note that the pull request was refused (kalibra_action.github.target)."""
+    return render(REFUSED, lambda _caps: {"message": message}, **_budget(summary=True))
+
+
+def _budget(summary: bool) -> dict:
+    """The size limit of a job summary (bytes) or of a comment (characters)."""
+    return {"limit": SUMMARY_BUDGET, "size": _utf8_size} if summary else {"limit": COMMENT_BUDGET}
 
 
 _DETAILS_OPEN = re.compile(r"<details\b", re.I)
@@ -163,11 +216,6 @@ def hard_cut(text: str, limit: int, pointer: str = _DEFAULT_POINTER) -> str:
     open_details = len(_DETAILS_OPEN.findall(cut)) - len(_DETAILS_CLOSE.findall(cut))
     closing = "\n\n" + "\n".join(["</details>"] * open_details) if open_details > 0 else ""
     return (cut + closing + note)[:limit]
-
-
-def render_partial(name: str, **context: object) -> str:
-    """One of the package's templates on its own (e.g. provenance.md.j2), with the shared filters."""
-    return _ENV.get_template(name).render(**context)
 
 
 def render_terminal(result: Result, *, color: bool = False, verbose: bool = False) -> str:

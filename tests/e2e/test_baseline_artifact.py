@@ -284,19 +284,6 @@ def test_links_in_the_provenance_cannot_break_out():
         assert safe_url(bad) == ""
 
 
-def test_the_partial_is_placed_once():
-    from kalibra_action.github.provenance import PROVENANCE_MARK, with_provenance
-
-    block = f"{PROVENANCE_MARK}\nBaseline: artifact x"
-    body = f"{MARKER}\n## ✅ Kalibra\n\n**Baseline:** a · **Current:** b\n\n### Quality gates\n"
-    placed = with_provenance(body, block)
-    assert placed.count(PROVENANCE_MARK) == 1 and placed.startswith(MARKER)
-    assert "**Current:** b\n\n" + block + "\n\n### Quality gates" in placed
-    assert with_provenance(placed, block) == placed  # the template already included it
-    assert with_provenance(body, "") == body
-    assert with_provenance("## Custom\nno baseline line\n", block).startswith("## Custom\n\n" + block)
-
-
 @pytest.mark.parametrize(("days", "text"), [(0.2, "less than a day"), (1.7, "1 day"), (3.2, "3 days")])
 def test_age_text(days, text):
     from kalibra_action.github.provenance import age_text

@@ -1,0 +1,132 @@
+"""The baseline artifact: found on the base branch, extracted to a temporary directory, and named by its
+provenance (never by the temporary path) in logs, errors and the report.
+
+When there is none, `if-no-baseline` decides: `fail` is an InputError (exit 2), `warn` and `skip` leave
+the run to the current-traces-only path (kalibra_action.action.current).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kalibra_action.errors import InputError
+from kalibra_action.github.artifacts import (
+    STALE_DAYS,
+    BaselineArtifact,
+    NoBaseline,
+    fetch_baseline,
+    if_no_baseline,
+)
+from kalibra_action.github.client import GitHubClient, GitHubError
+from kalibra_action.github.commands import Commands
+from kalibra_action.github.provenance import age_text, provenance_extra
+from kalibra_action.github.settings import ActionSettings
+from kalibra_action.result import Result
+
+ACTIONS_READ_FIX = (
+    "give the job `permissions: actions: read` (with `contents: read`), and check that "
+    "baseline-workflow names the workflow that uploads the artifact"
+)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """An extracted baseline artifact and its provenance as the templates and the JSON report show it."""
+
+    artifact: BaselineArtifact
+    provenance: dict[str, Any]
+
+    def spec(self, path_glob: str) -> str:
+        """The engine's `baseline`: the one extracted file, or the glob under the extraction directory."""
+        if len(self.artifact.paths) == 1:
+            return str(Path(self.artifact.paths[0]).resolve())
+        return f"{glob.escape(str(Path(self.artifact.directory).resolve()))}/{path_glob}"
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.artifact.directory)
+
+    def remove(self) -> None:
+        """The extracted files live only as long as the comparison."""
+        shutil.rmtree(self.directory.parent, ignore_errors=True)
+
+    def strip_dir(self, text: str) -> str:
+        """Paths under the (temporary, soon removed) extraction directory, shown inside the artifact."""
+        root = str(self.directory.resolve())
+        return text.replace(root + os.sep, f"{self.artifact.provenance.artifact}:").replace(root, "")
+
+    def input_error(self, err: InputError) -> InputError:
+        """An input error about an extracted file names it inside the artifact, not by a temporary path."""
+        if not err.file or self.strip_dir(err.file) == err.file:
+            return err
+        return InputError(f"baseline {self.strip_dir(err.file)}"
+                          f"{f':{err.line}' if err.line is not None else ''}: {err.message}",
+                          key=err.key, hint=err.hint)
+
+    def relabel(self, result: Result) -> None:
+        """The baseline side is named by the artifact (the provenance line names run, branch and commit)."""
+        side = result.baseline
+        side.label = self.artifact.provenance.artifact
+        side.files = [self.strip_dir(f) for f in side.files]
+        side.warnings = [self.strip_dir(w) for w in side.warnings]
+        result.warnings = [self.strip_dir(w) for w in result.warnings]
+
+
+def fetch(s: ActionSettings, cmd: Commands,
+          client_factory: Callable[[ActionSettings], GitHubClient]) -> Fetched | NoBaseline:
+    """Download the baseline artifact; the NoBaseline when there is none and `if-no-baseline` allows it."""
+    assert s.baseline_artifact and s.baseline_workflow and s.baseline_branch
+    if not s.token:
+        raise InputError("input 'baseline-artifact' needs input 'github-token' to read the artifacts",
+                         hint=ACTIONS_READ_FIX)
+    if not s.repository:
+        raise InputError("GITHUB_REPOSITORY is not set: cannot look for the baseline artifact")
+    cmd.log(f"looking for artifact '{s.baseline_artifact}' from the newest successful run of "
+            f"workflow '{s.baseline_workflow}' on branch '{s.baseline_branch}' "
+            f"(files: {s.baseline_path}; if none: {s.if_no_baseline})")
+    try:
+        got = fetch_baseline(client_factory(s), s.repository, artifact=s.baseline_artifact,
+                             workflow=s.baseline_workflow, branch=s.baseline_branch,
+                             path_glob=s.baseline_path)
+    except NoBaseline as err:
+        line = if_no_baseline(s.if_no_baseline, err)  # `fail`: InputError, exit 2
+        cmd.log(line)
+        title = "kalibra-action: no baseline"
+        if s.if_no_baseline == "warn":
+            cmd.warning(line, title=title)
+        else:
+            cmd.notice(line, title=title)
+        return err
+    except GitHubError as err:
+        fix = ACTIONS_READ_FIX if err.status in (401, 403, 404) else None
+        raise InputError(f"cannot fetch the baseline artifact '{s.baseline_artifact}': {err}",
+                         hint=fix) from None
+    except InputError as err:  # an unsafe or oversized archive, no file matching baseline-path
+        raise InputError(f"baseline artifact '{s.baseline_artifact}': {err.message}", hint=err.hint) from None
+    try:
+        fetched = Fetched(got, provenance_extra(got.provenance, server_url=s.server_url,
+                                                repository=s.repository))
+        _log_provenance(fetched, cmd)
+    except BaseException:
+        shutil.rmtree(Path(got.directory).parent, ignore_errors=True)
+        raise
+    return fetched
+
+
+def _log_provenance(fetched: Fetched, cmd: Commands) -> None:
+    p = fetched.artifact.provenance
+    run_number = fetched.provenance["run_number"]
+    cmd.log(f"baseline: artifact '{p.artifact}' from run #{run_number} ({p.run_url or p.run_id}) on "
+            f"'{p.branch}' at {p.commit[:12]}, created {p.created_at} ({age_text(p.age_days)} ago); "
+            f"{len(fetched.artifact.paths)} file(s)")
+    if p.stale:
+        cmd.warning(f"the baseline artifact '{p.artifact}' is {age_text(p.age_days)} old (run "
+                    f"#{run_number} on {p.branch}), more than {STALE_DAYS} days: "
+                    "re-run the workflow that uploads it on that branch",
+                    title="kalibra-action: stale baseline")
