@@ -32,7 +32,7 @@ def read_into(sink: Sink, files: Sequence[TraceFile], fmt: str | None, warnings:
     """
     formats = file_formats(files, fmt)
     pipelines = [pipeline_of(name) for name in formats]
-    objects = object_source(files, formats, options)
+    objects = object_source(files, formats, options, sink.where)
     for tf, pipeline in zip(files, pipelines, strict=True):
         if pipeline == FLAT:
             before = sink.total + sink.dup_traces

@@ -26,15 +26,20 @@ from types import ModuleType
 from typing import Protocol
 
 from kalibra_action.errors import InputError
+from kalibra_action.traces import promptfoo
 from kalibra_action.traces.detect import JSONL_FORMATS, sniff_all
+from kalibra_action.traces.selectors import SelectorCheck
 from kalibra_action.traces.source import Objects, ObjectSource, TraceFile, iter_objects, open_binary
+from kalibra_action.traces.where import Matcher
 
 AUTO = "auto"
 HEAD_BYTES = 4096
 DURATION_UNITS = ("s", "ms", "us", "ns")
 
 # The native readers, in sniff order: one line per reader module.
-NATIVE_READERS: list[ModuleType] = []
+NATIVE_READERS: list[ModuleType] = [
+    promptfoo,
+]
 
 
 @dataclass(frozen=True)
@@ -153,15 +158,22 @@ def file_formats(files: Sequence[TraceFile], fmt: str | None) -> list[str]:
     return [r.NAME if r is not None else next(jsonl) for r in native]
 
 
-def object_source(files: Sequence[TraceFile], formats: Sequence[str], options: ReadOptions) -> ObjectSource:
-    """One `objects(tf, warnings)` for all the files: each native file through its reader, the rest as
-    JSON Lines."""
-    by_path = {tf.path: objects_of(reader, options) for tf, name in zip(files, formats, strict=True)
+def object_source(files: Sequence[TraceFile], formats: Sequence[str], options: ReadOptions,
+                  where: Sequence[Matcher] | None = None) -> ObjectSource:
+    """One `objects(tf, warnings)` for all the files of one side: each native file through its reader, the
+    rest as JSON Lines. With `where` (a load, not a conversion), a reader's SELECTORS must name one
+    population among the objects `where` keeps (see traces/selectors.py)."""
+    readers = {tf.path: reader for tf, name in zip(files, formats, strict=True)
                if (reader := get_reader(name)) is not None}
-    if not by_path:
+    if not readers:
         return iter_objects
+    check = SelectorCheck(where) if where is not None else None
 
     def objects(tf: TraceFile, warnings: list[str]) -> Objects:
-        return by_path.get(tf.path, iter_objects)(tf, warnings)
+        reader = readers.get(tf.path)
+        if reader is None:
+            return iter_objects(tf, warnings)
+        objs = objects_of(reader, options)(tf, warnings)
+        return check.objects(reader, tf, objs) if check is not None else objs
 
     return objects
