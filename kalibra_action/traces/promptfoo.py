@@ -19,6 +19,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
+import zlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -37,13 +39,15 @@ PIPELINE = "flat"
 SELECTORS = ("provider.id", "promptIdx")
 
 SPAN_NAME = "provider_call"
+_EXPORT = "promptfoo export"
 ERROR_REASON = 2  # promptfoo's ResultFailureReason.ERROR (1 is ASSERT: an answer that failed its tests)
 _FAILURE_REASONS = (0, 1, ERROR_REASON)
 _MAX_TOKENS = 10**12
 _MAX_COST = 1e9  # USD
 _MAX_LATENCY_MS = 1e11  # about three years
 _TASK_TEXT = 80  # a vars key longer than this is shortened, with a hash of the whole
-# Keys of a result row; a JSON Lines file whose first row has three of them (quoted, as keys) is promptfoo's.
+# Keys of a result row: a JSON Lines file whose first row has three of them at its top is promptfoo's.
+_EXPORT_START = re.compile(rb'\{\s*"evalId"\s*:')
 _ROW_KEYS = (b'"gradingResult":', b'"latencyMs":', b'"promptIdx":', b'"testIdx":', b'"testCase":',
              b'"failureReason":', b'"namedScores":', b'"promptId":')
 
@@ -56,13 +60,29 @@ def describe() -> str:
 
 
 def sniff(tf: TraceFile, head: bytes) -> bool:
-    """A `-o x.json` export (an object with evalId and results) or a `-o x.jsonl` row."""
+    """A `-o x.json` export (an object that opens with evalId) or a `-o x.jsonl` row.
+
+    Row keys found anywhere in the head only make the first line worth parsing: they may sit in another
+    format's metadata, and a row's keys come in name order, so a long `error` or `gradingResult` (a failed
+    assertion quoting a long answer) can push the telling ones past the head."""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not text.startswith(b"{"):
         return False
-    if b'"evalId"' in text and b'"results"' in text:
+    if _EXPORT_START.match(text):
         return True
-    return sum(key in text for key in _ROW_KEYS) >= 3
+    maybe = text.startswith(b'{"cost":') or any(key in text for key in _ROW_KEYS)
+    return maybe and _first_row_is_result(tf)
+
+
+def _first_row_is_result(tf: TraceFile) -> bool:
+    """Whether the file's first line is a JSON object with three of a result row's keys."""
+    try:
+        with open_text(tf) as f:
+            line = f.readline(tf.limits.max_line_bytes + 1)
+        row = json.loads(line)
+    except (OSError, EOFError, zlib.error, ValueError, RecursionError, InputError):
+        return False  # not this format; the JSON Lines reader names the problem
+    return isinstance(row, dict) and sum(key.strip(b'":').decode() in row for key in _ROW_KEYS) >= 3
 
 
 def objects(tf: TraceFile, options: ReadOptions, warnings: list[str]) -> Iterator[tuple[str, dict]]:
@@ -109,20 +129,20 @@ def _document(tf: TraceFile) -> dict:
         with open_text(tf) as f:
             text = f.read(limit + 1)
     except UnicodeDecodeError as exc:
-        raise registry.reader_error(tf, "file", f"not UTF-8 ({exc.reason})") from None
+        raise registry.reader_error(tf, _EXPORT, f"not UTF-8 ({exc.reason})") from None
     except (OSError, EOFError) as exc:
         raise InputError(f"cannot read: {exc}", file=tf.name) from None
     if len(text) > limit:
-        raise registry.reader_error(tf, "file", f"the promptfoo export is longer than {limit:,} characters "
+        raise registry.reader_error(tf, _EXPORT, f"longer than {limit:,} characters "
                            "(limits.max_line_bytes)", hint="write it with `promptfoo eval -o results.jsonl`")
     try:
         doc = json.loads(text)
     except RecursionError:
-        raise registry.reader_error(tf, "file", "promptfoo export: JSON nested too deeply") from None
+        raise registry.reader_error(tf, _EXPORT, "JSON nested too deeply") from None
     except ValueError as exc:
-        raise registry.reader_error(tf, "file", f"promptfoo export is not valid JSON: {exc}") from None
+        raise registry.reader_error(tf, _EXPORT, f"not valid JSON: {exc}") from None
     if not isinstance(doc, dict):
-        raise registry.reader_error(tf, "file", f"promptfoo export is a JSON {_kind(doc)}, not an object")
+        raise registry.reader_error(tf, _EXPORT, f"a JSON {_kind(doc)}, not an object")
     return doc
 
 
@@ -131,11 +151,11 @@ def _export_rows(tf: TraceFile, doc: dict, prefix: str) -> Iterator[tuple[str, d
     results = doc.get("results")
     rows = results.get("results") if isinstance(results, dict) else results
     if not isinstance(rows, list):
-        raise registry.reader_error(tf, f"{prefix}results", "promptfoo export without a results.results list")
+        raise registry.reader_error(tf, f"{prefix}{_EXPORT}", "no results.results list")
     for i, row in enumerate(rows):
         location = f"{prefix}results.results[{i}]"
         if not isinstance(row, dict):
-            raise registry.reader_error(tf, location, f"promptfoo result is a {_kind(row)}, not an object")
+            raise registry.reader_error(tf, location, f"promptfoo result: a {_kind(row)}, not an object")
         yield location, row
 
 
@@ -304,7 +324,8 @@ def _trace_id(tf: TraceFile, task: str, row: dict, provider_id: str, prompt_idx:
     return trace_id
 
 
-_KINDS = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+_KINDS = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null", int: "number",
+          float: "number"}
 
 
 def _kind(value: object) -> str:
