@@ -329,3 +329,17 @@ def test_cli_exits_2_with_one_line_on_a_hostile_file(tmp_path: Path) -> None:
     assert code == 2 and out == ""
     assert "bad.jsonl: line 6: promptfoo result: latencyMs is" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_cached_response_has_unmeasured_tokens_and_a_warning(tmp_path: Path) -> None:
+    rows = raw_rows(DIR / "baseline.jsonl")[:3]
+    total = rows[0]["response"]["tokenUsage"]["total"]
+    rows[0]["response"]["tokenUsage"] = {"cached": total, "total": total, "numRequests": 1}
+    file = tmp_path / "cached.jsonl"
+    file.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    pop = load_population([str(file)], label="side")
+    tokens = [float(t) for t in pop.input_tokens]
+    assert sum(math.isnan(t) for t in tokens) == 1
+    assert sorted(t for t in tokens if not math.isnan(t)) == sorted(
+        r["response"]["tokenUsage"]["prompt"] for r in rows[1:])
+    assert any("1 promptfoo result(s) came from its cache" in w for w in pop.warnings)
