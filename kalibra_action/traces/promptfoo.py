@@ -18,15 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
-import zlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from kalibra_action.errors import InputError
-from kalibra_action.traces import registry
-from kalibra_action.traces.fields import task_from_trace_id
+from kalibra_action.traces import native, registry
 from kalibra_action.traces.source import TraceFile, iter_objects, open_text
 
 if TYPE_CHECKING:
@@ -42,8 +39,6 @@ SPAN_NAME = "provider_call"
 _EXPORT = "promptfoo export"
 ERROR_REASON = 2  # promptfoo's ResultFailureReason.ERROR (1 is ASSERT: an answer that failed its tests)
 _FAILURE_REASONS = (0, 1, ERROR_REASON)
-_MAX_TOKENS = 10**12
-_MAX_COST = 1e9  # USD
 _MAX_LATENCY_MS = 1e11  # about three years
 _TASK_TEXT = 80  # a vars key longer than this is shortened, with a hash of the whole
 # Keys of a result row: a JSON Lines file whose first row has three of them at its top is promptfoo's.
@@ -76,13 +71,8 @@ def sniff(tf: TraceFile, head: bytes) -> bool:
 
 def _first_row_is_result(tf: TraceFile) -> bool:
     """Whether the file's first line is a JSON object with three of a result row's keys."""
-    try:
-        with open_text(tf) as f:
-            line = f.readline(tf.limits.max_line_bytes + 1)
-        row = json.loads(line)
-    except (OSError, EOFError, zlib.error, ValueError, RecursionError, InputError):
-        return False  # not this format; the JSON Lines reader names the problem
-    return isinstance(row, dict) and sum(key.strip(b'":').decode() in row for key in _ROW_KEYS) >= 3
+    row = native.first_row(tf)
+    return row is not None and sum(key.strip(b'":').decode() in row for key in _ROW_KEYS) >= 3
 
 
 def objects(tf: TraceFile, options: ReadOptions, warnings: list[str]) -> Iterator[tuple[str, dict]]:
@@ -142,7 +132,7 @@ def _document(tf: TraceFile) -> dict:
     except ValueError as exc:
         raise registry.reader_error(tf, _EXPORT, f"not valid JSON: {exc}") from None
     if not isinstance(doc, dict):
-        raise registry.reader_error(tf, _EXPORT, f"a JSON {_kind(doc)}, not an object")
+        raise registry.reader_error(tf, _EXPORT, f"a JSON {native.kind(doc)}, not an object")
     return doc
 
 
@@ -155,7 +145,8 @@ def _export_rows(tf: TraceFile, doc: dict, prefix: str) -> Iterator[tuple[str, d
     for i, row in enumerate(rows):
         location = f"{prefix}results.results[{i}]"
         if not isinstance(row, dict):
-            raise registry.reader_error(tf, location, f"promptfoo result: a {_kind(row)}, not an object")
+            message = f"promptfoo result: a {native.kind(row)}, not an object"
+            raise registry.reader_error(tf, location, message)
         yield location, row
 
 
@@ -173,9 +164,9 @@ def _trace(tf: TraceFile, location: str, row: dict, position: int) -> dict:
     errored = _is_provider_error(row, fail)
     response = row.get("response")
     if response is not None and not isinstance(response, dict):
-        raise fail(f"response is a {_kind(response)}, not an object")
+        raise fail(f"response is a {native.kind(response)}, not an object")
     input_tokens, output_tokens, cached = _tokens((response or {}).get("tokenUsage"), fail)
-    latency = _number(row, "latencyMs", _MAX_LATENCY_MS, fail)
+    latency = native.amount(row.get("latencyMs"), "latencyMs", _MAX_LATENCY_MS, fail)
     metadata = {"task": task, "provider.id": provider_id, "provider.label": provider_label,
                 "promptIdx": prompt_idx, "promptId": row.get("promptId"), "vars": _vars(row, fail) or {}}
     if errored:
@@ -183,7 +174,7 @@ def _trace(tf: TraceFile, location: str, row: dict, position: int) -> dict:
     return {
         "trace_id": _trace_id(tf, task, row, provider_id, prompt_idx, position),
         "outcome": None if errored else ("success" if _success(row, fail) else "failure"),
-        "cost": _number(row, "cost", _MAX_COST, fail),
+        "cost": native.amount(row.get("cost"), "cost", native.MAX_COST, fail),
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
         "duration_s": None if latency is None else latency / 1000,
@@ -197,11 +188,11 @@ def _task(row: dict, fail) -> str:
     """The test's description, else a readable, stable key of its vars."""
     test_case = row.get("testCase")
     if test_case is not None and not isinstance(test_case, dict):
-        raise fail(f"testCase is a {_kind(test_case)}, not an object")
+        raise fail(f"testCase is a {native.kind(test_case)}, not an object")
     description = (test_case or {}).get("description", row.get("description"))
     if description is not None:
         if not isinstance(description, str):
-            raise fail(f"testCase.description is a {_kind(description)}, not text")
+            raise fail(f"testCase.description is a {native.kind(description)}, not text")
         if description.strip():
             return description
     variables = _vars(row, fail)
@@ -226,7 +217,7 @@ def _vars(row: dict, fail) -> dict | None:
     if variables is None:
         return None
     if not isinstance(variables, dict):
-        raise fail(f"vars is a {_kind(variables)}, not an object")
+        raise fail(f"vars is a {native.kind(variables)}, not an object")
     return variables
 
 
@@ -245,7 +236,7 @@ def _is_provider_error(row: dict, fail) -> bool:
     if "failureReason" in row:
         reason = row["failureReason"]
         if reason.__class__ is not int or reason not in _FAILURE_REASONS:
-            raise fail(f"failureReason is {_show(reason)}, not one of 0, 1, 2")
+            raise fail(f"failureReason is {native.show(reason)}, not one of 0, 1, 2")
         return reason == ERROR_REASON
     response = row.get("response")
     return isinstance(response, dict) and bool(response.get("error"))
@@ -254,7 +245,7 @@ def _is_provider_error(row: dict, fail) -> bool:
 def _success(row: dict, fail) -> bool:
     value = row.get("success")
     if value.__class__ is not bool:
-        raise fail(f"success is {_show(value)}, not true or false")
+        raise fail(f"success is {native.show(value)}, not true or false")
     return value
 
 
@@ -271,67 +262,29 @@ def _tokens(usage: object, fail) -> tuple[int | None, int | None, bool]:
     if usage is None:
         return None, None, False
     if not isinstance(usage, dict):
-        raise fail(f"response.tokenUsage is a {_kind(usage)}, not an object")
-    values = [_count(usage, key, fail) for key in ("prompt", "completion")]
-    cached = _count(usage, "cached", fail)
+        raise fail(f"response.tokenUsage is a {native.kind(usage)}, not an object")
+    values = [native.count(usage.get(key), f"response.tokenUsage.{key}", fail)
+              for key in ("prompt", "completion")]
+    cached = native.count(usage.get("cached"), "response.tokenUsage.cached", fail)
     from_cache = values == [None, None] and bool(cached)
     return values[0], values[1], from_cache
-
-
-def _count(usage: dict, key: str, fail) -> int | None:
-    value = usage.get(key)
-    if value is None:
-        return None
-    if value.__class__ is float and value.is_integer():
-        value = int(value)
-    if value.__class__ is not int or not 0 <= value <= _MAX_TOKENS:
-        raise fail(f"response.tokenUsage.{key} is {_show(value)}, not a token count (0 to {_MAX_TOKENS:,})")
-    return value
-
-
-def _number(row: dict, key: str, limit: float, fail) -> float | None:
-    """A finite number in [0, limit], or None when absent; anything else is an error."""
-    value = row.get(key)
-    if value is None:
-        return None
-    if value.__class__ not in (int, float) or not (0 <= value <= limit) or not math.isfinite(value):
-        raise fail(f"{key} is {_show(value)}, not a number from 0 to {limit:g}")
-    return float(value)
 
 
 def _int_field(row: dict, key: str, fail, default: int) -> int:
     value = row.get(key, default)
     if value.__class__ is not int or value < 0:
-        raise fail(f"{key} is {_show(value)}, not a non-negative integer")
+        raise fail(f"{key} is {native.show(value)}, not a non-negative integer")
     return value
 
 
 def _trace_id(tf: TraceFile, task: str, row: dict, provider_id: str, prompt_idx: int, position: int) -> str:
-    """`TASK__RUN__N`: Kalibra's trace id rule gives the task back. RUN is the row's own id when it is a
-    plain token (the same in a run's .json and .jsonl, so passing both is caught as duplicates), else a
-    hash of file, provider and prompt; N is the row's position in the file."""
+    """RUN in `TASK__RUN__N` is the row's own id when it is a plain token (the same in a run's .json and
+    .jsonl, so passing both is caught as duplicates), else a hash of file, provider and prompt; N is the
+    row's position in the file."""
     row_id = row.get("id")
     if isinstance(row_id, str) and 0 < len(row_id) <= 64 and row_id.replace("-", "").isalnum():
         run = row_id
     else:
         key = json.dumps([tf.name, provider_id, prompt_idx], ensure_ascii=False)
         run = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    trace_id = f"{task}__{run}__{position}"
-    if task_from_trace_id(trace_id) != task:
-        raise registry.reader_error(tf, "task", f"the test description {task!r} cannot be a Kalibra task id "
-                           "(it ends in '_' next to the id's '__' separator)",
-                           hint="rename the test, or give it no trailing underscore")
-    return trace_id
-
-
-_KINDS = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null", int: "number",
-          float: "number"}
-
-
-def _kind(value: object) -> str:
-    return _KINDS.get(type(value), type(value).__name__)
-
-
-def _show(value: object) -> str:
-    text = json.dumps(value, ensure_ascii=True, default=str) if not isinstance(value, float) else repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return native.trace_id(tf, task, run, position, registry.reader_error)
