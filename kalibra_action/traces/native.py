@@ -112,20 +112,33 @@ def trace_id(tf: TraceFile, task: str, run: str, position: int, make_error) -> s
     return trace
 
 
-def choose_score(names: Iterable[str], chosen: str | None, what: str, fmt: str) -> str | None:
+def choose_score(tf: TraceFile, names: Iterable[str], chosen: str | None, what: str, fmt: str) -> str | None:
     """The score / feedback name that is the outcome: the chosen one (which must exist), else the only one;
     several and none chosen is an error listing them. None when there are no scores at all."""
     present = sorted(set(names))
     if chosen is not None:
         if chosen not in present:
             listed = ", ".join(present) or "none"
-            raise InputError(f"{fmt}: no {what} named {chosen!r}; the files have: {listed}")
+            raise InputError(f"{fmt}: no {what} named {chosen!r}; the side's files have: {listed}",
+                             file=tf.name)
         return chosen
     if len(present) > 1:
         raise InputError(f"{fmt}: {len(present)} {what}s could be the outcome: {', '.join(present)}",
+                         file=tf.name,
                          hint=f"choose one with `read: {{outcome_annotation: {present[0]}}}` in kalibra.yml "
                               f"or --scorer {present[0]}")
     return present[0] if present else None
+
+
+def score(value: object, what: str, fail: Fail) -> float | None:
+    """A score: a finite number (true/false count as 1/0); None when absent."""
+    if value is None:
+        return None
+    if value.__class__ is bool:
+        return float(value)
+    if value.__class__ not in (int, float) or not math.isfinite(value) or abs(value) > 1e300:
+        raise fail(f"{what} is {show(value)}, not a finite number")
+    return float(value)
 
 
 def score_outcome(scores: list[float], threshold: float) -> str | None:
