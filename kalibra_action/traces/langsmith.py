@@ -79,6 +79,9 @@ def joined_objects(tf: TraceFile, side: Sequence[TraceFile], options: ReadOption
     feedback, examples = _joined_records(side, warnings)
     key = native.choose_score(tf, (row["key"] for _, _, row in feedback),
                               options.outcome_annotation or options.scorer, "feedback key", NAME)
+    if key is None:
+        warnings.append(f"{tf.name}: no {NAME} feedback among the side's files, so no run has an outcome "
+                        "(give the feedback file too, e.g. a glob such as DIR/baseline.*.jsonl)")
     threshold = 1.0 if options.score_threshold is None else options.score_threshold
     scores = _scores(feedback, key)
     by_trace: dict[str, list[tuple[str, dict]]] = defaultdict(list)
@@ -183,8 +186,9 @@ def _trace(tf: TraceFile, root_at: tuple[str, dict], group: list[tuple[str, dict
     }
     if start is not None and end is not None and end >= start:
         trace["start_ns"], trace["end_ns"] = start, end
+    sums = _values(root, fail)  # checked even when unused: a broken file is not read in part
     if not leaf_values:  # the root's own sums stand in when no leaf run reports any
-        trace.update(_values(root, fail))
+        trace.update(sums)
     return trace
 
 
