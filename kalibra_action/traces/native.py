@@ -49,6 +49,41 @@ def first_row(tf: TraceFile) -> dict | None:
     return row if isinstance(row, dict) else None
 
 
+def is_pretty_document(tf: TraceFile) -> bool:
+    """Whether the file is one indented JSON object (its first line is a lone `{`)."""
+    try:
+        with open_text(tf) as f:
+            first = f.readline(64)
+    except (OSError, EOFError, zlib.error, ValueError):
+        return False  # the JSON Lines reader names the problem
+    return first.strip() == "{"
+
+
+def document(tf: TraceFile, what: str, hint: str | None = None) -> dict:
+    """The whole file as one JSON object, at most limits.max_line_bytes characters (it is one record);
+    errors name the file and `what` it should be."""
+    limit = tf.limits.max_line_bytes
+    try:
+        with open_text(tf) as f:
+            content = f.read(limit + 1)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{what}: not UTF-8 ({exc.reason})", file=tf.name) from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"cannot read: {exc}", file=tf.name) from None
+    if len(content) > limit:
+        raise InputError(f"{what}: longer than {limit:,} characters (limits.max_line_bytes)", file=tf.name,
+                         hint=hint)
+    try:
+        doc = json.loads(content)
+    except RecursionError:
+        raise InputError(f"{what}: JSON nested too deeply", file=tf.name) from None
+    except ValueError as exc:
+        raise InputError(f"{what}: not valid JSON: {exc}", file=tf.name) from None
+    if not isinstance(doc, dict):
+        raise InputError(f"{what}: a JSON {kind(doc)}, not an object", file=tf.name)
+    return doc
+
+
 def amount(value: object, what: str, limit: float, fail: Fail, *, decimal_text: bool = False) -> float | None:
     """A finite number in [0, limit] (with decimal_text, also a decimal string, as Python's Decimal fields
     are written); None when absent."""

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from kalibra_action.errors import InputError
 from kalibra_action.traces import native, registry
-from kalibra_action.traces.source import TraceFile, iter_objects, open_text
+from kalibra_action.traces.source import TraceFile, iter_objects
 
 if TYPE_CHECKING:
     from kalibra_action.traces.registry import ReadOptions
@@ -92,48 +92,15 @@ def objects(tf: TraceFile, options: ReadOptions, warnings: list[str]) -> Iterato
 
 def _rows(tf: TraceFile, warnings: list[str]) -> Iterator[tuple[str, dict]]:
     """(location, result row): from one pretty JSON export, or from JSON Lines of rows (or of exports)."""
-    if _is_pretty_document(tf):
-        yield from _export_rows(tf, _document(tf), "")
+    if native.is_pretty_document(tf):
+        doc = native.document(tf, _EXPORT, hint="write it with `promptfoo eval -o results.jsonl`")
+        yield from _export_rows(tf, doc, "")
         return
     for line_no, obj in iter_objects(tf, warnings):
         if "results" in obj and "evalId" in obj:  # an export written on one line
             yield from _export_rows(tf, obj, f"line {line_no}: ")
         else:
             yield f"line {line_no}", obj
-
-
-def _is_pretty_document(tf: TraceFile) -> bool:
-    """Whether the file is one indented JSON object (its first line is a lone `{`)."""
-    with open_text(tf) as f:
-        try:
-            first = f.readline(64)
-        except UnicodeDecodeError:
-            return False  # iter_objects names the line
-    return first.strip() == "{"
-
-
-def _document(tf: TraceFile) -> dict:
-    """The whole export, parsed; at most limits.max_line_bytes characters (it is one record)."""
-    limit = tf.limits.max_line_bytes
-    try:
-        with open_text(tf) as f:
-            text = f.read(limit + 1)
-    except UnicodeDecodeError as exc:
-        raise registry.reader_error(tf, _EXPORT, f"not UTF-8 ({exc.reason})") from None
-    except (OSError, EOFError) as exc:
-        raise InputError(f"cannot read: {exc}", file=tf.name) from None
-    if len(text) > limit:
-        raise registry.reader_error(tf, _EXPORT, f"longer than {limit:,} characters "
-                           "(limits.max_line_bytes)", hint="write it with `promptfoo eval -o results.jsonl`")
-    try:
-        doc = json.loads(text)
-    except RecursionError:
-        raise registry.reader_error(tf, _EXPORT, "JSON nested too deeply") from None
-    except ValueError as exc:
-        raise registry.reader_error(tf, _EXPORT, f"not valid JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise registry.reader_error(tf, _EXPORT, f"a JSON {native.kind(doc)}, not an object")
-    return doc
 
 
 def _export_rows(tf: TraceFile, doc: dict, prefix: str) -> Iterator[tuple[str, dict]]:
