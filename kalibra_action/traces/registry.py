@@ -32,7 +32,7 @@ from types import ModuleType
 from typing import Protocol
 
 from kalibra_action.errors import InputError
-from kalibra_action.traces import langsmith, promptfoo
+from kalibra_action.traces import langfuse, langsmith, promptfoo
 from kalibra_action.traces.detect import JSONL_FORMATS, sniff_all
 from kalibra_action.traces.selectors import SelectorCheck
 from kalibra_action.traces.source import Objects, ObjectSource, TraceFile, iter_objects, open_binary
@@ -46,6 +46,7 @@ DURATION_UNITS = ("s", "ms", "us", "ns")
 NATIVE_READERS: list[ModuleType] = [
     promptfoo,
     langsmith,
+    langfuse,
 ]
 
 
