@@ -252,6 +252,7 @@ def _spans(tf: TraceFile, group: list[tuple[str, dict]]) -> tuple[list[dict], bo
                 "error": obs.get("level") == "ERROR"}
         start = native.iso_ns(obs.get("startTime"), "startTime", fail)
         end = native.iso_ns(obs.get("endTime"), "endTime", fail)
+        native.amount(obs.get("latency"), "latency", _MAX_LATENCY_S, fail)  # checked, though times win
         if start is not None:
             span["start_ns"], span["end_ns"] = start, end if end is not None and end >= start else start
         if span_id not in parents:
