@@ -343,3 +343,16 @@ def test_a_cached_response_has_unmeasured_tokens_and_a_warning(tmp_path: Path) -
     assert sorted(t for t in tokens if not math.isnan(t)) == sorted(
         r["response"]["tokenUsage"]["prompt"] for r in rows[1:])
     assert any("1 promptfoo result(s) came from its cache" in w for w in pop.warnings)
+
+
+def test_many_populations_are_listed_cut_and_on_one_line(tmp_path: Path) -> None:
+    rows = raw_rows(DIR / "baseline.jsonl")[:10]
+    for i, row in enumerate(rows):
+        row["provider"]["id"] = f"p{i}\n" + "x" * 200  # hostile: a line break and a long id
+    file = tmp_path / "many.jsonl"
+    file.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_population([str(file)], label="side")
+    message = str(err.value)
+    assert "10 promptfoo populations" in message and "and 4 more" in message
+    assert "\n" not in message and len(message) < 1500
