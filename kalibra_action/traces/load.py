@@ -13,7 +13,13 @@ from kalibra_action.traces.detect import FLAT
 from kalibra_action.traces.fields import FieldMap
 from kalibra_action.traces.flat import read_flat
 from kalibra_action.traces.population import Population, PopulationBuilder
-from kalibra_action.traces.registry import ReadOptions, file_formats, object_source, pipeline_of
+from kalibra_action.traces.registry import (
+    ReadOptions,
+    file_formats,
+    is_auxiliary,
+    object_source,
+    pipeline_of,
+)
 from kalibra_action.traces.sink import Sink, TraceHook
 from kalibra_action.traces.source import TraceFile, resolve_files
 from kalibra_action.traces.spans import FORMATS, read_span_files
@@ -32,12 +38,12 @@ def read_into(sink: Sink, files: Sequence[TraceFile], fmt: str | None, warnings:
     """
     formats = file_formats(files, fmt)
     pipelines = [pipeline_of(name) for name in formats]
-    objects = object_source(files, formats, options)
-    for tf, pipeline in zip(files, pipelines, strict=True):
+    objects = object_source(files, formats, options, sink.where)
+    for tf, name, pipeline in zip(files, formats, pipelines, strict=True):
         if pipeline == FLAT:
             before = sink.total + sink.dup_traces
             read_flat(tf, sink, warnings, objects)
-            if sink.total + sink.dup_traces == before:
+            if sink.total + sink.dup_traces == before and not is_auxiliary(tf, name):
                 warnings.append(f"{tf.name}: no traces in this file")
     for span_fmt in FORMATS:
         group = [tf for tf, pipeline in zip(files, pipelines, strict=True) if pipeline == span_fmt]

@@ -13,7 +13,13 @@ order). The module exposes:
 - objects(tf, options: ReadOptions, warnings) -> Iterator[(location, object)] — the normalised
   objects, each with where it came from ("samples/3_epoch_2.json", "line 17") for error messages;
   raise reader_error(tf, location, why) on input it cannot read;
-- describe() -> str (optional) — the mapping it uses, shown by `inspect`.
+- describe() -> str (optional) — the mapping it uses, shown by `inspect`;
+- SELECTORS: tuple[str, ...] (optional, flat readers) — metadata paths that tell populations apart
+  (providers, prompts, experiments): one side must hold one value of each (traces/selectors.py);
+- joined_objects(tf, side, options, warnings) (optional, instead of objects) — for a tool whose records
+  are split over files that must be joined (runs and their feedback): `side` is every file of the side
+  that this reader claimed, and a file that only feeds the join (feedback) yields nothing and says so with
+  auxiliary(tf) -> bool, so that it is not reported as a file without traces.
 """
 
 from __future__ import annotations
@@ -26,15 +32,22 @@ from types import ModuleType
 from typing import Protocol
 
 from kalibra_action.errors import InputError
+from kalibra_action.traces import langfuse, langsmith, promptfoo
 from kalibra_action.traces.detect import JSONL_FORMATS, sniff_all
+from kalibra_action.traces.selectors import SelectorCheck
 from kalibra_action.traces.source import Objects, ObjectSource, TraceFile, iter_objects, open_binary
+from kalibra_action.traces.where import Matcher
 
 AUTO = "auto"
 HEAD_BYTES = 4096
 DURATION_UNITS = ("s", "ms", "us", "ns")
 
 # The native readers, in sniff order: one line per reader module.
-NATIVE_READERS: list[ModuleType] = []
+NATIVE_READERS: list[ModuleType] = [
+    promptfoo,
+    langsmith,
+    langfuse,
+]
 
 
 @dataclass(frozen=True)
@@ -121,14 +134,25 @@ def reader_error(tf: TraceFile, location: str, message: str, hint: str | None = 
     return InputError(f"{location}: {message}", file=tf.name, hint=hint)
 
 
-def objects_of(reader: Reader, options: ReadOptions) -> ObjectSource:
-    """An `objects(tf, warnings)` function for the pipelines: the reader's objects, each checked."""
-    return partial(_checked_objects, reader, options)
+def objects_of(reader: Reader, options: ReadOptions, side: Sequence[TraceFile] = ()) -> ObjectSource:
+    """An `objects(tf, warnings)` function for the pipelines: the reader's objects, each checked. `side`:
+    the side's files this reader claimed, for a reader that joins records across them."""
+    return partial(_checked_objects, reader, options, tuple(side))
 
 
-def _checked_objects(reader: Reader, options: ReadOptions, tf: TraceFile,
+def is_auxiliary(tf: TraceFile, fmt: str) -> bool:
+    """Whether the file only feeds a join of its reader (it yields no traces of its own)."""
+    reader = get_reader(fmt)
+    auxiliary = getattr(reader, "auxiliary", None)
+    return auxiliary is not None and bool(auxiliary(tf))
+
+
+def _checked_objects(reader: Reader, options: ReadOptions, side: tuple[TraceFile, ...], tf: TraceFile,
                      warnings: list[str]) -> Iterator[tuple[str, dict]]:
-    for location, obj in reader.objects(tf, options, warnings):
+    joined = getattr(reader, "joined_objects", None)
+    objs = (joined(tf, side or (tf,), options, warnings) if joined is not None
+            else reader.objects(tf, options, warnings))
+    for location, obj in objs:
         if obj.__class__ is not dict:
             raise reader_error(tf, str(location), f"the {reader.NAME} reader made a {type(obj).__name__}, "
                                                   "not an object")
@@ -153,15 +177,24 @@ def file_formats(files: Sequence[TraceFile], fmt: str | None) -> list[str]:
     return [r.NAME if r is not None else next(jsonl) for r in native]
 
 
-def object_source(files: Sequence[TraceFile], formats: Sequence[str], options: ReadOptions) -> ObjectSource:
-    """One `objects(tf, warnings)` for all the files: each native file through its reader, the rest as
-    JSON Lines."""
-    by_path = {tf.path: objects_of(reader, options) for tf, name in zip(files, formats, strict=True)
+def object_source(files: Sequence[TraceFile], formats: Sequence[str], options: ReadOptions,
+                  where: Sequence[Matcher] | None = None) -> ObjectSource:
+    """One `objects(tf, warnings)` for all the files of one side: each native file through its reader, the
+    rest as JSON Lines. With `where` (a load, not a conversion), a reader's SELECTORS must name one
+    population among the objects `where` keeps (see traces/selectors.py)."""
+    readers = {tf.path: reader for tf, name in zip(files, formats, strict=True)
                if (reader := get_reader(name)) is not None}
-    if not by_path:
+    if not readers:
         return iter_objects
+    check = SelectorCheck(where) if where is not None else None
+    side = {name: tuple(tf for tf, other in zip(files, formats, strict=True) if other == name)
+            for name in set(formats)}
 
     def objects(tf: TraceFile, warnings: list[str]) -> Objects:
-        return by_path.get(tf.path, iter_objects)(tf, warnings)
+        reader = readers.get(tf.path)
+        if reader is None:
+            return iter_objects(tf, warnings)
+        objs = objects_of(reader, options, side[reader.NAME])(tf, warnings)
+        return check.objects(reader, tf, objs) if check is not None else objs
 
     return objects

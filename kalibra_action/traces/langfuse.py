@@ -1,0 +1,263 @@
+"""Langfuse observations and scores (the public API's wire JSON: a page `{"data": [...], "meta": ...}`, or
+one object a line) as Kalibra flat traces, the scores joined from any of the side's files.
+
+One trace per root observation (no `parentObservationId`), with every observation of its `traceId` in the
+same file as a span:
+- task: the root's `metadata.dataset_item_id` (or `datasetItemId`: the dataset item, in a dataset run),
+  else the trace's name (`traceName`, else the root's `name`);
+- outcome: the trace's scores of one name (the only name on the side, else `read: outcome_annotation` /
+  `--scorer`; several and none chosen is an error listing them): mean `value` ≥ the threshold (default 1)
+  passes; a root observation with `level` ERROR has no outcome and is an error span;
+- tokens: the leaf observations' `usageDetails.input` / `.output` (or `usage`); cost: their
+  `costDetails.total` (or `totalCost`); the root's own `totalCost`, a sum over its children, only when no
+  leaf has any (so nothing is counted twice);
+- duration: the root's `endTime` − `startTime`, else its `latency` (seconds);
+- metadata: the root's `metadata`, `name`, `environment`, `release` (several releases on one side are an
+  error, see SELECTORS) and `version`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from kalibra_action.traces import native, registry
+from kalibra_action.traces.source import TraceFile, iter_objects
+
+if TYPE_CHECKING:
+    from kalibra_action.traces.registry import ReadOptions
+
+NAME = "langfuse"
+PIPELINE = "flat"
+SELECTORS = ("release",)
+
+OBSERVATION, SCORE = "observation", "score"
+_MAX_LATENCY_S = 1e8
+_MARKERS = (b'"traceId"',)
+_TASK_KEYS = ("dataset_item_id", "datasetItemId")
+
+
+def describe() -> str:
+    return ("Langfuse observations: one trace per root observation; task = metadata.dataset_item_id, else "
+            "the trace name; outcome = the trace's score (one name; read: outcome_annotation to choose) >= "
+            "score_threshold (1); level ERROR = an error with no outcome; tokens/cost from the leaf "
+            "observations (the root's totalCost otherwise); duration = endTime - startTime (else latency, s)")
+
+
+def record_kind(row: dict) -> str | None:
+    """Which Langfuse API object a JSON object is."""
+    if "traceId" not in row:
+        return None
+    if "startTime" in row and "type" in row:
+        return OBSERVATION
+    if "name" in row and "value" in row and ("dataType" in row or "source" in row):
+        return SCORE
+    return None
+
+
+def sniff(tf: TraceFile, head: bytes) -> bool:
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not text.startswith(b"{") or not any(marker in text for marker in _MARKERS):
+        return False
+    if native.is_pretty_document(tf):  # a page; its first item lies in the head
+        start = text.find(b"[")
+        return text[:start].replace(b" ", b"").replace(b"\n", b"") == b'{"data":' and _page_head(text[start:])
+    row = native.first_row(tf)
+    return row is not None and _kind_of_line(row) is not None
+
+
+def _page_head(items: bytes) -> bool:
+    """Whether the first item of a pretty page carries an observation's or a score's keys."""
+    first = items.split(b"}", 1)[0]
+    return b'"traceId"' in first and (b'"startTime"' in first or b'"dataType"' in first)
+
+
+def _kind_of_line(row: dict) -> str | None:
+    data = row.get("data")
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        return record_kind(data[0])
+    return record_kind(row)
+
+
+def auxiliary(tf: TraceFile) -> bool:
+    """Score files only feed the join."""
+    if native.is_pretty_document(tf):
+        head = registry.head(tf)
+        first = head[head.find(b"["):].split(b"}", 1)[0]
+        return b'"dataType"' in first and b'"startTime"' not in first
+    row = native.first_row(tf)
+    return row is not None and _kind_of_line(row) == SCORE
+
+
+def objects(tf: TraceFile, options: ReadOptions, warnings: list[str]) -> Iterator[tuple[str, dict]]:
+    return joined_objects(tf, (tf,), options, warnings)
+
+
+def joined_objects(tf: TraceFile, side: Sequence[TraceFile], options: ReadOptions,
+                   warnings: list[str]) -> Iterator[tuple[str, dict]]:
+    """The traces of the observations in `tf`, with the scores found in any file of the side."""
+    observations = [(loc, row) for loc, row, kind in _records(tf, warnings) if kind == OBSERVATION]
+    if not observations:
+        return
+    scores = [(other, loc, row) for other in side for loc, row, kind in _records(other, warnings)
+              if kind == SCORE]
+    for other, location, row in scores:
+        if not isinstance(row.get("name"), str):
+            shown = native.show(row.get("name"))
+            raise registry.reader_error(other, location, f"{NAME} score: name is {shown}, not text")
+    name = native.choose_score(tf, (row["name"] for _, _, row in scores),
+                               options.outcome_annotation or options.scorer, "score name", NAME)
+    if name is None:
+        warnings.append(f"{tf.name}: no {NAME} scores among the side's files, so no trace has an outcome "
+                        "(give the scores file too)")
+    threshold = 1.0 if options.score_threshold is None else options.score_threshold
+    by_trace_scores = _scores(scores, name)
+    by_trace: dict[str, list[tuple[str, dict]]] = defaultdict(list)
+    for location, row in observations:
+        trace = row.get("traceId")
+        if not isinstance(trace, str) or not trace:
+            raise registry.reader_error(tf, location, f"{NAME} observation: traceId is "
+                                                      f"{native.show(trace)}, not an id")
+        by_trace[trace].append((location, row))
+    rootless = 0
+    for position, (trace, group) in enumerate(by_trace.items(), 1):
+        roots = [(loc, row) for loc, row in group if not row.get("parentObservationId")]
+        if not roots:
+            rootless += 1
+            continue
+        if len(roots) > 1:
+            raise registry.reader_error(tf, roots[1][0], f"{NAME} observation: a second root observation in "
+                                                         f"trace {native.show(trace)}")
+        outcome_scores = by_trace_scores.get(trace, [])
+        yield roots[0][0], _trace(tf, roots[0], group, outcome_scores, threshold, position)
+    if rootless:
+        warnings.append(f"{tf.name}: {rootless} {NAME} trace(s) have no root observation in this file; "
+                        "left out")
+
+
+def _records(tf: TraceFile, warnings: list[str]) -> Iterator[tuple[str, dict, str]]:
+    """(location, object, kind) of every observation and score in a file: the items of a page, or lines
+    (each an object or a page)."""
+    if native.is_pretty_document(tf):
+        yield from _page(tf, native.document(tf, f"{NAME} page"), "")
+        return
+    for line_no, row in iter_objects(tf, warnings):
+        if isinstance(row.get("data"), list):
+            yield from _page(tf, row, f"line {line_no}: ")
+            continue
+        kind = record_kind(row)
+        if kind is None:
+            raise registry.reader_error(tf, f"line {line_no}", f"not a {NAME} observation or score (no "
+                                                               "traceId with startTime/type or name/value)")
+        yield f"line {line_no}", row, kind
+
+
+def _page(tf: TraceFile, page: dict, prefix: str) -> Iterator[tuple[str, dict, str]]:
+    items = page.get("data")
+    if not isinstance(items, list):
+        raise registry.reader_error(tf, f"{prefix}{NAME} page", "no data list")
+    for i, item in enumerate(items):
+        location = f"{prefix}data[{i}]"
+        kind = record_kind(item) if isinstance(item, dict) else None
+        if kind is None:
+            raise registry.reader_error(tf, location, f"not a {NAME} observation or score")
+        yield location, item, kind
+
+
+def _scores(scores: list[tuple[TraceFile, str, dict]], name: str | None) -> dict[str, list[float]]:
+    """traceId → the values of the chosen score name (numeric `value`; booleans count as 1/0)."""
+    out: dict[str, list[float]] = defaultdict(list)
+    for other, location, row in scores:
+        if row["name"] != name:
+            continue
+
+        def fail(message: str, other: TraceFile = other, location: str = location) -> Exception:
+            return registry.reader_error(other, location, f"{NAME} score: {message}")
+
+        value = native.score(row.get("value"), f"value of {name!r}", fail)
+        if value is not None and isinstance(row.get("traceId"), str):
+            out[row["traceId"]].append(value)
+    return out
+
+
+def _trace(tf: TraceFile, root_at: tuple[str, dict], group: list[tuple[str, dict]], scores: list[float],
+           threshold: float, position: int) -> dict:
+    location, root = root_at
+
+    def fail(message: str) -> Exception:
+        return registry.reader_error(tf, location, f"{NAME} observation: {message}")
+
+    metadata = root.get("metadata") if isinstance(root.get("metadata"), dict) else {}
+    task = next((metadata[k] for k in _TASK_KEYS if isinstance(metadata.get(k), str) and metadata[k]), None)
+    task = task or native.text(root.get("traceName"), "traceName", fail) or native.text(
+        root.get("name"), "name", fail)
+    if not task:
+        raise fail("no metadata.dataset_item_id and no trace name: nothing tells which task this is")
+    errored = root.get("level") == "ERROR"
+    spans, leaf_values = _spans(tf, group)
+    start = native.iso_ns(root.get("startTime"), "startTime", fail)
+    end = native.iso_ns(root.get("endTime"), "endTime", fail)
+    latency = native.amount(root.get("latency"), "latency", _MAX_LATENCY_S, fail)
+    meta = dict(metadata)
+    meta.update({"name": root.get("name"), "environment": root.get("environment"),
+                 "release": root.get("release"), "version": root.get("version")})
+    if errored:
+        meta["error"] = str(root.get("statusMessage") or "ERROR")[:500]
+    root_id = native.text(root.get("id"), "id", fail) or "obs"
+    trace = {
+        "trace_id": native.trace_id(tf, task, root_id.replace("_", "-"), position, registry.reader_error),
+        "outcome": None if errored else native.score_outcome(scores, threshold),
+        "spans": spans,
+        "metadata": meta,
+    }
+    if start is not None and end is not None and end >= start:
+        trace["start_ns"], trace["end_ns"] = start, end
+    elif latency is not None:
+        trace["duration_s"] = latency
+    sums = _values(root, fail)  # checked even when unused: a broken file is not read in part
+    if not leaf_values:
+        trace.update(sums)
+    return trace
+
+
+def _values(obs: dict, fail) -> dict:
+    """Tokens and cost an observation reports itself."""
+    usage = obs.get("usageDetails") if obs.get("usageDetails") is not None else obs.get("usage")
+    if usage is not None and not isinstance(usage, dict):
+        raise fail(f"usageDetails is a {native.kind(usage)}, not an object")
+    usage = usage or {}
+    costs = obs.get("costDetails")
+    if costs is not None and not isinstance(costs, dict):
+        raise fail(f"costDetails is a {native.kind(costs)}, not an object")
+    cost = (costs or {}).get("total")
+    if cost is None:
+        cost = obs.get("totalCost")
+    return {"input_tokens": native.count(usage.get("input"), "usageDetails.input", fail),
+            "output_tokens": native.count(usage.get("output"), "usageDetails.output", fail),
+            "cost": native.amount(cost, "cost", native.MAX_COST, fail, decimal_text=True)}
+
+
+def _spans(tf: TraceFile, group: list[tuple[str, dict]]) -> tuple[list[dict], bool]:
+    """Every observation of the trace as a span; tokens and cost on the leaves only (a parent's are sums)."""
+    parents = {row.get("parentObservationId") for _, row in group}
+    spans, leaf_values = [], False
+    for location, obs in group:
+        def fail(message: str, location: str = location) -> Exception:
+            return registry.reader_error(tf, location, f"{NAME} observation: {message}")
+
+        span_id = native.text(obs.get("id"), "id", fail)
+        span = {"span_id": span_id, "parent_id": obs.get("parentObservationId") or None,
+                "name": native.text(obs.get("name"), "name", fail) or obs.get("type"),
+                "error": obs.get("level") == "ERROR"}
+        start = native.iso_ns(obs.get("startTime"), "startTime", fail)
+        end = native.iso_ns(obs.get("endTime"), "endTime", fail)
+        native.amount(obs.get("latency"), "latency", _MAX_LATENCY_S, fail)  # checked, though times win
+        if start is not None:
+            span["start_ns"], span["end_ns"] = start, end if end is not None and end >= start else start
+        if span_id not in parents:
+            values = _values(obs, fail)
+            leaf_values = leaf_values or any(v is not None for v in values.values())
+            span.update(values)
+        spans.append(span)
+    return spans, leaf_values

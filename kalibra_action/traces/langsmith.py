@@ -1,0 +1,226 @@
+"""LangSmith runs (the SDK's `Run` models, one JSON object a line) as Kalibra flat traces, joined with
+their feedback (`Feedback`) and, when given, the dataset's examples (`Example`), from any of the side's
+files.
+
+One trace per root run (no `parent_run_id`), with every run of its `trace_id` in the same file as a span:
+- task: `reference_example_id` (the dataset example, in an experiment), else the root run's `name`;
+- outcome: the root run's feedback of one key (the only key on the side, else `read: outcome_annotation`
+  / `--scorer`; several and none chosen is an error listing them): mean score ≥ the threshold (default 1)
+  passes; a root run with status `error` has no outcome and is an error span;
+- tokens and cost (Decimal strings): the leaf runs' `prompt_tokens`, `completion_tokens`, `total_cost`; the
+  root's own values, which LangSmith fills with the sum over its children, only when no leaf has any;
+- duration: the root's `end_time` − `start_time`;
+- metadata: the root's `extra.metadata`, `session_id` (the experiment: several on one side are an
+  error, see SELECTORS), `name`, `tags`, and the example's `metadata` / `inputs` under `example`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from kalibra_action.traces import native, registry
+from kalibra_action.traces.source import TraceFile, iter_objects
+
+if TYPE_CHECKING:
+    from kalibra_action.traces.registry import ReadOptions
+
+NAME = "langsmith"
+PIPELINE = "flat"
+SELECTORS = ("session_id",)
+
+RUN, FEEDBACK, EXAMPLE = "run", "feedback", "example"
+_MARKERS = (b'"run_type"', b'"run_id"', b'"feedback_source"', b'"dataset_id"')
+
+
+def describe() -> str:
+    return ("LangSmith runs: one trace per root run; task = reference_example_id, else the run name; "
+            "outcome = the root's feedback score (one key; read: outcome_annotation to choose) >= "
+            "score_threshold (1); status error = an error with no outcome; tokens/cost from the leaf runs "
+            "(the root's sums otherwise); duration = end_time - start_time")
+
+
+def record_kind(row: dict) -> str | None:
+    """Which LangSmith model a JSON object is (by the keys its model_dump_json always writes)."""
+    if "run_type" in row and "trace_id" in row and "start_time" in row:
+        return RUN
+    if "run_id" in row and "key" in row and ("score" in row or "value" in row):
+        return FEEDBACK
+    if "dataset_id" in row and "inputs" in row and "id" in row and "run_type" not in row:
+        return EXAMPLE
+    return None
+
+
+def sniff(tf: TraceFile, head: bytes) -> bool:
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not text.startswith(b"{") or not any(marker in text for marker in _MARKERS):
+        return False
+    row = native.first_row(tf)
+    return row is not None and record_kind(row) is not None
+
+
+def auxiliary(tf: TraceFile) -> bool:
+    """Feedback and example files only feed the join."""
+    row = native.first_row(tf)
+    return row is not None and record_kind(row) in (FEEDBACK, EXAMPLE)
+
+
+def objects(tf: TraceFile, options: ReadOptions, warnings: list[str]) -> Iterator[tuple[str, dict]]:
+    return joined_objects(tf, (tf,), options, warnings)
+
+
+def joined_objects(tf: TraceFile, side: Sequence[TraceFile], options: ReadOptions,
+                   warnings: list[str]) -> Iterator[tuple[str, dict]]:
+    """The traces of the runs in `tf`, with the feedback and examples found in any file of the side."""
+    runs = [(loc, row) for loc, row, kind in _records(tf, warnings) if kind == RUN]
+    if not runs:
+        return
+    feedback, examples = _joined_records(side, warnings)
+    key = native.choose_score(tf, (row["key"] for _, _, row in feedback),
+                              options.outcome_annotation or options.scorer, "feedback key", NAME)
+    if key is None:
+        warnings.append(f"{tf.name}: no {NAME} feedback among the side's files, so no run has an outcome "
+                        "(give the feedback file too, e.g. a glob such as DIR/baseline.*.jsonl)")
+    threshold = 1.0 if options.score_threshold is None else options.score_threshold
+    scores = _scores(feedback, key)
+    by_trace: dict[str, list[tuple[str, dict]]] = defaultdict(list)
+    for location, row in runs:
+        trace = row.get("trace_id")
+        if not isinstance(trace, str) or not trace:
+            raise registry.reader_error(tf, location, f"{NAME} run: trace_id is {native.show(trace)}, "
+                                                      "not an id")
+        by_trace[trace].append((location, row))
+    rootless = 0
+    for position, group in enumerate(by_trace.values(), 1):
+        roots = [(loc, row) for loc, row in group if row.get("parent_run_id") is None]
+        if not roots:
+            rootless += 1
+            continue
+        if len(roots) > 1:
+            raise registry.reader_error(tf, roots[1][0], f"{NAME} run: a second root run in trace "
+                                                         f"{native.show(roots[0][1].get('trace_id'))}")
+        yield roots[0][0], _trace(tf, roots[0], group, scores, threshold, examples, position)
+    if rootless:
+        warnings.append(f"{tf.name}: {rootless} {NAME} trace(s) have no root run in this file; left out")
+
+
+def _records(tf: TraceFile, warnings: list[str]) -> Iterator[tuple[str, dict, str]]:
+    for line_no, row in iter_objects(tf, warnings):
+        kind = record_kind(row)
+        if kind is None:
+            raise registry.reader_error(tf, f"line {line_no}", f"not a {NAME} run, feedback or example (no "
+                                                               "run_type/trace_id, run_id/key or dataset_id)")
+        yield f"line {line_no}", row, kind
+
+
+_Feedback = tuple[TraceFile, str, dict]  # (file, location, row)
+
+
+def _joined_records(side: Sequence[TraceFile],
+                    warnings: list[str]) -> tuple[list[_Feedback], dict[str, dict]]:
+    """Feedback rows (with their file and line) and examples by id, from every file of the side."""
+    feedback: list[_Feedback] = []
+    examples: dict[str, dict] = {}
+    for other in side:
+        for location, row, kind in _records(other, warnings):
+            if kind == FEEDBACK:
+                if not isinstance(row.get("key"), str):
+                    raise registry.reader_error(other, location, f"{NAME} feedback: key is "
+                                                                 f"{native.show(row.get('key'))}, not text")
+                feedback.append((other, location, row))
+            elif kind == EXAMPLE and isinstance(row.get("id"), str):
+                examples[row["id"]] = row
+    return feedback, examples
+
+
+def _scores(feedback: list[_Feedback], key: str | None) -> dict[str, list[float]]:
+    """Run id → the scores of the chosen key (`score`, else a numeric or true/false `value`)."""
+    out: dict[str, list[float]] = defaultdict(list)
+    for other, location, row in feedback:
+        if row["key"] != key:
+            continue
+
+        def fail(message: str, other: TraceFile = other, location: str = location) -> Exception:
+            return registry.reader_error(other, location, f"{NAME} feedback: {message}")
+
+        value = row.get("score")
+        score = native.score(row.get("value") if value is None else value, f"score of {key!r}", fail)
+        if score is not None and isinstance(row.get("run_id"), str):
+            out[row["run_id"]].append(score)
+    return out
+
+
+def _trace(tf: TraceFile, root_at: tuple[str, dict], group: list[tuple[str, dict]],
+           scores: dict[str, list[float]], threshold: float, examples: dict[str, dict],
+           position: int) -> dict:
+    location, root = root_at
+
+    def fail(message: str) -> Exception:
+        return registry.reader_error(tf, location, f"{NAME} run: {message}")
+
+    root_id = native.text(root.get("id"), "id", fail) or ""
+    example_id = native.text(root.get("reference_example_id"), "reference_example_id", fail)
+    task = example_id or native.text(root.get("name"), "name", fail)
+    if not task:
+        raise fail("no reference_example_id and no name: nothing tells which task this is")
+    errored = _errored(root)
+    spans, leaf_values = _spans(tf, group)
+    start = native.iso_ns(root.get("start_time"), "start_time", fail)
+    end = native.iso_ns(root.get("end_time"), "end_time", fail)
+    extra = root.get("extra") if isinstance(root.get("extra"), dict) else {}
+    metadata = dict(extra.get("metadata")) if isinstance(extra.get("metadata"), dict) else {}
+    metadata.update({"session_id": root.get("session_id"), "name": root.get("name"),
+                     "tags": root.get("tags"), "reference_example_id": example_id})
+    if example_id in examples:
+        example = examples[example_id]
+        metadata["example"] = {"metadata": example.get("metadata"), "inputs": example.get("inputs")}
+    if errored:
+        metadata["error"] = str(root.get("error") or "error")[:500]
+    trace = {
+        "trace_id": native.trace_id(tf, task, root_id.replace("_", "-") or "run", position,
+                                    registry.reader_error),
+        "outcome": None if errored else native.score_outcome(scores.get(root_id, []), threshold),
+        "spans": spans,
+        "metadata": metadata,
+    }
+    if start is not None and end is not None and end >= start:
+        trace["start_ns"], trace["end_ns"] = start, end
+    sums = _values(root, fail)  # checked even when unused: a broken file is not read in part
+    if not leaf_values:  # the root's own sums stand in when no leaf run reports any
+        trace.update(sums)
+    return trace
+
+
+def _errored(run: dict) -> bool:
+    return run.get("status") == "error" or bool(run.get("error"))
+
+
+def _values(run: dict, fail) -> dict:
+    return {"input_tokens": native.count(run.get("prompt_tokens"), "prompt_tokens", fail),
+            "output_tokens": native.count(run.get("completion_tokens"), "completion_tokens", fail),
+            "cost": native.amount(run.get("total_cost"), "total_cost", native.MAX_COST, fail,
+                                  decimal_text=True)}
+
+
+def _spans(tf: TraceFile, group: list[tuple[str, dict]]) -> tuple[list[dict], bool]:
+    """Every run of the trace as a span; tokens and cost on the leaves only (a parent's are sums)."""
+    parents = {row.get("parent_run_id") for _, row in group}
+    spans, leaf_values = [], False
+    for location, run in group:
+        def fail(message: str, location: str = location) -> Exception:
+            return registry.reader_error(tf, location, f"{NAME} run: {message}")
+
+        span = {"span_id": native.text(run.get("id"), "id", fail), "parent_id": run.get("parent_run_id"),
+                "name": native.text(run.get("name"), "name", fail) or run.get("run_type"),
+                "error": _errored(run)}
+        start = native.iso_ns(run.get("start_time"), "start_time", fail)
+        end = native.iso_ns(run.get("end_time"), "end_time", fail)
+        if start is not None:
+            span["start_ns"], span["end_ns"] = start, end if end is not None and end >= start else start
+        if span["span_id"] not in parents:
+            values = _values(run, fail)
+            leaf_values = leaf_values or any(v is not None for v in values.values())
+            span.update(values)
+        spans.append(span)
+    return spans, leaf_values
