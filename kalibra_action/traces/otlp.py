@@ -239,6 +239,9 @@ def _text(value: object, what: str) -> str:
 
 def _id(value: object, size: int, what: str) -> str:
     """Lowercase hex of a trace (16 bytes) or span (8 bytes) id written as hex, 0x hex or base64."""
+    if value.__class__ is str and len(value) == 2 * size and value.islower() and value.isalnum() \
+            and _HEX[size].fullmatch(value) and value.strip("0"):
+        return value  # the common case: the Collector's lowercase hex
     if value is None or value == "":
         raise _Bad(f"no {what}")
     if value.__class__ is not str:
@@ -320,6 +323,9 @@ def _value(v: object, depth: int) -> object:
         return None
     if v.__class__ is not dict:
         raise _Bad(f"a {type(v).__name__}, not a typed value object")
+    x = v.get("stringValue")
+    if x.__class__ is str and len(v) == 1:
+        return x  # the common case
     for key, x in v.items():  # a oneof: one key (an empty object is an empty value)
         convert = _CONVERT.get(key)
         if convert is not None:

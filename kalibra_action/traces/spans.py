@@ -20,7 +20,7 @@ from kalibra_action.traces.fields import MISSING, classify_outcome, resolve_firs
 from kalibra_action.traces.outcomes import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_UNKNOWN
 from kalibra_action.traces.sink import Sink
 from kalibra_action.traces.source import ObjectSource, TraceFile, iter_objects
-from kalibra_action.traces.values import BadValues, number, raw_ns, timestamp_ns
+from kalibra_action.traces.values import NS_LIMIT, BadValues, number, raw_ns, timestamp_ns
 
 FORMATS: dict[str, ModuleType] = {openinference.NAME: openinference, otel_genai.NAME: otel_genai}
 
@@ -55,7 +55,10 @@ def _mapped(attrs: dict, row: dict, path: str | None, default: object) -> object
 def _times(row: dict, bad: BadValues) -> tuple[int, int]:
     """(start, end) in ns: exact `start_ns`/`end_ns` when the object has them, else from the times."""
     if "start_ns" in row:
-        return raw_ns(row["start_ns"], "start_ns", bad), raw_ns(row.get("end_ns"), "end_ns", bad)
+        start, end = row["start_ns"], row.get("end_ns")
+        if start.__class__ is int and end.__class__ is int and 0 <= start < NS_LIMIT and 0 <= end < NS_LIMIT:
+            return start, end  # exact already (a native reader's)
+        return raw_ns(start, "start_ns", bad), raw_ns(end, "end_ns", bad)
     return (timestamp_ns(row.get("start_time"), "start_time", bad),
             timestamp_ns(row.get("end_time"), "end_time", bad))
 
