@@ -1,8 +1,12 @@
 """Span-per-line formats: read spans, group them by `context.trace_id` across files, emit traces.
 
-A trace's outcome is failure when any span's finish reason says it was cut short, success when
-spans finished normally, else the root span's status (ERROR / OK). Trace metadata (for `where`,
+A trace's outcome is failure when the root span's status is ERROR (the run failed, whatever its LLM
+calls' finish reasons say), else failure when any span's finish reason says it was cut short, success
+when spans finished normally, else success when the root's status is OK. Trace metadata (for `where`,
 task ids and mapped fields) is the root span's attributes, plus `span_kind`.
+
+Span times are `start_time` / `end_time` (ISO 8601 or a number whose magnitude gives its unit) or, as the
+native readers write them, `start_ns` / `end_ns` (exact integer nanoseconds).
 """
 
 from __future__ import annotations
@@ -11,12 +15,12 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from kalibra_action.traces import openinference, otel_genai
-from kalibra_action.traces.attrs import as_attrs, span_kind, status_of
+from kalibra_action.traces.attrs import OI_SPAN_KINDS, as_attrs, span_kind, status_of
 from kalibra_action.traces.fields import MISSING, classify_outcome, resolve_first, text_form
 from kalibra_action.traces.outcomes import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_UNKNOWN
 from kalibra_action.traces.sink import Sink
 from kalibra_action.traces.source import ObjectSource, TraceFile, iter_objects
-from kalibra_action.traces.values import BadValues, number, timestamp_ns
+from kalibra_action.traces.values import NS_LIMIT, BadValues, number, raw_ns, timestamp_ns
 
 FORMATS: dict[str, ModuleType] = {openinference.NAME: openinference, otel_genai.NAME: otel_genai}
 
@@ -37,7 +41,7 @@ class _Root:
 
     __slots__ = ("attrs", "kind", "start", "status")
 
-    def __init__(self, start: str, attrs: dict, status: str, kind: str) -> None:
+    def __init__(self, start: int, attrs: dict, status: str, kind: str) -> None:
         self.start, self.attrs, self.status, self.kind = start, attrs, status, kind
 
 
@@ -46,6 +50,17 @@ def _mapped(attrs: dict, row: dict, path: str | None, default: object) -> object
         return default
     value = resolve_first((attrs, row), path)
     return default if value is MISSING or value is None else value
+
+
+def _times(row: dict, bad: BadValues) -> tuple[int, int]:
+    """(start, end) in ns: exact `start_ns`/`end_ns` when the object has them, else from the times."""
+    if "start_ns" in row:
+        start, end = row["start_ns"], row.get("end_ns")
+        if start.__class__ is int and end.__class__ is int and 0 <= start < NS_LIMIT and 0 <= end < NS_LIMIT:
+            return start, end  # exact already (a native reader's)
+        return raw_ns(start, "start_ns", bad), raw_ns(end, "end_ns", bad)
+    return (timestamp_ns(row.get("start_time"), "start_time", bad),
+            timestamp_ns(row.get("end_time"), "end_time", bad))
 
 
 def read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings: list[str],
@@ -57,6 +72,8 @@ def read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings: 
     """
     module = FORMATS[fmt]
     span_values = module.span_values
+    # An OpenInference span met in an OTel GenAI file (OTLP sent to Phoenix) keeps its own semantics.
+    oi_values = openinference.span_values
     fm = sink.fields
     bad = sink.builder.bad
     groups: dict[str, list] = {}
@@ -84,12 +101,12 @@ def read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings: 
             if pid is not None and pid.__class__ is not str:
                 pid = text_form(pid)
             kind = span_kind(row, attrs)
-            name, cost, in_tok, out_tok, fin = span_values(row, attrs, kind)
+            values = oi_values if kind in OI_SPAN_KINDS else span_values
+            name, cost, in_tok, out_tok, fin = values(row, attrs, kind)
             status = status_of(row)
+            start, end = _times(row, bad)
             span = (
-                sid, pid, name,
-                timestamp_ns(row.get("start_time"), "start_time", bad),
-                timestamp_ns(row.get("end_time"), "end_time", bad),
+                sid, pid, name, start, end,
                 _num(_mapped(attrs, row, fm.cost, cost), "cost", bad),
                 _num(_mapped(attrs, row, fm.input_tokens, in_tok), "input_tokens", bad),
                 _num(_mapped(attrs, row, fm.output_tokens, out_tok), "output_tokens", bad),
@@ -101,8 +118,6 @@ def read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings: 
                 group = groups[tid] = [[], None]
             group[0].append(span)
             if pid is None:
-                start = row.get("start_time") or ""
-                start = start if isinstance(start, str) else str(start)
                 root = group[1]
                 if root is None or (start and (not root.start or start < root.start)):
                     group[1] = _Root(start, attrs, status, kind)
@@ -132,14 +147,15 @@ def _dedupe(spans: list[_Span], sink: Sink) -> list[_Span]:
 
 
 def _outcome(spans: list[_Span], root: _Root | None) -> int:
+    """The root's ERROR wins (a failed run whose LLM calls all stopped normally failed), then the finish
+    reasons, then the root's OK."""
+    if root is not None and root.status == "ERROR":
+        return OUTCOME_FAILURE
     finishes = [s[9] for s in spans if s[9] is not None]
     if finishes:
         return OUTCOME_FAILURE if False in finishes else OUTCOME_SUCCESS
-    if root is not None:
-        if root.status == "ERROR":
-            return OUTCOME_FAILURE
-        if root.status == "OK":
-            return OUTCOME_SUCCESS
+    if root is not None and root.status == "OK":
+        return OUTCOME_SUCCESS
     return OUTCOME_UNKNOWN
 
 

@@ -67,7 +67,7 @@ def timestamp_ns(value: object, field: str, bad: BadValues) -> int:
     if isinstance(value, str):
         text = value.strip()
         try:
-            return _iso_ns(text)
+            return iso_ns(text)
         except ValueError:
             try:
                 value = float(text)
@@ -122,7 +122,7 @@ def raw_ns(value: object, field: str, bad: BadValues) -> int:
     return int(value)
 
 
-def _iso_ns(text: str) -> int:
+def iso_ns(text: str) -> int:
     """Exact integer nanoseconds of an ISO 8601 timestamp (naive means UTC)."""
     dt = datetime.fromisoformat(text)
     if dt.tzinfo is None:

@@ -1,0 +1,440 @@
+"""OpenTelemetry OTLP/JSON and the Python SDK's ConsoleSpanExporter output, read as span objects.
+
+Read: the Collector's file exporter (one `{"resourceSpans": [...]}` request a line), a `.json` file holding
+one or more pretty requests, the legacy `instrumentationLibrarySpans` / `instrumentationLibrary` nesting,
+protobuf field names (`resource_spans`, `trace_id`) as well as the JSON ones, and the concatenated pretty
+span objects `ConsoleSpanExporter` prints. Each span becomes one span object of the OTel GenAI pipeline
+(OpenInference values where a span carries `openinference.span.kind`), grouped into traces by trace id
+across lines and files.
+
+Mapping: ids → lowercase hex, whether written as hex (OTLP/JSON), base64 (a naive `MessageToJson`) or
+`0x` hex (console); `startTimeUnixNano` / `endTimeUnixNano` → `start_ns` / `end_ns`, exact integers;
+typed attribute values → plain values (`intValue` strings → int, arrays → lists, kvlists → objects,
+bytes → their base64 text); status codes (0-2 or `STATUS_CODE_*`) → UNSET / OK / ERROR; kind → INTERNAL,
+SERVER, CLIENT, PRODUCER, CONSUMER. A root span (no parent) also gets its resource's attributes under their
+own names (`service.version`; the span's own attribute wins on a clash) and `otel.scope.name` /
+`otel.scope.version`, so `where` and `fields` reach them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Iterator
+
+from kalibra_action.traces import registry
+from kalibra_action.traces.source import TraceFile, bounded_lines, open_text
+from kalibra_action.traces.values import NS_LIMIT, iso_ns
+
+NAME = "otlp"
+PIPELINE = "otel-genai"
+
+_MAX_DEPTH = 32  # attribute values nested deeper than this (arrays of kvlists of ...) are refused
+_UINT64 = 1 << 64
+_HEX = {16: re.compile(r"[0-9a-fA-F]{32}"), 8: re.compile(r"[0-9a-fA-F]{16}")}
+_REQUEST_START = re.compile(rb'^\s*\{\s*"(resourceSpans|resource_spans)"\s*:')
+_CONSOLE_MARKS = (b'"kind": "SpanKind.', b'"trace_id": "0x')
+_KINDS = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
+_STATUS = ("UNSET", "OK", "ERROR")
+_OTHER_SIGNALS = ("resourceLogs", "resourceMetrics", "resource_logs", "resource_metrics")
+_DECODER = json.JSONDecoder()
+
+
+class _Bad(Exception):
+    """A value the reader cannot read; turned into a reader_error naming file and place."""
+
+
+def sniff(tf: TraceFile, head: bytes) -> bool:
+    """An OTLP/JSON request first (`{"resourceSpans": ...`), or the console exporter's span objects."""
+    start = head.removeprefix(b"\xef\xbb\xbf")
+    if _REQUEST_START.match(start):
+        return True
+    return start.lstrip()[:1] == b"{" and all(mark in start for mark in _CONSOLE_MARKS)
+
+
+def describe() -> str:
+    return ("OTLP/JSON spans (resource → scope → spans) and ConsoleSpanExporter output → OTel GenAI spans: "
+            "ids as hex, times exact ns, status UNSET/OK/ERROR; root spans carry their resource's attributes "
+            "(service.version, ...) and otel.scope.name/version")
+
+
+def objects(tf: TraceFile, options: registry.ReadOptions, warnings: list[str]) -> Iterator[tuple[str, dict]]:
+    """One span object per OTLP span (or console span) in the file, in file order."""
+    skipped = 0
+    for line_no, obj in _documents(tf, warnings):
+        where = f"line {line_no}"
+        try:
+            if "resourceSpans" in obj or "resource_spans" in obj:
+                yield from _request_spans(obj, where)
+            elif isinstance(obj.get("context"), dict):
+                yield where, _console_span(obj)
+            elif any(key in obj for key in _OTHER_SIGNALS):
+                skipped += 1
+            else:
+                raise _Bad("not an OTLP/JSON request (no resourceSpans) nor a console exporter span")
+        except _Bad as exc:
+            raise registry.reader_error(tf, where, str(exc)) from None
+    if skipped:
+        warnings.append(f"{tf.name}: skipped {skipped} OTLP request(s) of logs or metrics (no spans)")
+
+
+# ── the file: JSON objects, one a line or pretty and concatenated ──────────────────────────────────
+
+
+def _documents(tf: TraceFile, warnings: list[str]) -> Iterator[tuple[int, dict]]:
+    """(first line, object) of each JSON object in the file, whether one a line or pretty-printed.
+
+    An object is tried when a line that starts at column 0 ends with "}" (a JSON line, or the closing
+    brace of a pretty object); the text gathered so far is bounded by limits.max_line_bytes.
+    """
+    limit = tf.limits.max_line_bytes
+    buf: list[str] = []
+    size = 0
+    start = line_no = 0
+    try:
+        with open_text(tf) as f:
+            for line_no, line in enumerate(bounded_lines(f, limit), 1):
+                if not buf:
+                    if not line.strip():
+                        continue
+                    start = line_no
+                buf.append(line)
+                size += len(line)
+                if size > limit:
+                    raise _too_long(tf, start, limit)
+                if line[:1] in (" ", "\t") or not line.rstrip().endswith("}"):
+                    continue
+                text = "".join(buf)
+                rest = yield from _decode_all(tf, text, start, final=False)
+                buf, size = ([rest], len(rest)) if rest else ([], 0)
+                start = line_no + 1 - rest.count("\n") if rest else start
+    except UnicodeDecodeError:
+        raise registry.reader_error(tf, f"line {line_no + 1}", "not UTF-8 text") from None
+    except OSError as exc:
+        raise registry.reader_error(tf, f"line {line_no}", f"cannot read: {exc}") from None
+    text = "".join(buf)
+    if text.strip():
+        rest = yield from _decode_all(tf, text, start, final=True)
+        if rest:
+            warnings.append(f"{tf.name}:{start}: skipped a truncated last object")
+
+
+def _too_long(tf: TraceFile, line: int, limit: int) -> Exception:
+    return registry.reader_error(tf, f"line {line}", f"a JSON object longer than {limit:,} characters "
+                                 "(limits.max_line_bytes)",
+                                 hint="write one request a line, as the Collector's file exporter does")
+
+
+def _decode_all(tf: TraceFile, text: str, start: int, *, final: bool) -> Iterator[tuple[int, dict]]:
+    """Yield every whole object in text; return the unfinished tail ("" if none): an object still being
+    read, or, at the end of the file (final), one cut short by a truncated write."""
+    pos, end = 0, len(text)
+    while True:
+        while pos < end and text[pos] in " \t\r\n":
+            pos += 1
+        if pos == end:
+            return ""
+        line = start + text.count("\n", 0, pos)
+        try:
+            obj, pos = _DECODER.raw_decode(text, pos)
+        except RecursionError:
+            raise registry.reader_error(tf, f"line {line}", "JSON nested too deeply") from None
+        except json.JSONDecodeError as exc:
+            cut = exc.pos >= len(text.rstrip()) or (final and exc.msg.startswith("Unterminated"))
+            if cut and text[pos] == "{":
+                return text[pos:]  # not finished yet (or, at the end of the file, truncated)
+            raise registry.reader_error(tf, f"line {start + text.count(chr(10), 0, exc.pos)}",
+                               f"not valid JSON: {exc.msg}") from None
+        if obj.__class__ is not dict:
+            raise registry.reader_error(tf, f"line {line}", f"a JSON {type(obj).__name__}, not an object",
+                               hint="OTLP/JSON is one request object (a line, or a whole .json file)")
+        yield line, obj
+
+
+# ── OTLP/JSON requests ─────────────────────────────────────────────────────────────────────────────
+
+
+def _get(obj: dict, camel: str, snake: str) -> object:
+    value = obj.get(camel)
+    return obj.get(snake) if value is None else value
+
+
+def _list(value: object, what: str) -> list:
+    if value is None:
+        return []
+    if value.__class__ is not list:
+        raise _Bad(f"{what} is a {type(value).__name__}, not a list")
+    return value
+
+
+def _dict(value: object, what: str) -> dict:
+    if value is None:
+        return {}
+    if value.__class__ is not dict:
+        raise _Bad(f"{what} is a {type(value).__name__}, not an object")
+    return value
+
+
+def _request_spans(request: dict, where: str) -> Iterator[tuple[str, dict]]:
+    for i, rs in enumerate(_list(_get(request, "resourceSpans", "resource_spans"), "resourceSpans")):
+        path = f"resourceSpans[{i}]"
+        rs = _dict(rs, path)
+        resource = _dict(rs.get("resource"), f"{path}.resource")
+        res_attrs = _attributes(resource.get("attributes"), f"{path}.resource.attributes")
+        scopes = rs.get("scopeSpans", rs.get("scope_spans"))
+        if scopes is None:
+            scopes = _get(rs, "instrumentationLibrarySpans", "instrumentation_library_spans")
+        for j, ss in enumerate(_list(scopes, f"{path}.scopeSpans")):
+            spath = f"{path}.scopeSpans[{j}]"
+            ss = _dict(ss, spath)
+            scope = ss.get("scope")
+            if scope is None:
+                scope = _get(ss, "instrumentationLibrary", "instrumentation_library")
+            extra = _scope_attrs(_dict(scope, f"{spath}.scope"), res_attrs)
+            for k, span in enumerate(_list(ss.get("spans"), f"{spath}.spans")):
+                kpath = f"{spath}.spans[{k}]"
+                try:
+                    yield f"{where}: {kpath}", _otlp_span(_dict(span, kpath), extra)
+                except _Bad as exc:
+                    raise _Bad(f"{kpath}: {exc}") from None
+
+
+def _scope_attrs(scope: dict, res_attrs: dict) -> dict:
+    """What a root span of this resource and scope gets besides its own attributes."""
+    extra = dict(res_attrs)
+    for key in ("name", "version"):
+        value = scope.get(key)
+        if isinstance(value, str) and value:
+            extra[f"otel.scope.{key}"] = value
+    return extra
+
+
+def _otlp_span(span: dict, extra: dict) -> dict:
+    parent = _get(span, "parentSpanId", "parent_span_id")
+    attrs = _attributes(span.get("attributes"), "attributes")
+    if not parent:
+        attrs = {**extra, **attrs}
+    return {
+        "context": {"trace_id": _id(_get(span, "traceId", "trace_id"), 16, "traceId"),
+                    "span_id": _id(_get(span, "spanId", "span_id"), 8, "spanId")},
+        "parent_id": _id(parent, 8, "parentSpanId") if parent else None,
+        "name": _text(span.get("name"), "name"),
+        "kind": _enum(span.get("kind"), _KINDS, "SPAN_KIND_", "kind"),
+        "start_ns": _nanos(_get(span, "startTimeUnixNano", "start_time_unix_nano"), "startTimeUnixNano"),
+        "end_ns": _nanos(_get(span, "endTimeUnixNano", "end_time_unix_nano"), "endTimeUnixNano"),
+        "attributes": attrs,
+        "status": _status(span.get("status")),
+    }
+
+
+def _text(value: object, what: str) -> str:
+    if value is None:
+        return ""
+    if value.__class__ is not str:
+        raise _Bad(f"{what} is a {type(value).__name__}, not a string")
+    return value
+
+
+def _id(value: object, size: int, what: str) -> str:
+    """Lowercase hex of a trace (16 bytes) or span (8 bytes) id written as hex, 0x hex or base64."""
+    if value.__class__ is str and len(value) == 2 * size and value.islower() and value.isalnum() \
+            and _HEX[size].fullmatch(value) and value.strip("0"):
+        return value  # the common case: the Collector's lowercase hex
+    if value is None or value == "":
+        raise _Bad(f"no {what}")
+    if value.__class__ is not str:
+        raise _Bad(f"{what} is a {type(value).__name__}, not a string")
+    text = value[2:] if value[:2] in ("0x", "0X") else value
+    if _HEX[size].fullmatch(text):
+        result = text.lower()
+    else:
+        try:
+            raw = base64.b64decode(value + "=" * (-len(value) % 4),
+                                   altchars=b"-_" if "-" in value or "_" in value else None, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != size:
+            raise _Bad(f"{what} {value[:60]!r} is not a {size}-byte id ({size * 2} hex digits or base64)")
+        result = raw.hex()
+    if result.count("0") == len(result):
+        raise _Bad(f"{what} is all zeros (an invalid id)")
+    return result
+
+
+def _nanos(value: object, what: str) -> int:
+    """Exact integer nanoseconds (a string of digits, as OTLP/JSON writes uint64; or a JSON integer)."""
+    if value is None or value == "":
+        return 0
+    if value.__class__ is str and value.isdigit() and value.isascii():
+        result = int(value)
+    elif value.__class__ is int:
+        result = value
+    else:
+        raise _Bad(f"{what} {str(value)[:40]!r} is not a whole number of nanoseconds")
+    if not 0 <= result < _UINT64:
+        raise _Bad(f"{what} {result} is outside 0..2^64-1")
+    if result >= NS_LIMIT:
+        raise _Bad(f"{what} {result} is not a plausible time (after the year 2116)")
+    return result
+
+
+def _enum(value: object, names: tuple[str, ...], prefix: str, what: str) -> str:
+    """An enum as its short name, from a number or a (prefixed) name."""
+    if value is None:
+        return names[0]
+    if value.__class__ is int and 0 <= value < len(names):
+        return names[value]
+    if isinstance(value, str):
+        name = value.upper().removeprefix(prefix)
+        if name in names:
+            return name
+    raise _Bad(f"{what} {str(value)[:40]!r} is not one of {', '.join(names)}")
+
+
+def _status(value: object) -> dict:
+    status = _dict(value, "status")
+    code = _enum(status.get("code"), _STATUS, "STATUS_CODE_", "status.code")
+    message = status.get("message")
+    out = {"status_code": code}
+    if isinstance(message, str) and message:
+        out["description"] = message
+    return out
+
+
+def _attributes(value: object, what: str) -> dict:
+    """OTLP's [{key, value: AnyValue}] list as a dict of plain values."""
+    out: dict = {}
+    for item in _list(value, what):
+        if item.__class__ is not dict or item.get("key").__class__ is not str:
+            raise _Bad(f"{what}: an entry is not {{key, value}}")
+        key = item["key"]
+        try:
+            out[key] = _value(item.get("value"), 0)
+        except _Bad as exc:
+            raise _Bad(f"{what}[{key[:80]!r}]: {exc}") from None
+    return out
+
+
+def _value(v: object, depth: int) -> object:
+    """A plain value from an OTLP AnyValue ({"stringValue": ...}, {"intValue": "3"}, ...)."""
+    if v is None:
+        return None
+    if v.__class__ is not dict:
+        raise _Bad(f"a {type(v).__name__}, not a typed value object")
+    x = v.get("stringValue")
+    if x.__class__ is str and len(v) == 1:
+        return x  # the common case
+    for key, x in v.items():  # a oneof: one key (an empty object is an empty value)
+        convert = _CONVERT.get(key)
+        if convert is not None:
+            return convert(x, depth)
+    return None
+
+
+def _string(x: object, depth: int) -> object:
+    if x.__class__ is not str:
+        raise _Bad(f"stringValue {str(x)[:40]!r} is not a string")
+    return x
+
+
+def _bool(x: object, depth: int) -> object:
+    if x.__class__ is not bool:
+        raise _Bad(f"boolValue {str(x)[:40]!r} is not true or false")
+    return x
+
+
+def _int(x: object, depth: int) -> object:
+    if x.__class__ is int:
+        return x
+    if x.__class__ is str:
+        text = x[1:] if x[:1] == "-" else x
+        if text.isdigit() and text.isascii() and len(text) <= 19:
+            return int(x)
+    raise _Bad(f"intValue {str(x)[:40]!r} is not a 64-bit integer")
+
+
+def _double(x: object, depth: int) -> object:
+    if x.__class__ is float or (x.__class__ is int):
+        return float(x)
+    if x in ("NaN", "Infinity", "-Infinity"):
+        return float(x.replace("Infinity", "inf"))  # proto3 JSON spells non-finite doubles as strings
+    raise _Bad(f"doubleValue {str(x)[:40]!r} is not a number")
+
+
+def _array(x: object, depth: int) -> object:
+    if depth >= _MAX_DEPTH:
+        raise _Bad(f"attribute value nested deeper than {_MAX_DEPTH} levels")
+    values = _dict(x, "arrayValue").get("values")
+    return [_value(item, depth + 1) for item in _list(values, "arrayValue.values")]
+
+
+def _kvlist(x: object, depth: int) -> object:
+    if depth >= _MAX_DEPTH:
+        raise _Bad(f"attribute value nested deeper than {_MAX_DEPTH} levels")
+    out = {}
+    for item in _list(_dict(x, "kvlistValue").get("values"), "kvlistValue.values"):
+        if item.__class__ is not dict or item.get("key").__class__ is not str:
+            raise _Bad("a kvlistValue entry is not {key, value}")
+        out[item["key"]] = _value(item.get("value"), depth + 1)
+    return out
+
+
+def _bytes(x: object, depth: int) -> object:
+    if x.__class__ is not str:
+        raise _Bad(f"bytesValue {str(x)[:40]!r} is not base64 text")
+    return x
+
+
+_CONVERT = {
+    "stringValue": _string, "string_value": _string,
+    "intValue": _int, "int_value": _int,
+    "doubleValue": _double, "double_value": _double,
+    "boolValue": _bool, "bool_value": _bool,
+    "arrayValue": _array, "array_value": _array,
+    "kvlistValue": _kvlist, "kvlist_value": _kvlist,
+    "bytesValue": _bytes, "bytes_value": _bytes,
+}
+
+
+# ── ConsoleSpanExporter span objects ───────────────────────────────────────────────────────────────
+
+
+def _console_span(span: dict) -> dict:
+    """One `ReadableSpan.to_json()` object: 0x ids, ISO times, SpanKind.X, plain attributes."""
+    context = span["context"]
+    parent = span.get("parent_id")
+    attrs = _dict(span.get("attributes"), "attributes")
+    if not parent:
+        resource = _dict(_dict(span.get("resource"), "resource").get("attributes"), "resource.attributes")
+        attrs = {**resource, **attrs}
+    kind = span.get("kind")
+    status = _dict(span.get("status"), "status")
+    code = status.get("status_code")
+    code = code.removeprefix("StatusCode.") if isinstance(code, str) else code
+    out_status = {"status_code": _enum(code, _STATUS, "STATUS_CODE_", "status_code")}
+    if isinstance(status.get("description"), str):
+        out_status["description"] = status["description"]
+    return {
+        "context": {"trace_id": _id(context.get("trace_id"), 16, "context.trace_id"),
+                    "span_id": _id(context.get("span_id"), 8, "context.span_id")},
+        "parent_id": _id(parent, 8, "parent_id") if parent else None,
+        "name": _text(span.get("name"), "name"),
+        "kind": _enum(kind.removeprefix("SpanKind.") if isinstance(kind, str) else kind, _KINDS, "", "kind"),
+        "start_ns": _iso(span.get("start_time"), "start_time"),
+        "end_ns": _iso(span.get("end_time"), "end_time"),
+        "attributes": attrs,
+        "status": out_status,
+    }
+
+
+def _iso(value: object, what: str) -> int:
+    if value is None:
+        return 0
+    if not isinstance(value, str):
+        raise _Bad(f"{what} {str(value)[:40]!r} is not an ISO 8601 time")
+    try:
+        return iso_ns(value)
+    except ValueError:
+        raise _Bad(f"{what} {value[:40]!r} is not an ISO 8601 time") from None
