@@ -26,6 +26,7 @@ from types import ModuleType
 from typing import Protocol
 
 from kalibra_action.errors import InputError
+from kalibra_action.traces import inspect_log
 from kalibra_action.traces.detect import JSONL_FORMATS, sniff_all
 from kalibra_action.traces.source import Objects, ObjectSource, TraceFile, iter_objects, open_binary
 
@@ -34,7 +35,9 @@ HEAD_BYTES = 4096
 DURATION_UNITS = ("s", "ms", "us", "ns")
 
 # The native readers, in sniff order: one line per reader module.
-NATIVE_READERS: list[ModuleType] = []
+NATIVE_READERS: list[ModuleType] = [
+    inspect_log,
+]
 
 
 @dataclass(frozen=True)
