@@ -55,8 +55,12 @@ FAIL_VALUES = frozenset({"I", "N"})  # INCORRECT and NOANSWER
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., file name length, extra field length
-_JSON_LOG = re.compile(rb'^\s*\{.*"eval"\s*:\s*\{.*"(?:eval_id|run_id|task_id)"\s*:', re.S)
-_EVAL_SET = re.compile(rb'^\s*\{\s*"eval_set_id"\s*:')
+# An EvalLog serialises its fields in order (version, status, eval, ...), pretty or compacted; an eval set
+# adds logs.json (log file name → that log's header) and eval-set.json. A flat trace that merely holds an
+# `eval` object somewhere does not open like this.
+_JSON_LOG = re.compile(rb'^\s*\{\s*"version"\s*:\s*\d+\s*,\s*"status"\s*:\s*"\w+"\s*,\s*"eval"\s*:\s*\{')
+_LOG_INDEX = re.compile(rb'^\s*\{\s*"[^"\\]+\.(?:json|eval)"\s*:\s*\{\s*"version"\s*:\s*\d+\s*,')
+_EVAL_SET = re.compile(rb'^\s*\{\s*"eval_set_id"\s*:\s*"[^"\\]*"\s*,\s*"tasks"\s*:\s*\[')
 _BOM = b"\xef\xbb\xbf"
 _LOG_MEMBERS = ("header.json", "summaries.json", "_journal/start.json")
 _SAMPLE_MEMBER = re.compile(r"samples/[^/]+\.json")
@@ -68,7 +72,7 @@ def sniff(tf: TraceFile, head: bytes) -> bool:
     if tf.name.endswith(".eval") or head.startswith(_ZIP_MAGIC):
         return True
     text = head.removeprefix(_BOM)
-    return bool(_JSON_LOG.match(text) or _EVAL_SET.match(text))
+    return any(pattern.match(text) for pattern in (_JSON_LOG, _LOG_INDEX, _EVAL_SET))
 
 
 def describe() -> str:
@@ -86,7 +90,7 @@ def objects(tf: TraceFile, options: ReadOptions, warnings: list[str]) -> Iterato
     if magic[:2] == b"PK":
         logs = [_read_eval(tf, warnings)]
     elif tf.name.endswith(".eval"):
-        raise _fail(tf, "file", f"not an Inspect log: an .eval log is a ZIP archive, and this file "
+        raise _fail(tf, None, f"an .eval log is a ZIP archive, and this file "
                     f"starts with {magic!r}")
     else:
         logs = _read_json(tf)
@@ -110,10 +114,10 @@ def _read_eval(tf: TraceFile, warnings: list[str]) -> _Log:
         with zipfile.ZipFile(tf.path) as zf, open(tf.path, "rb") as raw:
             return _EvalArchive(tf, zf, raw).log(warnings)
     except zipfile.BadZipFile as exc:
-        raise _fail(tf, "file", f"not a readable .eval ZIP: {exc} (truncated, or not a "
+        raise _fail(tf, None, f"not a readable .eval ZIP: {exc} (truncated, or not a "
                     "ZIP archive)") from None
     except (OSError, EOFError, zipfile.LargeZipFile, NotImplementedError) as exc:
-        raise _fail(tf, "file", f"cannot read the .eval ZIP: {exc}") from None
+        raise _fail(tf, None, f"cannot read the .eval ZIP: {exc}") from None
 
 
 class _EvalArchive:
@@ -122,7 +126,7 @@ class _EvalArchive:
     def __init__(self, tf: TraceFile, zf: zipfile.ZipFile, raw: BinaryIO) -> None:
         entries = zf.infolist()
         if len(entries) > MAX_MEMBERS:
-            raise _fail(tf, "file", f"the ZIP holds {len(entries):,} members, more than "
+            raise _fail(tf, None, f"the ZIP holds {len(entries):,} members, more than "
                         f"{MAX_MEMBERS:,}")
         self.tf, self.zf, self.raw = tf, zf, raw
         self.members = {info.filename: info for info in entries if not info.is_dir()}
@@ -138,7 +142,7 @@ class _EvalArchive:
         journal = sorted((n for n in names if _JOURNAL_SUMMARY.fullmatch(n)),
                          key=lambda n: int(_JOURNAL_SUMMARY.fullmatch(n).group(1)))
         if not (samples or journal or any(n in names for n in _LOG_MEMBERS)):
-            raise self.error("file", "the ZIP holds none of header.json, summaries.json, samples/*.json, "
+            raise self.error(None, "the ZIP holds none of header.json, summaries.json, samples/*.json, "
                                      "_journal/ (not an Inspect log)")
         start = "header.json" if "header.json" in names else "_journal/start.json"
         header = self.json(start) if start in names else {}
@@ -230,7 +234,7 @@ class _EvalArchive:
             raise self.error(member, f"unsupported compression: {exc}") from None
         return bytes(out)
 
-    def error(self, member: str, message: str) -> InputError:
+    def error(self, member: str | None, message: str) -> InputError:
         return _fail(self.tf, member, message)
 
 
@@ -244,9 +248,9 @@ def _read_json(tf: TraceFile) -> list[_Log]:
         with open_binary(tf) as f:
             data = f.read(cap + 1)
     except (OSError, EOFError, zlib.error) as exc:
-        raise _fail(tf, "file", f"cannot read: {exc}") from None
+        raise _fail(tf, None, f"cannot read: {exc}") from None
     if len(data) > cap:
-        raise _fail(tf, "file", f"larger than {cap:,} bytes (limits.max_decompressed_bytes)")
+        raise _fail(tf, None, f"larger than {cap:,} bytes (limits.max_decompressed_bytes)")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -323,9 +327,9 @@ def _traces(tf: TraceFile, log: _Log, options: ReadOptions,
         warnings.append(f"{tf.name}: the {WHAT}'s status is {status!r}; read the samples it holds")
 
 
-def _fail(tf: TraceFile, where: str, message: str, hint: str | None = None) -> InputError:
-    """The reader's error: names the file, the place in it and the format it took the file for."""
-    return registry.reader_error(tf, where, f"{WHAT}: {message}", hint)
+def _fail(tf: TraceFile, where: str | None, message: str, hint: str | None = None) -> InputError:
+    """The reader's error: `FILE: Inspect AI log, PLACE: message` (the format it took the file for)."""
+    return registry.reader_error(tf, f"{WHAT}, {where}" if where else WHAT, message, hint)
 
 
 def _sample(tf: TraceFile, where: str, s: object) -> dict:

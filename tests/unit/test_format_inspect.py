@@ -230,6 +230,15 @@ def test_a_compacted_json_log_is_still_an_inspect_log(tmp_path: Path) -> None:
     assert_same(pop, expected(json_samples([log]), "match"))
 
 
+def test_a_flat_trace_holding_an_eval_object_stays_flat(tmp_path: Path) -> None:
+    path = tmp_path / "flat.jsonl"
+    rows = [{"trace_id": f"t{i}__m__1", "outcome": "success",
+             "metadata": {"eval": {"eval_id": "e", "run_id": "r", "task_id": "t"}, "samples": []}}
+            for i in range(3)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert load(path).format == "flat"
+
+
 # --- the CLI ---------------------------------------------------------------------------------------------
 
 
