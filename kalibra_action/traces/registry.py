@@ -32,7 +32,7 @@ from types import ModuleType
 from typing import Protocol
 
 from kalibra_action.errors import InputError
-from kalibra_action.traces import langfuse, langsmith, otlp, promptfoo
+from kalibra_action.traces import inspect_log, langfuse, langsmith, otlp, promptfoo
 from kalibra_action.traces.detect import JSONL_FORMATS, sniff_all
 from kalibra_action.traces.selectors import SelectorCheck
 from kalibra_action.traces.source import Objects, ObjectSource, TraceFile, iter_objects, open_binary
@@ -44,6 +44,7 @@ DURATION_UNITS = ("s", "ms", "us", "ns")
 
 # The native readers, in sniff order: one line per reader module.
 NATIVE_READERS: list[ModuleType] = [
+    inspect_log,
     otlp,
     promptfoo,
     langsmith,
