@@ -151,7 +151,7 @@ def inspect_paths(paths: Sequence[str], *, fmt: str | None = None, base_dir: Pat
         rows.append((kind, sources))
 
     pop = load_population(paths, label="inspect", fmt=fmt, base_dir=base_dir, on_trace=collect,
-                          options=options or ReadOptions())
+                          options=options or ReadOptions(), strict=False)
     skip = _SKIP.get(pop.format, ())
     keys: dict[str, _KeyStats] = {}
     for kind, sources in rows:
