@@ -19,6 +19,7 @@ from kalibra_action.traces.lookalike import Signature, advice, looks_like
 from kalibra_action.traces.population import OUTCOME_UNKNOWN, Population, PopulationBuilder
 from kalibra_action.traces.registry import (
     NATIVE_READERS,
+    SECONDS_PER_UNIT,
     ReadOptions,
     claimed_by,
     file_formats,
@@ -77,7 +78,8 @@ def load_population(paths: Sequence[str], *, label: str, fields: FieldMap = _DEF
     warnings: list[str] = []
     builder = PopulationBuilder(label=label, files=names, filters=tuple(m.raw for m in where),
                                 warnings=warnings)
-    sink = Sink(builder, fields, where, on_trace)
+    sink = Sink(builder, fields, where, on_trace,
+                duration_scale=SECONDS_PER_UNIT[options.duration_unit or "s"])
     builder.format = read_into(sink, files, fmt, warnings, options, strict=strict)
     builder.total_before_filter = sink.total
     warnings.extend(sink.warnings())

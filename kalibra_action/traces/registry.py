@@ -42,6 +42,7 @@ from kalibra_action.traces.source import (
 AUTO = "auto"
 HEAD_BYTES = 4096
 DURATION_UNITS = ("s", "ms", "us", "ns")
+SECONDS_PER_UNIT = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 
 # The native readers, in sniff order: one line per reader module.
 NATIVE_READERS: list[ModuleType] = []
