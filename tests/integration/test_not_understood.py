@@ -146,4 +146,5 @@ def test_inspect_still_reads_what_compare_refuses() -> None:
     """`inspect` is how a user finds the mapping: it must not refuse the file it is asked about."""
     proc = run("inspect", str(FORMATS / "promptfoo/baseline.jsonl"))
     assert proc.returncode == 0, proc.stderr
-    assert "promptfoo" in proc.stdout
+    looks = proc.stdout.split("Looks like", 1)[1]
+    assert "promptfoo result rows" in looks.splitlines()[1]
