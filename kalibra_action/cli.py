@@ -375,13 +375,27 @@ def _init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     target = Path("kalibra.yml")
     if target.exists() and not args.force:
         raise InputError("already exists; pass --force to overwrite it", file=str(target))
+    text = render_starter_config(args.baseline, args.current, _inspect_for_init(args, err))
     try:
-        target.write_text(render_starter_config(args.baseline, args.current), encoding="utf-8")
+        target.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot write: {exc.strerror}", file=str(target)) from None
     out.write(f"Wrote {target}. Next: kalibra-action inspect {args.current} --suggest, "
               "then kalibra-action compare\n")
     return EXIT_PASSED
+
+
+def _inspect_for_init(args: argparse.Namespace, err: TextIO):
+    """The InspectReport of `init`'s current traces when they exist (so the config matches their format);
+    None when they do not exist yet or cannot be read (the starter config is still written)."""
+    from kalibra_action.traces.inspect import inspect_paths
+
+    try:
+        return inspect_paths([args.current])
+    except InputError as exc:
+        if Path(args.current).exists():
+            err.write(f"warning: {exc}; the config does not describe its format\n")
+        return None
 
 
 def _inspect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -30,7 +30,7 @@ from kalibra_action.limits import (
     check_limit,
 )
 from kalibra_action.traces import where as where_mod
-from kalibra_action.traces.fields import FIELD_NAMES, FieldMap
+from kalibra_action.traces.fields import FIELD_NAMES, FieldMap, OutcomeMap, text_form
 from kalibra_action.traces.registry import DURATION_UNITS, ReadOptions
 from kalibra_action.traces.registry import choices as format_choices
 from kalibra_action.traces.where import Matcher
@@ -41,6 +41,7 @@ TOP_KEYS = ("sources", "baseline", "current", "fields", "format", "read", "metri
 PER_TASK_KEYS = ("fdr",)
 SOURCE_KEYS = ("path", "where", "fields", "format", "read")
 READ_TEXT_KEYS = ("scorer", "outcome_annotation")  # `read:` keys whose value is a name
+OUTCOME_MAP_KEYS = ("path", "pass", "fail", "threshold")  # fields.outcome as a mapping
 DEFAULT_RESAMPLES = 10_000
 DEFAULT_SEED = 42
 
@@ -289,7 +290,7 @@ class _Parser:
     def fieldmap(self, value: object, key: str) -> FieldMap | None:
         if value is None:
             return None
-        out: dict[str, str] = {}
+        out: dict[str, object] = {}
         for k, v in self.mapping(value, key, "field names to dot paths").items():
             sub = f"{key}.{k}"
             if k not in FIELD_NAMES:
@@ -297,10 +298,51 @@ class _Parser:
                                  hint="fields are " + ", ".join(FIELD_NAMES))
             if v is None or v == "":
                 continue
+            if k == "outcome" and isinstance(v, Mapping):
+                out["outcome"], out["outcome_values"] = self.outcome_map(v, sub)
+                continue
             if not isinstance(v, str):
-                raise self.error(sub, f"must be a dot path string, not {_kind(v)}")
+                hint = "or {path: ..., pass: [...], fail: [...]} / {path: ..., threshold: X}" \
+                    if k == "outcome" else None
+                raise self.error(sub, f"must be a dot path string, not {_kind(v)}", hint=hint)
             out[k] = v
         return FieldMap(**out)
+
+    def outcome_map(self, spec: Mapping, key: str) -> tuple[str, OutcomeMap]:
+        """`outcome: {path, pass: [...], fail: [...], threshold: X}`: the path and how its values read.
+        An unknown key is an error here, not a warning: a misread outcome changes every verdict."""
+        for k in spec:
+            if k not in OUTCOME_MAP_KEYS:
+                raise self.error(f"{key}.{k}", f"unknown key '{k}'{did_you_mean(str(k), OUTCOME_MAP_KEYS)}",
+                                 hint="outcome takes " + ", ".join(OUTCOME_MAP_KEYS))
+        path = spec.get("path")
+        if not isinstance(path, str) or not path.strip():
+            raise self.error(f"{key}.path", f"must be a dot path string, not {_kind(path)}")
+        lists = {name: self.outcome_values(spec.get(name), f"{key}.{name}") for name in ("pass", "fail")}
+        if lists["pass"] and lists["fail"] and lists["pass"] & lists["fail"]:
+            both = ", ".join(sorted(lists["pass"] & lists["fail"]))
+            raise self.error(key, f"values listed as both pass and fail: {both}")
+        threshold = spec.get("threshold")
+        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+                                      or not math.isfinite(threshold)):
+            raise self.error(f"{key}.threshold", f"must be a number, not {_kind(threshold)}")
+        if not lists["pass"] and not lists["fail"] and threshold is None:
+            raise self.error(key, "needs pass and/or fail values, or a threshold")
+        return path, OutcomeMap(pass_values=lists["pass"], fail_values=lists["fail"],
+                                threshold=None if threshold is None else float(threshold))
+
+    def outcome_values(self, value: object, key: str) -> frozenset[str] | None:
+        """A list of scalars (or one), as the JSON spelling they compare in."""
+        if value is None:
+            return None
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, (Mapping, list)) or item is None:
+                raise self.error(key, "must be a list of values (text, numbers, true/false), "
+                                      f"not {_kind(item)}")
+        if not items:
+            raise self.error(key, "must list at least one value")
+        return frozenset(text_form(item).strip() for item in items)
 
     def format(self, value: object, key: str) -> str | None:
         if value is None:

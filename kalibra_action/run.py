@@ -156,12 +156,12 @@ def load_side(side: Side, status: Status):
 
 def _input_bytes(sides: list[Side]) -> int | None:
     """Total size of the sides' files (gzip counted 4x); None when a side does not resolve."""
-    from kalibra_action.traces.source import resolve_files
+    from kalibra_action.traces.registry import resolve_trace_files
 
     total = 0
     try:
         for side in sides:
-            for tf in resolve_files(list(side.paths), side.base_dir, side.roots):
+            for tf in resolve_trace_files(list(side.paths), side.base_dir, side.roots):
                 size = tf.path.stat().st_size
                 total += size * 4 if tf.path.suffix == ".gz" else size
     except (InputError, OSError):

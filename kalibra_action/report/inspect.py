@@ -58,10 +58,22 @@ def _best(candidates: object) -> str | None:
     return None
 
 
+def _outcome_map_lines(spec: object) -> list[str]:
+    """`outcome:` as a mapping (path, pass/fail values or a threshold), when the values need one."""
+    if not isinstance(spec, Mapping) or "path" not in spec:
+        return []
+    return ["  outcome:", *(f"    {plain(k, 20)}: {json.dumps(v)}" for k, v in spec.items())]
+
+
 def suggest_block(data: Mapping) -> str:
     """A `fields:` block for kalibra.yml from the best suggestion of each field."""
-    lines = [f"  {plain(field, 40)}: {json.dumps(best)}" for field, cands in _suggestions(data).items()
-             if (best := _best(cands))]
+    outcome_map = _outcome_map_lines(data.get("suggested_outcome_map"))
+    lines = []
+    for field, cands in _suggestions(data).items():
+        if field == "outcome" and outcome_map:
+            lines += outcome_map
+        elif best := _best(cands):
+            lines.append(f"  {plain(field, 40)}: {json.dumps(best)}")
     if not lines:
         return "# no field mappings to suggest: the defaults find everything\n"
     return "\n".join(["fields:", *lines]) + "\n"

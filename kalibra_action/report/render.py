@@ -235,9 +235,26 @@ def render_terminal(result: Result, *, color: bool = False, verbose: bool = Fals
     return env.get_template(TERMINAL).render(ctx)
 
 
-def render_starter_config(baseline: str, current: str) -> str:
-    """The starter kalibra.yml written by `init` (paths quoted as YAML strings)."""
+def render_starter_config(baseline: str, current: str, inspected: object | None = None) -> str:
+    """The starter kalibra.yml written by `init` (paths quoted as YAML strings); with the InspectReport of
+    the current traces, set to their detected format and suggested fields."""
     import json
 
+    from kalibra_action.report.escape import plain
+    from kalibra_action.report.inspect import suggest_block
+    from kalibra_action.report.json import plain as jsonable
+    from kalibra_action.traces.registry import format_names
+
+    detected = looks = block = ""
+    if inspected is not None:
+        data = jsonable(inspected)
+        if data["format"] in format_names():
+            detected = data["format"]
+        looks = "; ".join(f"Looks like {plain(v, 300)}" for v in data["looks_like"].values())
+        detected = "" if looks else detected  # not flat after all: no `format: flat` to pin it
+        block = suggest_block(data).rstrip("\n")
+        block = "" if block.startswith("#") else block
     tpl = _ENV.get_template("starter.yml.j2")
-    return tpl.render(baseline=json.dumps(baseline), current=json.dumps(current))
+    return tpl.render(baseline=json.dumps(baseline), current=json.dumps(current), detected=detected,
+                      looks_like=looks, fields_block=block,
+                      formats=", ".join(format_names()))

@@ -11,8 +11,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from kalibra_action.errors import InputError
-from kalibra_action.traces.registry import ReadOptions, file_formats, object_source, pipeline_of
-from kalibra_action.traces.source import resolve_files
+from kalibra_action.traces.registry import (
+    ReadOptions,
+    file_formats,
+    object_source,
+    pipeline_of,
+    resolve_trace_files,
+)
 
 _DEFAULT_OPTIONS = ReadOptions()
 
@@ -21,7 +26,7 @@ def convert_lines(paths: Sequence[str], *, fmt: str | None = None, options: Read
                   base_dir: Path | None = None, warnings: list[str] | None = None) -> Iterator[str]:
     """One JSON line per normalised object of the files, in file order. The files must all feed one
     pipeline, so that the output is one format."""
-    files = resolve_files(paths, base_dir)
+    files = resolve_trace_files(paths, base_dir)
     formats = file_formats(files, fmt)
     pipelines = sorted({pipeline_of(name) for name in formats})
     if len(pipelines) > 1:

@@ -34,6 +34,42 @@ MISSING = _Missing()
 
 
 @dataclass(frozen=True)
+class OutcomeMap:
+    """How a mapped outcome's values read when they are not outcome words (config
+    `outcome: {path, pass: [...], fail: [...], threshold: X}`): Inspect's `C`/`I`, a 0-1 score.
+
+    A value in `pass` / `fail` (compared in its JSON spelling) decides; with only one list given, any
+    other value is the opposite. Else a number (or numeric text) at or above `threshold` passes, below
+    fails. Anything else is unknown: an unlisted word never silently counts as a pass or a fail.
+    """
+
+    pass_values: frozenset[str] | None = None
+    fail_values: frozenset[str] | None = None
+    threshold: float | None = None
+
+    def classify(self, value: object) -> int:
+        if value is None or value is MISSING:
+            return OUTCOME_UNKNOWN
+        text = text_form(value).strip()
+        if self.pass_values is not None and text in self.pass_values:
+            return OUTCOME_SUCCESS
+        if self.fail_values is not None and text in self.fail_values:
+            return OUTCOME_FAILURE
+        if self.threshold is not None and not isinstance(value, bool | dict | list):
+            try:
+                number = float(text)
+            except ValueError:
+                number = float("nan")
+            if number == number:
+                return OUTCOME_SUCCESS if number >= self.threshold else OUTCOME_FAILURE
+        if self.fail_values is None and self.pass_values is not None:
+            return OUTCOME_FAILURE
+        if self.pass_values is None and self.fail_values is not None:
+            return OUTCOME_SUCCESS
+        return OUTCOME_UNKNOWN
+
+
+@dataclass(frozen=True)
 class FieldMap:
     """Dot paths naming where each canonical field lives in a trace; None = the format's default."""
 
@@ -44,13 +80,22 @@ class FieldMap:
     input_tokens: str | None = None
     output_tokens: str | None = None
     duration: str | None = None
+    outcome_values: OutcomeMap | None = None  # how the mapped outcome's values read (None: outcome words)
 
     def merge(self, override: FieldMap | None) -> FieldMap:
-        """A new map where the override's set values win."""
+        """A new map where the override's set values win (an outcome path brings its own value map)."""
         if override is None:
             return self
         changes = {f.name: getattr(override, f.name) for f in fields(self) if getattr(override, f.name)}
+        if override.outcome:
+            changes["outcome_values"] = override.outcome_values
         return replace(self, **changes)
+
+    def outcome_code(self, value: object) -> int:
+        """The outcome code of the mapped outcome field's value."""
+        if self.outcome_values is not None:
+            return self.outcome_values.classify(value)
+        return classify_outcome(value)
 
     @property
     def span_paths(self) -> bool:

@@ -121,7 +121,7 @@ class _Mapped:
                     value = resolve_first((_as_dict(span.get("attributes")) or {}, span), fm.outcome)
                     if _present(value):
                         break
-            code = classify_outcome(value)
+            code = fm.outcome_code(value)
             if code != OUTCOME_UNKNOWN:
                 self.outcome = code
         self.cost = row.get("cost")
@@ -137,7 +137,7 @@ class _Mapped:
         if fm.duration:
             value = resolve_first(sources, fm.duration)
             if _present(value):
-                seconds = number(value, "duration", bad)
+                seconds = number(value, "duration", bad) * sink.duration_scale
                 self.duration = seconds if seconds == seconds else None
         if self.duration is None:
             self.duration = trace_duration(row, bad)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from itertools import islice
 from pathlib import Path
+
+import numpy as np
 
 from kalibra_action.errors import InputError
 from kalibra_action.limits import DEFAULT_LIMITS, Limits
@@ -12,16 +15,21 @@ from kalibra_action.paths import Roots
 from kalibra_action.traces.detect import FLAT
 from kalibra_action.traces.fields import FieldMap
 from kalibra_action.traces.flat import read_flat
-from kalibra_action.traces.population import Population, PopulationBuilder
+from kalibra_action.traces.lookalike import Signature, advice, looks_like
+from kalibra_action.traces.population import OUTCOME_UNKNOWN, Population, PopulationBuilder
 from kalibra_action.traces.registry import (
+    NATIVE_READERS,
+    SECONDS_PER_UNIT,
     ReadOptions,
+    claimed_by,
     file_formats,
     is_auxiliary,
     object_source,
     pipeline_of,
+    resolve_trace_files,
 )
 from kalibra_action.traces.sink import Sink, TraceHook
-from kalibra_action.traces.source import TraceFile, resolve_files
+from kalibra_action.traces.source import TraceFile, iter_objects
 from kalibra_action.traces.spans import FORMATS, read_span_files
 from kalibra_action.traces.where import Matcher
 
@@ -30,13 +38,15 @@ _DEFAULT_OPTIONS = ReadOptions()
 
 
 def read_into(sink: Sink, files: Sequence[TraceFile], fmt: str | None, warnings: list[str],
-              options: ReadOptions = _DEFAULT_OPTIONS) -> str:
+              options: ReadOptions = _DEFAULT_OPTIONS, *, strict: bool = True) -> str:
     """Read the files into the sink (flat files in order, span files grouped per pipeline); the format.
 
     A file in another tool's format is read by its native reader (traces/registry.py) into the pipeline
     the reader names; the rest are JSON Lines.
     """
     formats = file_formats(files, fmt)
+    if strict and sink.fields == _DEFAULT_FIELDS:  # mapped fields say how to read it; the data check stays
+        _refuse_lookalikes(files, formats)
     pipelines = [pipeline_of(name) for name in formats]
     objects = object_source(files, formats, options, sink.where)
     for tf, name, pipeline in zip(files, formats, pipelines, strict=True):
@@ -58,18 +68,20 @@ def load_population(paths: Sequence[str], *, label: str, fields: FieldMap = _DEF
                     where: Sequence[Matcher] = (), fmt: str | None = None,
                     base_dir: Path | None = None, on_trace: TraceHook | None = None,
                     roots: Roots | None = None, limits: Limits = DEFAULT_LIMITS,
-                    options: ReadOptions = _DEFAULT_OPTIONS) -> Population:
+                    options: ReadOptions = _DEFAULT_OPTIONS, strict: bool = True) -> Population:
     """Load one side. Raises InputError (file and line) on unreadable input, no traces, a `where` that
     keeps none, or a file past `limits`; recoverable problems (duplicates, bad numbers, a truncated last
-    line) are warnings. With `roots`, every file must lie inside them (see resolve_files). `options` are the
-    format-specific choices the native readers take (traces/registry.py)."""
-    files = [replace(tf, limits=limits) for tf in resolve_files(paths, base_dir, roots)]
+    line) are warnings. With `roots`, every file must lie inside them (see resolve_trace_files). `options`
+    are the format-specific choices the native readers take (traces/registry.py). `strict` (off only for
+    `inspect`, which is there to find out) refuses data that was not understood (see _check_understood)."""
+    files = [replace(tf, limits=limits) for tf in resolve_trace_files(paths, base_dir, roots)]
     names = tuple(tf.name for tf in files)
     warnings: list[str] = []
     builder = PopulationBuilder(label=label, files=names, filters=tuple(m.raw for m in where),
                                 warnings=warnings)
-    sink = Sink(builder, fields, where, on_trace)
-    builder.format = read_into(sink, files, fmt, warnings, options)
+    sink = Sink(builder, fields, where, on_trace,
+                duration_scale=SECONDS_PER_UNIT[options.duration_unit or "s"])
+    builder.format = read_into(sink, files, fmt, warnings, options, strict=strict)
     builder.total_before_filter = sink.total
     warnings.extend(sink.warnings())
     if sink.total == 0:
@@ -81,7 +93,85 @@ def load_population(paths: Sequence[str], *, label: str, fields: FieldMap = _DEF
     pop = builder.build()
     del builder, sink
     release_free_memory()
-    return pop
+    if strict:
+        _check_understood(pop, files)
+    return _warn_empty_traces(pop)
+
+
+_SAMPLE = 20  # objects of a flat file compared with other tools' formats
+
+
+def _sample(tf: TraceFile) -> list[dict]:
+    """The first objects of a JSON Lines file (its warnings are told when the file is read)."""
+    return [obj for _line, obj in islice(iter_objects(tf, []), _SAMPLE)]
+
+
+def _foreign(tf: TraceFile, signature: Signature, what: str) -> InputError:
+    """The error for a file in another tool's format: what it looks like and how to read it."""
+    candidates = [*claimed_by(tf), *(r.NAME for r in NATIVE_READERS)]
+    return InputError(f"looks like {signature[0]}, {what}", file=tf.name,
+                      hint=advice(signature, candidates))
+
+
+def _refuse_lookalikes(files: Sequence[TraceFile], formats: Sequence[str]) -> None:
+    """A file read as flat whose objects look like another tool's format would load as empty traces and
+    pass every gate vacuously: refuse it, naming the format it looks like."""
+    for tf, name in zip(files, formats, strict=True):
+        if name == FLAT:
+            signature = looks_like(_sample(tf))
+            if signature is not None:
+                raise _foreign(tf, signature, "not Kalibra flat traces")
+
+
+def _check_understood(pop: Population, files: Sequence[TraceFile]) -> None:
+    """Refuse a side in which no trace has any value the metrics read (outcome, cost, tokens, duration,
+    spans): whatever it was, it was not understood, and comparing it would report "no data" as a pass."""
+    if _any_data(pop):
+        return
+    what = (f"none of its {len(pop):,} traces has an outcome, cost, tokens, duration or spans "
+            f"(read as {pop.format})")
+    for tf in files:
+        signature = _lookalike(tf)
+        if signature is not None:
+            raise _foreign(tf, signature, what)
+    single = pop.files[0] if len(pop.files) == 1 else None
+    where = "" if single else f" in {', '.join(pop.files)}"
+    raise InputError(f"{what}: the data was not understood{where}", file=single,
+                     hint="check the format with `kalibra-action inspect FILE`; map the fields with "
+                          "fields: or --outcome, --cost, --duration ...")
+
+
+def _lookalike(tf: TraceFile) -> Signature | None:
+    """What an unclaimed file looks like, if it is a known other format (error path only)."""
+    if claimed_by(tf):
+        return None
+    try:
+        return looks_like(_sample(tf))
+    except InputError:
+        return None
+
+
+def _empty_traces(pop: Population) -> np.ndarray:
+    """Per trace: True when it has no value any metric reads (cheap: one vector pass per column)."""
+    empty = (pop.n_spans == 0) & (pop.outcome == OUTCOME_UNKNOWN)
+    for column in (pop.cost, pop.input_tokens, pop.output_tokens, pop.duration):
+        empty &= np.isnan(column)
+    return empty
+
+
+def _any_data(pop: Population) -> bool:
+    return len(pop) == 0 or not _empty_traces(pop).all()
+
+
+def _warn_empty_traces(pop: Population) -> Population:
+    """The population, with a warning when some of its traces carry nothing the metrics read: they
+    count in n but in no metric, which the reader should know."""
+    empty = int(np.count_nonzero(_empty_traces(pop)))
+    if not empty:
+        return pop
+    text = (f"{empty:,} of {len(pop):,} traces have no outcome, cost, tokens, duration or spans; "
+            "they count in no metric (check the field mapping with `kalibra-action inspect`)")
+    return replace(pop, warnings=(*pop.warnings, text))
 
 
 def release_free_memory() -> None:

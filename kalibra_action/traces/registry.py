@@ -28,19 +28,30 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from types import ModuleType
 from typing import Protocol
 
 from kalibra_action.errors import InputError
+from kalibra_action.paths import Roots
 from kalibra_action.traces import inspect_log, langfuse, langsmith, otlp, promptfoo
 from kalibra_action.traces.detect import JSONL_FORMATS, sniff_all
 from kalibra_action.traces.selectors import SelectorCheck
-from kalibra_action.traces.source import Objects, ObjectSource, TraceFile, iter_objects, open_binary
+from kalibra_action.traces.source import (
+    Objects,
+    ObjectSource,
+    TraceFile,
+    is_jsonl_name,
+    iter_objects,
+    open_binary,
+    resolve_files,
+)
 from kalibra_action.traces.where import Matcher
 
 AUTO = "auto"
 HEAD_BYTES = 4096
 DURATION_UNITS = ("s", "ms", "us", "ns")
+SECONDS_PER_UNIT = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 
 # The native readers, in sniff order: one line per reader module.
 NATIVE_READERS: list[ModuleType] = [
@@ -129,6 +140,25 @@ def sniff_native(tf: TraceFile) -> Reader | None:
         return None
     start = head(tf)
     return next((r for r in NATIVE_READERS if r.sniff(tf, start)), None)
+
+
+def claimed_by(tf: TraceFile) -> list[str]:
+    """The native readers that would read the file (for advice when it was read otherwise)."""
+    if not NATIVE_READERS:
+        return []
+    start = head(tf)
+    return [r.NAME for r in NATIVE_READERS if r.sniff(tf, start)]
+
+
+def is_trace_file(tf: TraceFile) -> bool:
+    """Whether a file found in a directory is a trace file: named as JSON Lines, or claimed by a reader."""
+    return is_jsonl_name(tf) or bool(claimed_by(tf))
+
+
+def resolve_trace_files(paths: Sequence[str], base_dir: Path | None = None,
+                        roots: Roots | None = None) -> list[TraceFile]:
+    """resolve_files, where a directory stands for the trace files in it (see is_trace_file)."""
+    return resolve_files(paths, base_dir, roots, accept=is_trace_file)
 
 
 def reader_error(tf: TraceFile, location: str, message: str, hint: str | None = None) -> InputError:

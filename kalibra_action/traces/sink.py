@@ -16,8 +16,9 @@ class Sink:
     """Shared state of one load: the builder, the mapping, the filters and the drop counters."""
 
     def __init__(self, builder: PopulationBuilder, fields: FieldMap, where: Sequence[Matcher],
-                 on_trace: TraceHook | None = None) -> None:
+                 on_trace: TraceHook | None = None, duration_scale: float = 1.0) -> None:
         self.builder = builder
+        self.duration_scale = duration_scale  # seconds per unit of a mapped bare-number duration
         self.fields = fields
         self.where = tuple(where)
         self.on_trace = on_trace

@@ -46,9 +46,23 @@ def _display_name(path: Path, base: Path) -> str:
         return str(path)
 
 
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
+
+
+def is_jsonl_name(tf: TraceFile) -> bool:
+    """Whether the file is named as JSON Lines (what a directory contributes without a native reader)."""
+    return tf.path.name.lower().endswith(JSONL_SUFFIXES)
+
+
 def resolve_files(paths: Sequence[str], base_dir: Path | None = None,
-                  roots: Roots | None = None) -> list[TraceFile]:
-    """Expand globs (sorted) and plain paths against base_dir; deduplicated, in the order given.
+                  roots: Roots | None = None,
+                  accept: Callable[[TraceFile], bool] = is_jsonl_name) -> list[TraceFile]:
+    """Expand globs (sorted), directories and plain paths against base_dir; deduplicated, in the order
+    given.
+
+    A directory stands for the files directly in it (not below: use a `**` glob for that; hidden names
+    skipped) that `accept` takes as trace files, sorted by name: e.g. an Inspect log directory, whose
+    `logs.json` index is no trace file; none accepted is an InputError.
 
     With `roots`, every path or glob must stay inside them as written, and every file it names must
     still be inside them with symlinks resolved: a link to a file outside is an InputError, not skipped,
@@ -65,15 +79,36 @@ def resolve_files(paths: Sequence[str], base_dir: Path | None = None,
     out: list[TraceFile] = []
     seen: set[Path] = set()
     for entry in entries:
-        for match in _matches(entry, base):
+        directory = _directory(entry, base)
+        found = 0
+        for match in _matches(entry, base) if directory is None else _members(directory):
             real = match.resolve()
-            if roots is not None and not is_within(real, roots):
+            if roots is not None and not is_within(real, roots):  # before `accept` reads the file
                 raise InputError(f"is a symbolic link to {real}, outside {describe_roots(roots)}",
                                  file=_display_name(match, base))
+            tf = TraceFile(real, _display_name(real, base))
+            if directory is not None and not accept(tf):
+                continue
+            found += 1
             if real not in seen:
                 seen.add(real)
-                out.append(TraceFile(real, _display_name(real, base)))
+                out.append(tf)
+        if directory is not None and not found:
+            raise InputError("no trace files in this directory (read without its subdirectories: use "
+                             "DIR/**/*.jsonl for those)", file=entry)
     return out
+
+
+def _directory(entry: str, base: Path) -> Path | None:
+    """The directory a plain (glob-free) entry names, else None."""
+    candidate = Path(entry).expanduser()
+    full = candidate if candidate.is_absolute() else base / candidate
+    return full if not any(c in entry for c in _GLOB_CHARS) and full.is_dir() else None
+
+
+def _members(directory: Path) -> list[Path]:
+    """The regular files directly in a directory (a symlink counts by its target), hidden ones skipped."""
+    return sorted(p for p in directory.iterdir() if not p.name.startswith(".") and p.is_file())
 
 
 def _matches(entry: str, base: Path) -> list[Path]:
@@ -87,8 +122,6 @@ def _matches(entry: str, base: Path) -> list[Path]:
         return matches
     if not full.exists():
         raise InputError("file not found", file=entry)
-    if full.is_dir():
-        raise InputError("is a directory; give a file or a glob such as DIR/*.jsonl", file=entry)
     return [full]
 
 

@@ -16,7 +16,7 @@ from types import ModuleType
 
 from kalibra_action.traces import openinference, otel_genai
 from kalibra_action.traces.attrs import OI_SPAN_KINDS, as_attrs, span_kind, status_of
-from kalibra_action.traces.fields import MISSING, classify_outcome, resolve_first, text_form
+from kalibra_action.traces.fields import MISSING, resolve_first, text_form
 from kalibra_action.traces.outcomes import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_UNKNOWN
 from kalibra_action.traces.sink import Sink
 from kalibra_action.traces.source import ObjectSource, TraceFile, iter_objects
@@ -186,7 +186,7 @@ def _add_trace(tid: str, spans: list[_Span], root: _Root | None, sink: Sink) -> 
                 if s[10] is not MISSING and s[10] is not None:
                     value = s[10]
                     break
-        code = classify_outcome(value)
+        code = fm.outcome_code(value)
         if code != OUTCOME_UNKNOWN:
             outcome = code
     duration = None
@@ -194,6 +194,7 @@ def _add_trace(tid: str, spans: list[_Span], root: _Root | None, sink: Sink) -> 
         value = resolve_first(sources, fm.duration)
         if value is not MISSING:
             duration = _num(value, "duration", b.bad)
+            duration = None if duration is None else duration * sink.duration_scale
 
     b.trace_id.append(tid)
     b.task.append(b.task_code(sink.task(tid, sources)))

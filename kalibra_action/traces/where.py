@@ -18,6 +18,10 @@ from kalibra_action.traces.fields import MISSING, text_form
 
 OPERATORS = ("==", "=~", "!~", "!=", "=")
 _EQUAL_OPS = ("==", "=")
+# Operators people write that `where` does not have: refused by name, never read as `=` with a field
+# named `cost <` (what `cost <= 1` would otherwise be).
+_UNSUPPORTED = re.compile(r"<=|>=|=<|=>|~=|===|!==|<>|<|>|\s(?:not\s+in|in|contains|like|is)\s",
+                          re.IGNORECASE)
 
 
 def _as_number(text: str) -> float | None:
@@ -68,8 +72,19 @@ def _unquote(text: str) -> str:
     return text
 
 
+def _unsupported(expr: str, before: int) -> ValueError | None:
+    """The error for an operator `where` lacks that starts before position `before` (or anywhere)."""
+    found = _UNSUPPORTED.search(expr, 0, before + 3)
+    if found is None or found.start() > before:
+        return None
+    op = found.group(0).strip()
+    return ValueError(f"unsupported operator {op!r} in where expression {expr!r}; where supports "
+                      f"{', '.join(OPERATORS)} (comparisons such as <= or > belong in require gates)")
+
+
 def parse_matcher(expr: str) -> Matcher:
-    """Parse one expression; raises ValueError with a one-line reason when it is malformed."""
+    """Parse one expression; raises ValueError with a one-line reason when it is malformed or uses an
+    operator `where` does not have (`<=`, `>`, `in`, `~=` ...)."""
     if not isinstance(expr, str):
         raise ValueError(f"a where expression must be text, got {type(expr).__name__}: {expr!r}")
     best: tuple[int, str] | None = None
@@ -77,6 +92,9 @@ def parse_matcher(expr: str) -> Matcher:
         pos = expr.find(op)
         if pos != -1 and (best is None or pos < best[0] or (pos == best[0] and len(op) > len(best[1]))):
             best = (pos, op)
+    bad = _unsupported(expr, len(expr) if best is None else best[0])
+    if bad is not None:
+        raise bad
     if best is None:
         raise ValueError(f"no operator in where expression {expr!r}; use one of {', '.join(OPERATORS)}")
     pos, op = best

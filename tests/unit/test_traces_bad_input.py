@@ -44,7 +44,7 @@ def test_missing_file_directory_and_empty_glob(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"nope\.jsonl: file not found"):
         load_population(["nope.jsonl"], label="b", base_dir=tmp_path)
     (tmp_path / "d").mkdir()
-    with pytest.raises(InputError, match="d: is a directory"):
+    with pytest.raises(InputError, match="d: no trace files in this directory"):
         load_population(["d"], label="b", base_dir=tmp_path)
     with pytest.raises(InputError, match=r"d/\*.jsonl: no file matches"):
         load_population(["d/*.jsonl"], label="b", base_dir=tmp_path)

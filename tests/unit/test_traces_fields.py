@@ -83,8 +83,8 @@ def test_dotted_task_id_on_flat_traces(tmp_path: Path) -> None:
 
 
 def test_task_falls_back_to_trace_id_rule(tmp_path: Path) -> None:
-    path = write(tmp_path / "t.jsonl", [{"trace_id": "job__m__1", "metadata": {"task": "x"}},
-                                        {"trace_id": "job__m__2"}])
+    path = write(tmp_path / "t.jsonl", [{"trace_id": "job__m__1", "metadata": {"task": "x"}, "cost": 1},
+                                        {"trace_id": "job__m__2", "cost": 1}])
     pop = load_population([path], label="b", fields=FieldMap(task_id="task"))
     assert [pop.task_names[c] for c in pop.task] == ["x", "job"]
     unmapped = load_population([path], label="b")  # metadata.task is not used unless mapped (as Kalibra)
@@ -93,8 +93,8 @@ def test_task_falls_back_to_trace_id_rule(tmp_path: Path) -> None:
 
 def test_trace_id_mapping_honoured_with_forced_flat_format(tmp_path: Path) -> None:
     """Kalibra bug 15: `--trace-format flat` dropped the trace_id mapping."""
-    path = write(tmp_path / "t.jsonl", [{"id": "a__m__1", "trace_id": "x"},
-                                        {"id": "a__m__2", "trace_id": "y"}])
+    path = write(tmp_path / "t.jsonl", [{"id": "a__m__1", "trace_id": "x", "cost": 1},
+                                        {"id": "a__m__2", "trace_id": "y", "cost": 1}])
     for fmt in (None, "flat", "auto"):
         pop = load_population([path], label="b", fields=FieldMap(trace_id="id"), fmt=fmt)
         assert list(pop.trace_id) == ["a__m__1", "a__m__2"]
@@ -140,8 +140,8 @@ def test_trace_level_values_used_when_spans_lack_them(tmp_path: Path) -> None:
 
 def test_where_traverses_metadata_and_root_span(tmp_path: Path) -> None:
     rows = [
-        {"trace_id": "1", "metadata": {"env": {"name": "prod"}, "ok": True}},
-        {"trace_id": "2", "metadata": {"env": {"name": "dev"}, "ok": False}},
+        {"trace_id": "1", "metadata": {"env": {"name": "prod"}, "ok": True}, "cost": 1},
+        {"trace_id": "2", "metadata": {"env": {"name": "dev"}, "ok": False}, "cost": 1},
         {"trace_id": "3", "spans": [{"span_id": "r", "attributes": {"ok": True}}]},
     ]
     path = write(tmp_path / "t.jsonl", rows)
@@ -169,7 +169,7 @@ def test_task_id_only_fast_path_matches_the_general_lookup(tmp_path) -> None:
     from kalibra_action.traces.load import load_population
     from kalibra_action.traces.where import parse_matcher
 
-    rows = [{"trace_id": "a__m__1", "metadata": {"task_id": "T1"}},
+    rows = [{"trace_id": "a__m__1", "metadata": {"task_id": "T1"}, "cost": 1},
             {"trace_id": "a__m__2", "metadata": {"task_id": None}, "task_id": None},
             {"trace_id": "b__m__3", "task_id": 7},
             {"trace_id": "c__m__4", "metadata": '{"task_id": "T2"}'},

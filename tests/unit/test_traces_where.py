@@ -64,3 +64,22 @@ def test_bad_regex_reason_is_given() -> None:
 ])
 def test_matches(expr: str, value: object, expected: bool) -> None:
     assert parse_matcher(expr).matches(value) is expected
+
+
+@pytest.mark.parametrize(("expr", "op"), [("cost <= 1", "<="), ("cost >= 1", ">="), ("cost<1", "<"),
+                                          ("cost > 1", ">"), ("a ~= x", "~="), ("a === b", "==="),
+                                          ("a !== b", "!=="), ("a => 1", "=>"), ("a <> b", "<>"),
+                                          ("task in [a, b]", "in"), ("task not in x", "not in"),
+                                          ("model IS gpt", "IS"), ("name contains x", "contains")])
+def test_operators_where_lacks_are_named_not_misparsed(expr: str, op: str) -> None:
+    with pytest.raises(ValueError, match=rf"unsupported operator '{op}'.*supports ==, =~, !~, !=, ="):
+        parse_matcher(expr)
+
+
+@pytest.mark.parametrize(("expr", "field", "op", "value"), [
+    ("task == a<b", "task", "==", "a<b"), ("name == x in y", "name", "==", "x in y"),
+    ("name =~ .* in .*", "name", "=~", ".* in .*"), ("inner != 1", "inner", "!=", "1"),
+    ("contest = x", "contest", "=", "x")])
+def test_supported_operators_with_look_alike_text_still_parse(expr, field, op, value) -> None:
+    m = parse_matcher(expr)
+    assert (m.field, m.op, m.value) == (field, op, value)

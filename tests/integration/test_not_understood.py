@@ -1,0 +1,150 @@
+"""Issue 9 item 7: never pass on data that was not understood.
+
+Each tool's own file (tests/data/formats/, written by the real tools) handed to the CLI as it is: on
+main they loaded as "flat" traces holding nothing, every metric "no data", exit 0 (a PASS). Now each
+exits 2 with one line naming the file and what it looks like. Hand-written variants check that the
+rule is about what the population holds, not about these examples.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FORMATS = ROOT / "tests" / "data" / "formats"
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kalibra_action", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1"})
+
+
+def assert_refused(proc: subprocess.CompletedProcess[str], file: str, *words: str) -> str:
+    """Exit 2, one error line (no traceback) that names the file and says what it looks like."""
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert file in errors[0], errors[0]
+    for word in words:
+        assert word.lower() in errors[0].lower(), errors[0]
+    return errors[0]
+
+
+# (baseline, current, words the error must contain): the tools' files that loaded as empty flat traces.
+TOOL_FILES = [
+    ("otel/baseline.collector.jsonl", "otel/current.collector.jsonl", ("OTLP", "resourceSpans")),
+    ("otel-legacy/baseline.collector.jsonl", "otel-legacy/current.collector.jsonl", ("OTLP",)),
+    ("phoenix/baseline.spans-dataframe.jsonl", "phoenix/current.spans-dataframe.jsonl",
+     ("Phoenix", "context.trace_id")),
+    ("promptfoo/baseline.jsonl", "promptfoo/current.jsonl", ("promptfoo",)),
+    ("promptfoo/vars-only/baseline.jsonl", "promptfoo/vars-only/current.jsonl", ("promptfoo",)),
+    ("langsmith/baseline.runs.jsonl", "langsmith/current.runs.jsonl", ("LangSmith", "run_type")),
+    ("langsmith/baseline.feedback.jsonl", "langsmith/current.feedback.jsonl", ("LangSmith",)),
+    ("langfuse/baseline.scores.jsonl", "langfuse/current.scores.jsonl", ("Langfuse",)),
+    ("phoenix/baseline.annotations-rest.jsonl", "phoenix/current.annotations-rest.jsonl", ("annotation",)),
+    ("phoenix/baseline.annotations-dataframe.jsonl", "phoenix/current.annotations-dataframe.jsonl",
+     ("annotation",)),
+]
+
+
+@pytest.mark.parametrize(("baseline", "current", "words"), TOOL_FILES, ids=[t[0] for t in TOOL_FILES])
+def test_tool_files_read_as_flat_exit_2_naming_the_format(baseline: str, current: str, words) -> None:
+    proc = run("compare", str(FORMATS / baseline), str(FORMATS / current), "--format", "json", "-q")
+    assert_refused(proc, baseline, *words)
+    assert not proc.stdout  # no report, no verdict
+
+
+def test_otlp_forced_as_flat_is_refused_too() -> None:
+    proc = run("compare", str(FORMATS / "otel/baseline.collector.jsonl"),
+               str(FORMATS / "otel/current.collector.jsonl"), "--trace-format", "flat", "-q")
+    assert_refused(proc, "baseline.collector.jsonl", "OTLP")
+
+
+def test_split_otlp_directory_is_refused_not_passed() -> None:
+    """A directory of OTLP parts (no OTLP reader registered here): refused, naming the first part."""
+    proc = run("compare", str(FORMATS / "otel/split/baseline"), str(FORMATS / "otel/split/current"), "-q")
+    assert_refused(proc, "part-1.jsonl", "OTLP")
+
+
+def _compact(src: Path, dest: Path) -> Path:
+    """`jq -c . FILE`, which the pretty-JSON error's hint suggests."""
+    dest.write_text(json.dumps(json.loads(src.read_text(encoding="utf-8")), separators=(",", ":")) + "\n")
+    return dest
+
+
+def test_inspect_json_log_after_jq_is_refused(tmp_path: Path) -> None:
+    logs = sorted(p for p in (FORMATS / "inspect/eval-set/baseline").glob("*.json")
+                  if "samples" in json.loads(p.read_text(encoding="utf-8")))
+    base = _compact(logs[0], tmp_path / "base.jsonl")
+    cur = _compact(logs[1], tmp_path / "cur.jsonl")
+    proc = run("compare", str(base), str(cur), "-q")
+    assert_refused(proc, "base.jsonl", "Inspect")
+
+
+def test_promptfoo_json_after_jq_is_refused(tmp_path: Path) -> None:
+    base = _compact(FORMATS / "promptfoo/baseline.json", tmp_path / "b.jsonl")
+    cur = _compact(FORMATS / "promptfoo/current.json", tmp_path / "c.jsonl")
+    assert_refused(run("compare", str(base), str(cur), "-q"), "b.jsonl", "promptfoo")
+
+
+def test_langfuse_page_after_jq_is_refused(tmp_path: Path) -> None:
+    base = _compact(FORMATS / "langfuse/baseline.observations.json", tmp_path / "b.jsonl")
+    cur = _compact(FORMATS / "langfuse/current.observations.json", tmp_path / "c.jsonl")
+    assert_refused(run("compare", str(base), str(cur), "-q"), "b.jsonl", "Langfuse")
+
+
+def test_a_planted_outcome_line_does_not_make_otlp_pass(tmp_path: Path) -> None:
+    """One Kalibra-looking line in front of an OTLP file: the rest still looks like OTLP."""
+    lines = (FORMATS / "otel/baseline.collector.jsonl").read_text().splitlines()
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join([json.dumps({"trace_id": "t1", "outcome": "success"}), *lines]) + "\n")
+    assert_refused(run("compare", str(path), str(path), "-q"), "mixed.jsonl", "OTLP")
+
+
+def _write(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.parametrize("rows", [
+    [{"foo": 1}, {"bar": "x"}],  # unknown keys only
+    [{"trace_id": f"t{i}", "task": "a", "meta": {"ok": True}} for i in range(5)],  # ids but no data
+    [{"trace_id": "a", "outcome": "maybe", "cost": "n/a", "duration_s": None}],  # values it cannot read
+], ids=["unknown-keys", "ids-only", "unreadable-values"])
+def test_a_side_with_no_readable_value_exits_2(tmp_path: Path, rows: list[dict]) -> None:
+    good = _write(tmp_path / "good.jsonl", [{"trace_id": f"g{i}", "outcome": "success", "cost": 1.0}
+                                            for i in range(5)])
+    bad = _write(tmp_path / "bad.jsonl", rows)
+    for args in ((good, bad), (bad, good)):
+        proc = run("compare", str(args[0]), str(args[1]), "-q")
+        line = assert_refused(proc, "bad.jsonl", "none of its")
+        assert "outcome, cost, tokens, duration or spans" in line
+
+
+def test_a_mapped_field_that_finds_nothing_is_refused(tmp_path: Path) -> None:
+    """Mapping fields skips the look-alike check (the user says how to read it), never the data check."""
+    path = FORMATS / "otel/baseline.collector.jsonl"
+    proc = run("compare", str(path), str(path), "--outcome", "status.ok", "-q")
+    assert_refused(proc, "baseline.collector.jsonl", "OTLP", "none of its")
+
+
+def test_some_empty_traces_are_a_warning_not_an_error(tmp_path: Path) -> None:
+    rows = [{"trace_id": f"t{i}", "outcome": "success", "cost": 0.5} for i in range(4)] + [{"trace_id": "x"}]
+    path = _write(tmp_path / "t.jsonl", rows)
+    proc = run("compare", str(path), str(path), "--format", "json", "-q")
+    assert proc.returncode == 0, proc.stderr
+    warnings = json.loads(proc.stdout)["baseline"]["warnings"]
+    assert any("1 of 5 traces have no outcome" in w for w in warnings), warnings
+
+
+def test_inspect_still_reads_what_compare_refuses() -> None:
+    """`inspect` is how a user finds the mapping: it must not refuse the file it is asked about."""
+    proc = run("inspect", str(FORMATS / "promptfoo/baseline.jsonl"))
+    assert proc.returncode == 0, proc.stderr
+    looks = proc.stdout.split("Looks like", 1)[1]
+    assert "promptfoo result rows" in looks.splitlines()[1]
