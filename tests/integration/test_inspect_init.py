@@ -99,12 +99,12 @@ def test_init_writes_a_config_that_reads_the_files_as_they_are(tmp_path: Path) -
 
 
 def test_init_on_a_foreign_file_says_what_it_looks_like_and_pins_no_format(tmp_path: Path) -> None:
-    src = FORMATS / "otel" / "current.collector.jsonl"
+    src = FORMATS / "phoenix" / "current.spans-dataframe.jsonl"  # a format no reader here takes
     (tmp_path / "cur.jsonl").write_bytes(src.read_bytes())
     proc = run("init", "--current", "cur.jsonl", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     text = (tmp_path / "kalibra.yml").read_text()
-    assert "# Looks like OpenTelemetry OTLP/JSON" in text
+    assert "# Looks like a Phoenix spans dataframe export" in text
     assert "format" not in yaml.safe_load(text)
 
 
