@@ -133,7 +133,8 @@ def test_a_planted_outcome_line_does_not_make_otlp_pass(tmp_path: Path) -> None:
     lines = (FORMATS / "otel/baseline.collector.jsonl").read_text().splitlines()
     path = tmp_path / "mixed.jsonl"
     path.write_text("\n".join([json.dumps({"trace_id": "t1", "outcome": "success"}), *lines]) + "\n")
-    assert_refused(run("compare", str(path), str(path), "--trace-format", "flat", "-q"), "mixed.jsonl", "OTLP")
+    proc = run("compare", str(path), str(path), "--trace-format", "flat", "-q")
+    assert_refused(proc, "mixed.jsonl", "OTLP")
 
 
 def _write(path: Path, rows: list[dict]) -> Path:
