@@ -1,4 +1,4 @@
-"""Statistics shared by the metrics: % change, medians, z-test, fast bootstrap with BCa intervals.
+"""The bootstrap of a % change (and the small helpers the metrics share): medians, z-test, BCa intervals.
 
 Intervals for proportions (Wilson, Newcombe, paired over tasks) live in `intervals`, BCa in `bca`,
 per-task tests in `pertask`, the paired geometric-mean ratio in `paired`.
@@ -31,9 +31,9 @@ from typing import Literal
 
 import numpy as np
 
-from kalibra_action import distributions as D
-from kalibra_action.bca import bca_mean_pct, bca_median_pct, midpoint, safe_mean
-from kalibra_action.intervals import MDE_FACTOR
+from kalibra_action.stats import distributions as D
+from kalibra_action.stats.bca import bca_mean_pct, bca_median_pct, midpoint, safe_mean
+from kalibra_action.stats.intervals import MDE_FACTOR
 
 Stat = Literal["median", "mean"]
 
