@@ -32,8 +32,6 @@ TOP_KEYS = ("sources", "baseline", "current", "fields", "format", "metrics", "re
             "task_id", "resamples", "seed", "on_inconclusive", "per_task", "limits")
 PER_TASK_KEYS = ("fdr",)
 SOURCE_KEYS = ("path", "where", "fields", "format")
-KALIBRA_METRICS = ("success_rate", "cost", "duration", "steps", "error_rate", "token_usage",
-                   "token_efficiency", "cost_quality", "trace_breakdown", "span_breakdown")
 MIN_RESAMPLES = 100
 MAX_RESAMPLES = 1_000_000
 
@@ -74,14 +72,11 @@ class Config:
         return _line_of(self.lines, key)
 
 
-def _known_metrics() -> tuple[tuple[str, ...], Mapping[str, object] | None]:
-    """Metric names and all gate fields from the registry; Kalibra's names (and no fields) without it."""
+def _known_metrics() -> tuple[tuple[str, ...], Mapping[str, object]]:
+    """Metric names and all gate fields, from the metric registry."""
     from kalibra_action import metrics
 
-    registry = getattr(metrics, "METRICS", None)
-    all_fields = getattr(metrics, "all_fields", None)
-    names = tuple(registry) if registry else KALIBRA_METRICS
-    return names, (all_fields() if registry and all_fields else None)
+    return tuple(metrics.METRICS), metrics.all_fields()
 
 
 def _line_of(lines: Mapping[str, int], key: str) -> int | None:
