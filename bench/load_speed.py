@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kalibra_action import run
+from kalibra_action import parallel, run
 from kalibra_action.traces.fields import FieldMap
 from kalibra_action.traces.load import load_population
 
@@ -89,7 +89,7 @@ def main() -> None:
         both = time.perf_counter() - start
         print(f"both files, wall: bare json.loads pass {both:6.2f} s")
         for workers in ("1", "2"):
-            os.environ[run.WORKERS_ENV] = workers
+            os.environ[parallel.ENV] = workers
             start = time.perf_counter()
             run._load_sides(sides, lambda _msg: None)
             wall = time.perf_counter() - start

@@ -8,11 +8,7 @@ config when one matches, else a path or glob; otherwise the config's baseline/cu
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -23,8 +19,6 @@ from kalibra_action.result import Result
 from kalibra_action.traces.fields import FieldMap
 
 Status = Callable[[str], None]
-WORKERS_ENV = "KALIBRA_ACTION_WORKERS"  # a number caps the processes that load the sides; 1 turns workers off
-MIN_PARALLEL_BYTES = 8 << 20  # below this much input a fork and the transfer back cost more than they save
 _SIDE_HINT = ("pass BASELINE CURRENT (or --baseline/--current), or set `{side}:` in kalibra.yml "
               "(kalibra-action init writes a starter)")
 
@@ -162,56 +156,16 @@ def _input_bytes(sides: list[Side]) -> int | None:
     return total
 
 
-def available_workers() -> int:
-    """How many processes may load at once: the CPUs this process may use, capped by WORKERS_ENV
-    (1 turns the workers off); 1 where there is no fork."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        cpus = os.cpu_count() or 1
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return 1
-    try:
-        cap = int(os.environ.get(WORKERS_ENV, "").strip() or cpus)
-    except ValueError:
-        cap = cpus
-    return max(1, min(cpus, cap))
-
-
-def load_in_processes(sides: list[Side]) -> list:
-    """The sides' populations, read at once: the last side here, the others in forked workers.
-
-    concurrent.futures with the fork start method: a worker starts without re-importing anything, gets
-    its Side pickled and sends the Population back pickled; the pool is shut down (its memory released)
-    before this returns. A worker's exception is raised here as the same exception (an InputError keeps
-    its file and line); when several sides fail, the first side's error wins, as when loading in order.
-    """
-    fork = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=len(sides) - 1, mp_context=fork) as pool:
-        futures = [pool.submit(_read_side, side) for side in sides[:-1]]
-        try:
-            last = _read_side(sides[-1])
-        except Exception:
-            _worker_results(futures)  # raises an earlier side's error, if there is one
-            raise
-        return [*_worker_results(futures), last]
-
-
-def _worker_results(futures: list[Future]) -> list:
-    try:
-        return [future.result() for future in futures]
-    except BrokenProcessPool:
-        raise RuntimeError(f"a loader worker died; set {WORKERS_ENV}=1 to load in one process") from None
-
-
 def _load_sides(sides: list[Side], status: Status) -> list:
-    """Both sides; in two processes when there are two CPUs and enough input to pay for the fork.
-    A bad input raises the same InputError either way (the baseline's first when both are bad)."""
+    """Both sides; in two processes when there are two CPUs and enough input (see parallel.py). A bad
+    input raises the same InputError either way (the baseline's first when both are bad)."""
+    from kalibra_action.parallel import MIN_PARALLEL_BYTES, available_workers, run_jobs
+
     if available_workers() < 2 or (_input_bytes(sides) or 0) < MIN_PARALLEL_BYTES:
         return [load_side(side, status) for side in sides]
     for side in sides:
         status(f"Loading {side.label}")
-    pops = load_in_processes(sides)
+    pops = run_jobs([lambda side=side: _read_side(side) for side in sides], workers=2)
     for side, pop in zip(sides, pops, strict=True):
         _say_matched(side, pop, status)
     return pops

@@ -22,7 +22,7 @@ LAYERS: dict[str, int] = {
     "stats": 3,
     "metrics": 4,
     "gates": 5,
-    "engine": 6, "run": 6,
+    "engine": 6, "run": 6, "parallel": 6,
     "report": 7,
     "github": 8,
     "current_only": 9, "action": 9, "cli": 9, "__main__": 9,

@@ -1,4 +1,4 @@
-"""The two-process load in run.py: same populations, same errors, same warnings as loading in one process."""
+"""parallel.run_jobs and the two-process load in run.py: same results, same errors, same warnings."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kalibra_action import run
+from kalibra_action import parallel, run
 from kalibra_action.errors import InputError
 from kalibra_action.run import RunRequest, execute
 from kalibra_action.traces.fields import FieldMap
@@ -17,29 +17,57 @@ from kalibra_action.traces.population import Population
 from kalibra_action.traces.where import parse_matcher
 
 needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="workers need fork")
-_READ_SIDE = run._read_side
-_calls: list[tuple[int, str]] = []  # (pid, side) of every _read_side call this process sees
 
 
-def _counted_read(side: run.Side):
-    """run._read_side, noting the call: a call made in a worker is noted in the worker's memory only."""
-    _calls.append((os.getpid(), side.label))
-    return _READ_SIDE(side)
+def _fail(message: str, **where: object):
+    def job():
+        raise InputError(message, **where)  # type: ignore[arg-type]
+
+    return job
 
 
-def _die_on_baseline(side: run.Side):
-    if side.label == "base.jsonl":
-        os._exit(3)
-    return _READ_SIDE(side)
+@needs_fork
+def test_results_in_job_order() -> None:
+    big = np.arange(300_000, dtype=np.float64)  # crosses the pipe out of band
+    jobs = [lambda: ("child", big * 2, os.getpid()), lambda: ("parent", os.getpid())]
+    (name, arr, child_pid), (name2, parent_pid) = parallel.run_jobs(jobs, workers=2)
+    assert (name, name2) == ("child", "parent") and child_pid != parent_pid == os.getpid()
+    assert np.array_equal(arr, big * 2) and arr.flags.writeable
+    assert parallel.run_jobs(jobs, workers=1)[0][2] == os.getpid()
+
+
+@needs_fork
+def test_worker_error_keeps_file_and_line() -> None:
+    with pytest.raises(InputError) as info:
+        parallel.run_jobs([_fail("not valid JSON", file="a.jsonl", line=3), lambda: 1], workers=2)
+    assert str(info.value) == "a.jsonl:3: not valid JSON" and info.value.line == 3
+
+
+@needs_fork
+def test_first_job_error_wins() -> None:
+    jobs = [_fail("first", file="a.jsonl"), _fail("second", file="b.jsonl")]
+    with pytest.raises(InputError, match="first"):
+        parallel.run_jobs(jobs, workers=2)
+    with pytest.raises(InputError, match="second"):
+        parallel.run_jobs([lambda: 1, jobs[1]], workers=2)
+
+
+@needs_fork
+def test_unexpected_errors_and_dead_workers() -> None:
+    def boom():
+        raise ValueError("bad thing")
+
+    with pytest.raises(ValueError, match="bad thing"):
+        parallel.run_jobs([boom, lambda: 1], workers=2)
+    with pytest.raises(RuntimeError, match="worker died"):
+        parallel.run_jobs([lambda: os._exit(3), lambda: 1], workers=2)
 
 
 def test_worker_count_switch(monkeypatch: pytest.MonkeyPatch) -> None:
-    cpus = len(os.sched_getaffinity(0))
-    monkeypatch.setenv(run.WORKERS_ENV, "1")
-    assert run.available_workers() == 1
-    for raw, expected in (("64", cpus), ("2", min(2, cpus)), ("0", 1), ("many", cpus), ("", cpus)):
-        monkeypatch.setenv(run.WORKERS_ENV, raw)
-        assert run.available_workers() == expected, raw
+    monkeypatch.setenv(parallel.ENV, "1")
+    assert parallel.available_workers() == 1
+    monkeypatch.setenv(parallel.ENV, "64")
+    assert 1 <= parallel.available_workers() <= len(os.sched_getaffinity(0))
 
 
 # ── two-process loading gives the same Population ───────────────────────────────
@@ -81,85 +109,53 @@ def _same(a: Population, b: Population) -> None:
             assert x == y, name
 
 
-def _workers(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
-    """Load in n processes whatever the input size and the CPUs of the machine running the tests."""
-    monkeypatch.setattr(run, "MIN_PARALLEL_BYTES", 0)
-    monkeypatch.setattr(run, "available_workers", lambda: n)
-
-
 @needs_fork
 @pytest.mark.parametrize("kw", [{}, {"fields": FieldMap(task_id="metadata.task_id"),
                                      "where": (parse_matcher("env == prod"),)}])
 def test_two_processes_load_the_same_populations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                   kw: dict) -> None:
     sides = _sides(tmp_path, **kw)
-    _workers(monkeypatch, 2)
-    monkeypatch.setattr(run, "_read_side", _counted_read)
-    _calls.clear()
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(parallel, "available_workers", lambda: 2)
+    pids: list[int] = []
+    real = run._read_side
+    monkeypatch.setattr(run, "_read_side", lambda side: (pids.append(os.getpid()), real(side))[1])
     lines: list[str] = []
     two = run._load_sides(sides, lines.append)
-    assert _calls == [(os.getpid(), "cur.jsonl")]  # the baseline was read in a worker: its call is not seen
+    assert pids == [os.getpid()]  # the baseline was read in the worker (its call is not seen here)
     assert lines[:2] == ["Loading base.jsonl", "Loading cur.jsonl"]
-    _workers(monkeypatch, 1)
+    monkeypatch.setattr(parallel, "available_workers", lambda: 1)
     one = run._load_sides(sides, [].append)
     for a, b in zip(one, two, strict=True):
         _same(a, b)
     assert any("truncated" in w for w in two[0].warnings) and any("not finite" in w for w in two[1].warnings)
 
 
-def _spoil(path: Path) -> int:
-    """Append a line that is not JSON; returns its line number."""
-    with open(path, "a") as f:
-        f.write("\n{not json}\n")
-    return path.read_text().count("\n") - 1
-
-
 @needs_fork
-@pytest.mark.parametrize("bad", [("base.jsonl",), ("cur.jsonl",), ("base.jsonl", "cur.jsonl")])
-def test_bad_input_in_a_worker_is_the_same_input_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                       bad: tuple[str, ...]) -> None:
-    """The same InputError (file and line) in one process and in two; the baseline's first when both fail."""
+def test_bad_input_in_a_worker_is_the_same_input_error(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     sides = _sides(tmp_path)
-    lines = {name: _spoil(tmp_path / name) for name in bad}
+    with open(tmp_path / "base.jsonl", "a") as f:
+        f.write("\n{not json}\n")
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)
     errors = []
     for workers in (1, 2):
-        _workers(monkeypatch, workers)
+        monkeypatch.setattr(parallel, "available_workers", lambda workers=workers: workers)
         with pytest.raises(InputError) as info:
             run._load_sides(sides, [].append)
-        errors.append((str(info.value), info.value.file, info.value.line))
-    first = bad[0]
-    assert errors[0] == errors[1]
-    assert errors[1][0].startswith(f"{first}:{lines[first]}: not valid JSON") and errors[1][2] == lines[first]
-
-
-@needs_fork
-def test_a_dead_worker_is_an_error_naming_the_switch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    sides = _sides(tmp_path)
-    _workers(monkeypatch, 2)
-    monkeypatch.setattr(run, "_read_side", _die_on_baseline)
-    with pytest.raises(RuntimeError, match=f"worker died; set {run.WORKERS_ENV}=1"):
-        run._load_sides(sides, [].append)
-
-
-def test_small_inputs_stay_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Below MIN_PARALLEL_BYTES (the default: these files are ~0.1 MB) both sides are read here."""
-    sides = _sides(tmp_path)
-    monkeypatch.setattr(run, "available_workers", lambda: 2)
-    monkeypatch.setattr(run, "_read_side", _counted_read)
-    _calls.clear()
-    run._load_sides(sides, [].append)
-    assert _calls == [(os.getpid(), "base.jsonl"), (os.getpid(), "cur.jsonl")]
+        errors.append(str(info.value))
+    assert errors[0] == errors[1] and errors[0].startswith("base.jsonl:401: not valid JSON")
 
 
 @needs_fork
 def test_execute_with_workers_matches_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _sides(tmp_path)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(run, "MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)
     req = RunRequest(baseline="base.jsonl", current="cur.jsonl", resamples=200, seed=1)
     results = []
-    for workers in (1, 2):
-        monkeypatch.setattr(run, "available_workers", lambda workers=workers: workers)
+    for workers in ("1", "2"):
+        monkeypatch.setenv(parallel.ENV, workers)
         results.append(execute(req))
     from kalibra_action.report.json import to_json
 

@@ -1,14 +1,11 @@
-"""The hand-written fork pool that loaded the two sides until concurrent.futures replaced it.
+"""Run a few independent jobs at once: the last in this process, the others in forked workers.
 
-Kept only as the reference point of bench/parallel_load.py, which measures it against the shipped
-ProcessPoolExecutor (kalibra_action.run.load_in_processes); nothing in the package uses it.
-
-It runs a few independent jobs at once: the last in this process, the others in forked workers. A job
-is a zero-argument callable; with fork the worker inherits it (nothing is pickled on the way in). A
-worker's result comes back pickled (protocol 5, numpy buffers out of band, so an array crosses the pipe
-without an extra copy) and is read by a thread while this process runs its own job. An exception in a
-worker is raised here as the same type with the same attributes (an InputError keeps its file and line).
-When several jobs fail, the first job's error wins, as it would when running them in order.
+Used to load the baseline and current traces in parallel. A job is a zero-argument callable; with fork the
+worker inherits it (nothing is pickled on the way in). A worker's result comes back pickled (protocol 5,
+numpy buffers out of band, so an array crosses the pipe without an extra copy) and is read by a thread
+while this process runs its own job. An exception in a worker is raised here as the same type with the
+same attributes (an InputError keeps its file and line). When several jobs fail, the first job's error wins,
+as it would when running them in order.
 
 Workers are used only on Linux-like systems with fork, with two or more CPUs available to this process
 (os.sched_getaffinity), and unless KALIBRA_ACTION_WORKERS=1 (the switch that turns them off; any other
