@@ -16,9 +16,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kalibra_action.bca import bca_median_pct
-from kalibra_action.intervals import success_rate_interval
-from kalibra_action.pertask import compare_tasks
+from kalibra_action.stats.bca import bca_median_pct
+from kalibra_action.stats.intervals import success_rate_interval
+from kalibra_action.stats.pertask import compare_tasks
 
 SPREAD = np.linspace(0.20, 0.95, 25)
 BIMODAL = np.concatenate([np.linspace(0.02, 0.15, 10), np.linspace(0.85, 0.99, 15)])

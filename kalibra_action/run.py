@@ -61,7 +61,7 @@ class Side:
 
 def request_limits(config, req: RunRequest) -> Limits:
     """The config's `limits:` with the request's overrides (both already checked against the maxima)."""
-    return replace(getattr(config, "limits", None) or DEFAULT_LIMITS, **dict(req.limits))
+    return replace(config.limits, **dict(req.limits))
 
 
 def resolve_side(name: str, flag: str | None, config, req: RunRequest) -> Side:
@@ -74,7 +74,7 @@ def resolve_side(name: str, flag: str | None, config, req: RunRequest) -> Side:
 
 
 def _side(name: str, flag: str | None, config, req: RunRequest) -> Side:
-    sources = getattr(config, "sources", {}) or {}
+    sources = config.sources
     if flag:
         spec = sources.get(flag)
         if spec is None:  # a path or glob given on the command line, resolved from base_dir
@@ -143,7 +143,7 @@ def _read_side(side: Side):
 def _say_matched(side: Side, pop, status: Status) -> None:
     if side.where:
         status(f"  {side.label}: {len(pop):,}/{pop.total_before_filter:,} traces matched "
-               f"(where: {', '.join(getattr(m, 'raw', str(m)) for m in side.where)})")
+               f"(where: {', '.join(m.raw for m in side.where)})")
 
 
 def load_side(side: Side, status: Status):

@@ -189,7 +189,6 @@ class ActionSettings:
     sha: str = ""
     output_file: Path | None = None
     summary_file: Path | None = None
-    debug: bool = False
     artifact_dir: Path | None = None  # set by the action once it has extracted a baseline artifact
 
     @classmethod
@@ -240,7 +239,6 @@ class ActionSettings:
             sha=env.get("GITHUB_SHA", ""),
             output_file=Path(env["GITHUB_OUTPUT"]) if env.get("GITHUB_OUTPUT") else None,
             summary_file=Path(env["GITHUB_STEP_SUMMARY"]) if env.get("GITHUB_STEP_SUMMARY") else None,
-            debug=env.get("RUNNER_DEBUG") == "1",
         )
 
     # derived values

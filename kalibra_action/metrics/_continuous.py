@@ -21,7 +21,6 @@ from typing import ClassVar
 
 import numpy as np
 
-from kalibra_action.intervals import MIN_TASKS
 from kalibra_action.metrics._common import (
     measured,
     no_data,
@@ -31,9 +30,19 @@ from kalibra_action.metrics._common import (
     tested_specs,
 )
 from kalibra_action.metrics.base import FieldSpec, Metric
-from kalibra_action.paired import RatioInterval, paired_ratio, task_log_means
 from kalibra_action.result import FieldValue, Observation
-from kalibra_action.stats import bootstrap_pct, excludes_zero, mean, median, pct_delta, total
+from kalibra_action.stats import (
+    MIN_TASKS,
+    RatioInterval,
+    bootstrap_pct,
+    excludes_zero,
+    mean,
+    median,
+    paired_ratio,
+    pct_delta,
+    task_log_means,
+    total,
+)
 from kalibra_action.traces.population import OUTCOME_SUCCESS, Population
 
 UNDEFINED = "baseline median is 0, % change undefined"

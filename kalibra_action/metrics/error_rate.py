@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from kalibra_action.intervals import newcombe
 from kalibra_action.metrics._common import no_data, sides_missing, tested_fields, tested_specs
 from kalibra_action.metrics.base import Metric
 from kalibra_action.result import Direction, Observation
-from kalibra_action.stats import two_proportion_z
+from kalibra_action.stats import newcombe, two_proportion_z
 from kalibra_action.traces.population import Population
 
 

@@ -12,11 +12,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from kalibra_action.intervals import success_rate_interval
 from kalibra_action.metrics._common import no_data, plain_field, sides_missing, tested_fields, tested_specs
 from kalibra_action.metrics.base import FieldSpec, Metric
 from kalibra_action.result import Direction, Observation
-from kalibra_action.stats import two_proportion_z
+from kalibra_action.stats import success_rate_interval, two_proportion_z
 from kalibra_action.traces.population import OUTCOME_FAILURE, OUTCOME_SUCCESS, Population
 
 MIN_N = 30  # below this many known outcomes a side, rates are flagged as unreliable

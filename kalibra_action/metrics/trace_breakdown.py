@@ -21,8 +21,8 @@ import numpy as np
 from kalibra_action.metrics._common import no_data, plain_field
 from kalibra_action.metrics.base import FieldSpec, Metric
 from kalibra_action.metrics.success_rate import task_rates
-from kalibra_action.pertask import PerTaskResult, TaskVerdict, compare_tasks
 from kalibra_action.result import Direction, Observation
+from kalibra_action.stats import PerTaskResult, TaskVerdict, compare_tasks
 from kalibra_action.traces.population import Population
 
 

@@ -165,7 +165,7 @@ def _flat_metadata(row: dict) -> dict:
 def _coverage(pop: Population) -> dict[str, Coverage]:
     n = len(pop)
     task_ids = np.array(pop.task_names, dtype=object)[pop.task] if n else np.array([], dtype=object)
-    trace_ids = np.asarray(pop.trace_id.to_array() if hasattr(pop.trace_id, "to_array") else pop.trace_id)
+    trace_ids = pop.trace_id.to_array()
     counts = {
         "trace_id": int(np.count_nonzero(trace_ids != "")),
         "task_id": int(np.count_nonzero(task_ids != trace_ids)),

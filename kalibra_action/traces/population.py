@@ -458,7 +458,8 @@ def _chunk_segments(segments: list[tuple[str, int, int]], which: int, base: int,
 
 def _token_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     both_missing = np.isnan(a) & np.isnan(b)
-    total = np.nan_to_num(a) + np.nan_to_num(b)
+    with np.errstate(over="ignore"):  # two values near 1e308 sum to inf: the metrics drop it as not finite
+        total = np.nan_to_num(a) + np.nan_to_num(b)
     total[both_missing] = np.nan
     total.setflags(write=False)
     return total

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from kalibra_action.bca import bca_mean_pct, bca_median_pct, loo_means, loo_medians
+from kalibra_action.stats.bca import bca_mean_pct, bca_median_pct, loo_means, loo_medians
 
 
 @pytest.mark.parametrize("n", [2, 3, 4, 7, 10])
@@ -61,7 +61,7 @@ def test_bca_is_undefined_for_a_zero_baseline_or_tiny_samples():
 # --- values near overflow (issue 8, finding 6) ---
 
 def test_issue_values_give_a_finite_interval_instead_of_a_range_error():
-    from kalibra_action.stats import bootstrap_pct
+    from kalibra_action.stats.bootstrap import bootstrap_pct
 
     for stat in ("median", "mean"):
         boot = bootstrap_pct(np.array([1.0, 2, 3]), np.array([1e300, 1e300, 5]), stat, resamples=2000)
@@ -71,7 +71,7 @@ def test_issue_values_give_a_finite_interval_instead_of_a_range_error():
 
 
 def test_acceleration_is_scale_free_and_survives_huge_values():
-    from kalibra_action.bca import acceleration
+    from kalibra_action.stats.bca import acceleration
 
     rng = np.random.default_rng(3)
     groups = [rng.lognormal(size=7), rng.lognormal(size=9) + 2]
@@ -81,7 +81,7 @@ def test_acceleration_is_scale_free_and_survives_huge_values():
 
 
 def test_non_finite_pieces_fall_back_with_a_note():
-    from kalibra_action.bca import NOT_FINITE, bca_bounds
+    from kalibra_action.stats.bca import NOT_FINITE, bca_bounds
 
     reps = np.linspace(-1, 1, 101)
     for accel, estimate in ((float("nan"), 0.1), (float("inf"), 0.1), (0.01, float("inf"))):
@@ -91,8 +91,8 @@ def test_non_finite_pieces_fall_back_with_a_note():
 
 
 def test_medians_of_denormals_and_of_values_near_the_float_limit():
-    from kalibra_action.bca import loo_medians
-    from kalibra_action.stats import median
+    from kalibra_action.stats.bca import loo_medians
+    from kalibra_action.stats.bootstrap import median
 
     assert median(np.array([5e-324, 5e-324])) == 5e-324  # not flushed to 0 by halving first
     assert median(np.array([1.7e308, 1.7e308])) == 1.7e308
@@ -101,8 +101,8 @@ def test_medians_of_denormals_and_of_values_near_the_float_limit():
 
 def test_the_bootstrap_reports_why_it_fell_back_to_the_percentile_interval():
     """A % change beyond the float range (1e300 over a denormal) has no BCa: None, and the note says so."""
-    from kalibra_action import stats
-    from kalibra_action.bca import NOT_FINITE
+    from kalibra_action.stats import bootstrap as stats
+    from kalibra_action.stats.bca import NOT_FINITE
 
     reps = np.linspace(1.0, 2.0, 50)
     interval, note = stats._bca(np.full(3, 5e-324), np.full(3, 1e300), reps, reps + 1, "median", 0.05)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from kalibra_action.bca import acceleration, bca_bounds, bca_mean_pct, bca_median_pct
+from kalibra_action.stats.bca import acceleration, bca_bounds, bca_mean_pct, bca_median_pct
 
 EXACT = 1e-12
 

@@ -1,4 +1,4 @@
-"""kalibra_action.distributions against scipy (the dev-only oracle): edge cases and seeded random inputs."""
+"""kalibra_action.stats.distributions against scipy (the dev-only oracle): edge cases, seeded inputs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from kalibra_action import distributions as D
+from kalibra_action.stats import distributions as D
 
 DFS = (1, 2, 3, 5, 9, 24, 100, 1000)
 Q_GRID = (1e-10, 1e-8, 1e-6, 1e-4, 1e-3, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.45, 0.49, 0.5,

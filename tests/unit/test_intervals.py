@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kalibra_action.intervals import newcombe, paired_tasks, success_rate_interval, wilson
+from kalibra_action.stats.intervals import newcombe, paired_tasks, success_rate_interval, wilson
 
 
 def test_wilson_matches_the_textbook_example():

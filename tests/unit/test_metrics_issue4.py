@@ -11,9 +11,9 @@ import pytest
 from scipy import stats
 
 from kalibra_action.gates import evaluate_gate, parse_gate
-from kalibra_action.intervals import newcombe
 from kalibra_action.metrics import all_fields, make_metric
 from kalibra_action.result import GateStatus
+from kalibra_action.stats.intervals import newcombe
 from kalibra_action.traces.population import Population, PopulationBuilder
 
 OTEL = Path(__file__).resolve().parents[1] / "data" / "kalibra-examples" / "otel_genai" / "traces.jsonl"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kalibra_action.paired import paired_ratio, task_log_means
+from kalibra_action.stats.paired import paired_ratio, task_log_means
 
 
 def _population(rng, task_scale, runs, effect=1.0):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kalibra_action.pertask import bh_adjust, compare_tasks, min_p, one_sided_p, prob_drop
+from kalibra_action.stats.pertask import bh_adjust, compare_tasks, min_p, one_sided_p, prob_drop
 
 
 def test_smallest_reachable_p_values_match_the_exact_tests():

@@ -15,7 +15,7 @@ import pytest
 from scipy import stats
 
 from kalibra_action.metrics import make_metric
-from kalibra_action.pertask import compare_tasks, min_p, one_sided_p, prob_drop, runs_needed
+from kalibra_action.stats.pertask import compare_tasks, min_p, one_sided_p, prob_drop, runs_needed
 from kalibra_action.traces.population import Population, PopulationBuilder
 from tests.fixtures.oracle import bh, boschloo, fleiss_n, same_n_drop
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from kalibra_action import stats as S
+from kalibra_action.stats import bootstrap as S
 
 
 def brute(b: np.ndarray, c: np.ndarray, stat: str, r: int = 20_000, seed: int = 3) -> tuple[float, float]:
@@ -51,7 +51,7 @@ def test_two_proportion_z_matches_scipy() -> None:
 def test_mde_from_ci_and_one_implementation_of_the_proportion_intervals() -> None:
     assert S.mde_from_ci((-1.96, 1.96)) == pytest.approx(2.80, rel=1e-3)
     assert S.mde_from_ci(None) is None
-    for dup in ("wilson", "newcombe_pp", "paired_t_pp"):  # they live in kalibra_action.intervals
+    for dup in ("wilson", "newcombe_pp", "paired_t_pp"):  # they live in kalibra_action.stats.intervals
         assert not hasattr(S, dup)
 
 

@@ -18,9 +18,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kalibra_action import distributions as D
-from kalibra_action import intervals, paired, pertask
-from kalibra_action.bca import acceleration, bca_mean_pct, bca_median_pct
 from kalibra_action.engine import CompareOptions, compare
 from kalibra_action.errors import InputError
 from kalibra_action.gates import parse_gate
@@ -29,7 +26,10 @@ from kalibra_action.metrics.base import StatsOptions
 from kalibra_action.report.json import to_json
 from kalibra_action.result import Result
 from kalibra_action.run import RunRequest, execute
-from kalibra_action.stats import bootstrap_pct, mean, median, pct_delta, total, two_proportion_z
+from kalibra_action.stats import distributions as D
+from kalibra_action.stats import intervals, paired, pertask
+from kalibra_action.stats.bca import acceleration, bca_mean_pct, bca_median_pct
+from kalibra_action.stats.bootstrap import bootstrap_pct, mean, median, pct_delta, total, two_proportion_z
 from kalibra_action.traces.population import (
     OUTCOME_FAILURE,
     OUTCOME_SUCCESS,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kalibra_action import stats as S
+from kalibra_action.stats import bootstrap as S
 
 R = 100
 

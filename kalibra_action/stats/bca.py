@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from kalibra_action import distributions as D
+from kalibra_action.stats import distributions as D
 
 
 def midpoint(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kalibra_action import distributions as D
+from kalibra_action.stats import distributions as D
 
 MIN_TASKS = 10
 MDE_FACTOR = 2.80  # z(0.975) + z(0.80): minimum detectable effect at 80 % power, two-sided 5 %

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from kalibra_action import distributions as D
+from kalibra_action.stats import distributions as D
 
 POWER_Z = 0.8416212335729143  # z for 80 % power
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kalibra_action import distributions as D
-from kalibra_action.intervals import MDE_FACTOR, MIN_TASKS
+from kalibra_action.stats import distributions as D
+from kalibra_action.stats.intervals import MDE_FACTOR, MIN_TASKS
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Statistics shared by the metrics: % change, medians, z-test, fast bootstrap with BCa intervals.
+"""The bootstrap of a % change (and the small helpers the metrics share): medians, z-test, BCa intervals.
 
 Intervals for proportions (Wilson, Newcombe, paired over tasks) live in `intervals`, BCa in `bca`,
 per-task tests in `pertask`, the paired geometric-mean ratio in `paired`.
@@ -31,9 +31,9 @@ from typing import Literal
 
 import numpy as np
 
-from kalibra_action import distributions as D
-from kalibra_action.bca import bca_mean_pct, bca_median_pct, midpoint, safe_mean
-from kalibra_action.intervals import MDE_FACTOR
+from kalibra_action.stats import distributions as D
+from kalibra_action.stats.bca import bca_mean_pct, bca_median_pct, midpoint, safe_mean
+from kalibra_action.stats.intervals import MDE_FACTOR
 
 Stat = Literal["median", "mean"]
 
@@ -175,11 +175,12 @@ def _median_plain(values: np.ndarray, r: int, rng: np.random.Generator) -> np.nd
 
 def _mean_plain(values: np.ndarray, r: int, rng: np.random.Generator) -> np.ndarray:
     n = values.shape[0]
-    scaled = values / n  # sum of scaled values cannot overflow
+    scaled = values / n  # the sum of n scaled values is a mean: at most the largest value
     out = []
     for rows in _chunks(n, r):
         idx = rng.integers(0, n, size=(rows, n), dtype=np.int32)
-        out.append(scaled[idx].sum(axis=1))
+        with np.errstate(over="ignore"):  # at the float limit rounding can still reach inf: left undefined
+            out.append(scaled[idx].sum(axis=1))
     return np.concatenate(out)
 
 
