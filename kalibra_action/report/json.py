@@ -13,7 +13,7 @@ from kalibra_action import __version__
 from kalibra_action.result import FieldValue, GateResult, Observation, Result, SideInfo
 
 if TYPE_CHECKING:
-    from kalibra_action.current_only import CurrentOnly
+    from kalibra_action.current_only.model import CurrentOnly
 
 
 def plain(value: Any) -> Any:

@@ -27,7 +27,7 @@ from kalibra_action.report.escape import md, plain
 from kalibra_action.result import Result
 
 if TYPE_CHECKING:
-    from kalibra_action.current_only import CurrentOnly
+    from kalibra_action.current_only.model import CurrentOnly
 
 ContextOf = Callable[[Caps], dict[str, Any]]  # a template's variables, long lists cut to the caps given
 

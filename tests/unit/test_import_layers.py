@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "metrics": 4,
     "gates": 5,
     "engine": 6, "run": 6, "parallel": 6,
+    "current_only.model": 6,  # the current-traces-only report's plain data, as the engine's Result
     "report": 7,
     "github": 8,
     "current_only": 9, "action": 9, "cli": 9, "__main__": 9,
