@@ -136,7 +136,7 @@ def _fail(tf: TraceFile, location: str, what: str):
 
 # --- annotations -----------------------------------------------------------------------------------
 
-_Note = tuple[str, str | None, float | None]  # (span_id, label, score)
+_Note = tuple[str, str | None, float | None, TraceFile, str]  # (span_id, label, score, file, location)
 
 
 def span_verdicts(side: Sequence[TraceFile], options: ReadOptions, warnings: list[str]) -> dict[str, str]:
@@ -159,10 +159,10 @@ def span_verdicts(side: Sequence[TraceFile], options: ReadOptions, warnings: lis
     explicit = options.score_threshold is not None
     threshold = options.score_threshold if explicit else 1.0
     verdicts: dict[str, str] = {}
-    for span_id, label, score in notes[chosen]:
+    for span_id, label, score, other, location in notes[chosen]:
         verdict = _verdict(label, score, threshold, explicit)
         if verdict is None:
-            raise registry.reader_error(first or side[0], f"span {span_id}",
+            raise registry.reader_error(other, location,
                                         f"{NAME} annotation {chosen!r}: label {native.show(label)} is not a "
                                         "pass/fail word and there is no score",
                                         hint="give annotations a score, or labels such as correct/incorrect")
@@ -182,7 +182,8 @@ def _note(tf: TraceFile, location: str, row: dict, kind: str) -> tuple[str, _Not
     name = native.text(name, "name", fail)
     if not span_id or not name:
         raise fail("no span_id or no annotation name")
-    return name, (span_id, native.text(label, "label", fail), native.score(score, "score", fail))
+    label = native.text(label, "label", fail)
+    return name, (span_id, label, native.score(score, "score", fail), tf, location)
 
 
 def _verdict(label: str | None, score: float | None, threshold: float, explicit: bool) -> str | None:
