@@ -42,7 +42,6 @@ PIPELINE = "openinference"
 SPAN_FRAME, SPAN_REST, NOTE_FRAME, NOTE_REST = "span-dataframe", "span-rest", "annotation-dataframe", \
     "annotation-rest"
 _SPANS, _NOTES = (SPAN_FRAME, SPAN_REST), (NOTE_FRAME, NOTE_REST)
-_MARKERS = (b'"context.trace_id"', b'"annotation_name"', b'"span_id"', b'"context"')
 _PASS_LABELS = SUCCESS_WORDS | {"correct", "yes", "accurate", "factual"}
 _FAIL_LABELS = FAILURE_WORDS | {"incorrect", "no", "wrong", "inaccurate", "hallucinated"}
 _STATUSES = ("OK", "ERROR", "UNSET", "")
@@ -74,8 +73,8 @@ def record_kind(row: dict) -> str | None:
 
 
 def sniff(tf: TraceFile, head: bytes) -> bool:
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not text.startswith(b"{") or not any(marker in text for marker in _MARKERS):
+    # No marker in the head: a dataframe row's `context.*` columns follow its events, which can be long.
+    if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         return False
     row = native.first_row(tf)  # REST spans stay with the JSON Lines detection (OpenInference / OTel)
     return row is not None and record_kind(row) in (SPAN_FRAME, *_NOTES)
@@ -97,7 +96,7 @@ def joined_objects(tf: TraceFile, side: Sequence[TraceFile], options: ReadOption
     if auxiliary(tf):
         return
     verdicts = span_verdicts(side, options, warnings)
-    annotated = off_root = 0
+    off_root = 0
     for location, row, kind in _records(tf, warnings):
         if kind in _NOTES:
             raise registry.reader_error(tf, location, f"{NAME}: a span annotation in a file of spans",
@@ -107,16 +106,12 @@ def joined_objects(tf: TraceFile, side: Sequence[TraceFile], options: ReadOption
         if verdict is not None:
             if span["parent_id"] is None:
                 span["outcome"] = verdict
-                annotated += 1
             else:
                 off_root += 1
         yield location, span
     if off_root:
         warnings.append(f"{tf.name}: {off_root} {NAME} annotation(s) of the outcome name are on child spans; "
                         "only a root span's annotation is a trace's outcome")
-    if verdicts and not annotated:
-        warnings.append(f"{tf.name}: no root span in this file has the outcome annotation; outcomes come "
-                        "from span status and finish reasons")
 
 
 def _records(tf: TraceFile, warnings: list[str]) -> Iterator[tuple[str, dict, str]]:

@@ -82,6 +82,7 @@ def read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings: 
     bad = sink.builder.bad
     groups: dict[str, list] = {}
     skipped = {"no context object": 0, "no context.trace_id": 0}
+    joined = 0  # root spans with a verdict of their own or from `verdicts`
     for tf in files:
         bad.file = tf.name
         n_rows = 0
@@ -125,11 +126,15 @@ def read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings: 
                 root = group[1]
                 if root is None or (start and (not root.start or start < root.start)):
                     verdict = classify_outcome(row.get("outcome"))
-                    if verdict == OUTCOME_UNKNOWN and verdicts:
-                        verdict = classify_outcome(verdicts.get(sid))
+                    if verdict == OUTCOME_UNKNOWN and verdicts and sid in verdicts:
+                        verdict = classify_outcome(verdicts[sid])
+                    joined += verdict != OUTCOME_UNKNOWN
                     group[1] = _Root(start, attrs, status, kind, verdict)
         if n_rows == 0:
             warnings.append(f"{tf.name}: no spans in this file")
+    if verdicts and not joined:
+        warnings.append(f"{sink.builder.label}: no root span has the outcome annotation (are the annotations "
+                        "from this side?); outcomes come from span status and finish reasons")
     for reason, count in skipped.items():
         if count:
             warnings.append(f"{sink.builder.label}: skipped {count} span(s) with {reason}")

@@ -288,3 +288,20 @@ def test_a_truncated_export_is_an_error_or_warning_never_a_silent_pass(tmp_path:
     path.write_text(text[: len(text) // 2], encoding="utf-8")
     pop = load_population([str(path)], label="b", fields=TASK)
     assert pop.format == "phoenix" and any("cut.jsonl" in w for w in pop.warnings)
+
+
+def test_a_first_span_with_a_long_stacktrace_is_still_recognised(tmp_path: Path) -> None:
+    """Its context.* columns come after the events, far past the first 4 KB."""
+    rows = _frame_rows()
+    rows[0]["events"] = [{"name": "exception", "attributes": {"exception.stacktrace": "x\n" * 6000}}]
+    path = write(tmp_path / "spans.jsonl", rows)
+    pop = load_population([path, str(DIR / "baseline.annotations-dataframe.jsonl")], label="b", fields=TASK)
+    assert pop.format == "phoenix"
+    got = {t: (g["k"], g["n"]) for t, g in pop_numbers(pop).items()}
+    assert got == {t: (w["k"], w["n"]) for t, w in raw_numbers("baseline", "dataframe").items()}
+
+
+def test_annotations_that_match_no_root_span_warn(tmp_path: Path) -> None:
+    files = [str(DIR / "baseline.spans-rest.jsonl"), str(DIR / "current.annotations-rest.jsonl")]
+    pop = load_population(files, label="b", fields=TASK)
+    assert any("annotation" in w and "no root span" in w for w in pop.warnings)
