@@ -127,6 +127,8 @@ def _add_read_flags(p: argparse.ArgumentParser) -> None:
     """--trace-format and the native readers' choices (ReadOptions)."""
     p.add_argument("--trace-format", choices=trace_formats(), help="trace format (default: auto-detect)")
     p.add_argument("--scorer", metavar="NAME", help="scorer whose value is the outcome (Inspect logs)")
+    p.add_argument("--outcome-annotation", metavar="NAME",
+                   help="annotation/score/feedback name that is the outcome (Phoenix, Langfuse, LangSmith)")
     p.add_argument("--score-threshold", type=float, metavar="X",
                    help="a numeric score at or above X is a pass (default: the reader's)")
     p.add_argument("--duration-unit", choices=DURATION_UNITS, help="unit of bare-number durations")
@@ -134,7 +136,7 @@ def _add_read_flags(p: argparse.ArgumentParser) -> None:
 
 def _read_options(args: argparse.Namespace) -> ReadOptions:
     return ReadOptions(scorer=args.scorer, score_threshold=args.score_threshold,
-                       duration_unit=args.duration_unit)
+                       outcome_annotation=args.outcome_annotation, duration_unit=args.duration_unit)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,6 +27,7 @@ from kalibra_action.traces.registry import (
     object_source,
     pipeline_of,
     resolve_trace_files,
+    span_verdicts,
 )
 from kalibra_action.traces.sink import Sink, TraceHook
 from kalibra_action.traces.source import TraceFile, iter_objects
@@ -55,12 +56,17 @@ def read_into(sink: Sink, files: Sequence[TraceFile], fmt: str | None, warnings:
             read_flat(tf, sink, warnings, objects)
             if sink.total + sink.dup_traces == before and not is_auxiliary(tf, name):
                 warnings.append(f"{tf.name}: no traces in this file")
+    verdicts = span_verdicts(files, formats, options, warnings) if FORMATS.keys() & set(pipelines) else None
     for span_fmt in FORMATS:
-        group = [tf for tf, pipeline in zip(files, pipelines, strict=True) if pipeline == span_fmt]
+        # A file that only feeds a reader's join (annotations) holds no spans of its own.
+        group = [tf for tf, name, pipeline in zip(files, formats, pipelines, strict=True)
+                 if pipeline == span_fmt and not is_auxiliary(tf, name)]
         if group:
             sink.builder.start_file(span_fmt)
-            read_span_files(group, span_fmt, sink, warnings, objects)
-    distinct = sorted(set(formats))
+            read_span_files(group, span_fmt, sink, warnings, objects, verdicts)
+    # The format named is that of the files with traces; files that only feed a join do not mix it.
+    distinct = sorted({name for tf, name in zip(files, formats, strict=True) if not is_auxiliary(tf, name)}
+                      or set(formats))
     return distinct[0] if len(distinct) == 1 else "mixed"
 
 

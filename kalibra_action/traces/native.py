@@ -161,7 +161,7 @@ def choose_score(tf: TraceFile, names: Iterable[str], chosen: str | None, what: 
         raise InputError(f"{fmt}: {len(present)} {what}s could be the outcome: {', '.join(present)}",
                          file=tf.name,
                          hint=f"choose one with `read: {{outcome_annotation: {present[0]}}}` in kalibra.yml "
-                              f"or --scorer {present[0]}")
+                              f"or --outcome-annotation {present[0]}")
     return present[0] if present else None
 
 

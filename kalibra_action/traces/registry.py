@@ -34,7 +34,7 @@ from typing import Protocol
 
 from kalibra_action.errors import InputError
 from kalibra_action.paths import Roots
-from kalibra_action.traces import inspect_log, langfuse, langsmith, otlp, promptfoo
+from kalibra_action.traces import inspect_log, langfuse, langsmith, otlp, phoenix, promptfoo
 from kalibra_action.traces.detect import JSONL_FORMATS, sniff_all
 from kalibra_action.traces.selectors import SelectorCheck
 from kalibra_action.traces.source import (
@@ -60,6 +60,7 @@ NATIVE_READERS: list[ModuleType] = [
     promptfoo,
     langsmith,
     langfuse,
+    phoenix,
 ]
 
 
@@ -177,6 +178,20 @@ def is_auxiliary(tf: TraceFile, fmt: str) -> bool:
     reader = get_reader(fmt)
     auxiliary = getattr(reader, "auxiliary", None)
     return auxiliary is not None and bool(auxiliary(tf))
+
+
+def span_verdicts(files: Sequence[TraceFile], formats: Sequence[str], options: ReadOptions,
+                  warnings: list[str]) -> dict[str, str]:
+    """span_id → outcome from the side's auxiliary files of readers that provide `span_verdicts` (Phoenix
+    annotations), for span files read as JSON Lines; empty when the side has none."""
+    verdicts: dict[str, str] = {}
+    for name in sorted(set(formats)):
+        reader = get_reader(name)
+        provide = getattr(reader, "span_verdicts", None)
+        side = [tf for tf, other in zip(files, formats, strict=True) if other == name]
+        if provide is not None and any(is_auxiliary(tf, name) for tf in side):
+            verdicts.update(provide(side, options, warnings))
+    return verdicts
 
 
 def _checked_objects(reader: Reader, options: ReadOptions, side: tuple[TraceFile, ...], tf: TraceFile,

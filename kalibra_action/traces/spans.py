@@ -1,6 +1,8 @@
 """Span-per-line formats: read spans, group them by `context.trace_id` across files, emit traces.
 
-A trace's outcome is failure when the root span's status is ERROR (the run failed, whatever its LLM
+A trace's outcome is the root span's own `outcome` when it has one (a verdict a native reader joined
+onto it, e.g. a Phoenix annotation: it wins over status and finish reasons), else failure when the root
+span's status is ERROR (the run failed, whatever its LLM
 calls' finish reasons say), else failure when any span's finish reason says it was cut short, success
 when spans finished normally, else success when the root's status is OK. Trace metadata (for `where`,
 task ids and mapped fields) is the root span's attributes, plus `span_kind`.
@@ -11,12 +13,12 @@ native readers write them, `start_ns` / `end_ns` (exact integer nanoseconds).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import ModuleType
 
 from kalibra_action.traces import openinference, otel_genai
 from kalibra_action.traces.attrs import OI_SPAN_KINDS, as_attrs, span_kind, status_of
-from kalibra_action.traces.fields import MISSING, resolve_first, text_form
+from kalibra_action.traces.fields import MISSING, classify_outcome, resolve_first, text_form
 from kalibra_action.traces.outcomes import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_UNKNOWN
 from kalibra_action.traces.sink import Sink
 from kalibra_action.traces.source import ObjectSource, TraceFile, iter_objects
@@ -39,10 +41,11 @@ def _num(value: object, field: str, bad: BadValues) -> float | None:
 class _Root:
     """The root span of a trace as far as read: the earliest parentless span."""
 
-    __slots__ = ("attrs", "kind", "start", "status")
+    __slots__ = ("attrs", "kind", "start", "status", "verdict")
 
-    def __init__(self, start: int, attrs: dict, status: str, kind: str) -> None:
+    def __init__(self, start: int, attrs: dict, status: str, kind: str, verdict: int) -> None:
         self.start, self.attrs, self.status, self.kind = start, attrs, status, kind
+        self.verdict = verdict
 
 
 def _mapped(attrs: dict, row: dict, path: str | None, default: object) -> object:
@@ -64,11 +67,12 @@ def _times(row: dict, bad: BadValues) -> tuple[int, int]:
 
 
 def read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings: list[str],
-                    objects: ObjectSource = iter_objects) -> None:
+                    objects: ObjectSource = iter_objects, verdicts: Mapping[str, str] | None = None) -> None:
     """Read every span of the files (one format), then append the grouped traces to the builder.
 
     `objects(tf, warnings)` gives a file's span objects: its JSON lines by default, or what a native reader
-    (traces/registry.py) made of a file in another tool's format.
+    (traces/registry.py) made of a file in another tool's format. `verdicts`: span_id → outcome joined
+    from the side's other files (annotations), for root spans without their own `outcome`.
     """
     module = FORMATS[fmt]
     span_values = module.span_values
@@ -78,6 +82,7 @@ def read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings: 
     bad = sink.builder.bad
     groups: dict[str, list] = {}
     skipped = {"no context object": 0, "no context.trace_id": 0}
+    joined = 0  # root spans with a verdict of their own or from `verdicts`
     for tf in files:
         bad.file = tf.name
         n_rows = 0
@@ -120,9 +125,16 @@ def read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings: 
             if pid is None:
                 root = group[1]
                 if root is None or (start and (not root.start or start < root.start)):
-                    group[1] = _Root(start, attrs, status, kind)
+                    verdict = classify_outcome(row.get("outcome"))
+                    if verdict == OUTCOME_UNKNOWN and verdicts and sid in verdicts:
+                        verdict = classify_outcome(verdicts[sid])
+                    joined += verdict != OUTCOME_UNKNOWN
+                    group[1] = _Root(start, attrs, status, kind, verdict)
         if n_rows == 0:
             warnings.append(f"{tf.name}: no spans in this file")
+    if verdicts and not joined:
+        warnings.append(f"{sink.builder.label}: no root span has the outcome annotation (are the annotations "
+                        "from this side?); outcomes come from span status and finish reasons")
     for reason, count in skipped.items():
         if count:
             warnings.append(f"{sink.builder.label}: skipped {count} span(s) with {reason}")
@@ -147,8 +159,10 @@ def _dedupe(spans: list[_Span], sink: Sink) -> list[_Span]:
 
 
 def _outcome(spans: list[_Span], root: _Root | None) -> int:
-    """The root's ERROR wins (a failed run whose LLM calls all stopped normally failed), then the finish
-    reasons, then the root's OK."""
+    """The root's own verdict wins (an evaluation of the run), then its ERROR (a failed run whose LLM calls
+    all stopped normally failed), then the finish reasons, then the root's OK."""
+    if root is not None and root.verdict != OUTCOME_UNKNOWN:
+        return root.verdict
     if root is not None and root.status == "ERROR":
         return OUTCOME_FAILURE
     finishes = [s[9] for s in spans if s[9] is not None]
