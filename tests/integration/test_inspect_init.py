@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 import yaml
 
 from kalibra_action.traces import registry
@@ -98,14 +99,13 @@ def test_init_writes_a_config_that_reads_the_files_as_they_are(tmp_path: Path) -
     assert tasks == dict(want)
 
 
-def test_init_on_a_foreign_file_says_what_it_looks_like_and_pins_no_format(tmp_path: Path) -> None:
-    src = FORMATS / "phoenix" / "current.spans-dataframe.jsonl"  # a format no reader here takes
-    (tmp_path / "cur.jsonl").write_bytes(src.read_bytes())
+@pytest.mark.parametrize(("src", "fmt"), [("phoenix/current.spans-dataframe.jsonl", "phoenix"),
+                                          ("otel/current.collector.jsonl", "otlp")])
+def test_init_on_a_tool_s_file_pins_its_reader(tmp_path: Path, src: str, fmt: str) -> None:
+    (tmp_path / "cur.jsonl").write_bytes((FORMATS / src).read_bytes())
     proc = run("init", "--current", "cur.jsonl", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    text = (tmp_path / "kalibra.yml").read_text()
-    assert "# Looks like a Phoenix spans dataframe export" in text
-    assert "format" not in yaml.safe_load(text)
+    assert yaml.safe_load((tmp_path / "kalibra.yml").read_text())["format"] == fmt
 
 
 def test_init_without_traces_writes_the_plain_starter(tmp_path: Path) -> None:

@@ -37,8 +37,6 @@ def assert_refused(proc: subprocess.CompletedProcess[str], file: str, *words: st
 
 # Files that no registered reader reads as a side of its own: refused, naming what they look like.
 UNREAD_FILES = [
-    ("phoenix/baseline.spans-dataframe.jsonl", "phoenix/current.spans-dataframe.jsonl",
-     ("Phoenix", "context.trace_id")),
     ("langsmith/baseline.feedback.jsonl", "langsmith/current.feedback.jsonl", ("no traces",)),
     ("langfuse/baseline.scores.jsonl", "langfuse/current.scores.jsonl", ("no traces",)),
     ("phoenix/baseline.annotations-rest.jsonl", "phoenix/current.annotations-rest.jsonl", ("annotation",)),
@@ -54,6 +52,8 @@ READ_FILES = [
     ("promptfoo/baseline.jsonl", "promptfoo/current.jsonl", "promptfoo", ("promptfoo",)),
     ("promptfoo/vars-only/baseline.jsonl", "promptfoo/vars-only/current.jsonl", "promptfoo", ("promptfoo",)),
     ("langsmith/baseline.runs.jsonl", "langsmith/current.runs.jsonl", "langsmith", ("LangSmith", "run_type")),
+    ("phoenix/baseline.spans-dataframe.jsonl", "phoenix/current.spans-dataframe.jsonl", "phoenix",
+     ("Phoenix", "context.trace_id")),
 ]
 
 
@@ -175,7 +175,7 @@ def test_some_empty_traces_are_a_warning_not_an_error(tmp_path: Path) -> None:
 
 def test_inspect_still_reads_what_compare_refuses() -> None:
     """`inspect` is how a user finds the mapping: it must not refuse the file it is asked about."""
-    proc = run("inspect", str(FORMATS / "phoenix/baseline.spans-dataframe.jsonl"))
+    proc = run("inspect", "--trace-format", "flat", str(FORMATS / "otel/baseline.collector.jsonl"))
     assert proc.returncode == 0, proc.stderr
     looks = proc.stdout.split("Looks like", 1)[1]
-    assert "Phoenix" in looks.splitlines()[1]
+    assert "OpenTelemetry OTLP/JSON" in looks.splitlines()[1] and "--trace-format otlp" in looks
