@@ -36,6 +36,7 @@ KALIBRA_METRICS = ("success_rate", "cost", "duration", "steps", "error_rate", "t
                    "token_efficiency", "cost_quality", "trace_breakdown", "span_breakdown")
 MIN_RESAMPLES = 100
 MAX_RESAMPLES = 1_000_000
+MAX_INT_CHARS = 100
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,20 @@ def _map_lines(node: yaml.Node, prefix: str, out: dict[str, int], dups: list[tup
             _map_lines(item, key, out, dups, seen_nodes)
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses integers longer than any a config needs: str() and repr() of a huge one
+    raise (Python's int max str digits), and every message that quotes a value or a key would crash."""
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        if len(str(node.value)) > MAX_INT_CHARS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"an integer of more than {MAX_INT_CHARS} characters", node.start_mark)
+        return super().construct_yaml_int(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+
+
 def _read_yaml(path: Path, file: str) -> tuple[Any, dict[str, int], list[tuple[str, int]]]:
     try:
         if path.stat().st_size > CONFIG_MAX_BYTES:
@@ -168,10 +183,11 @@ def _read_yaml(path: Path, file: str) -> tuple[Any, dict[str, int], list[tuple[s
                          file=file) from None
     except OSError as exc:
         raise InputError(f"cannot read the config file: {exc.strerror}", file=file) from None
-    loader = yaml.SafeLoader(text)
     lines: dict[str, int] = {}
     dups: list[tuple[str, int]] = []
+    loader = None
     try:
+        loader = _Loader(text)  # its reader already refuses NUL and other unprintable characters
         node = loader.get_single_node()
         if node is not None:
             _check_aliases(node, file)
@@ -186,8 +202,14 @@ def _read_yaml(path: Path, file: str) -> tuple[Any, dict[str, int], list[tuple[s
                          line=mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise InputError(f"invalid YAML: {' '.join(str(exc).split())}", file=file) from None
+    except (ValueError, TypeError, IndexError, OverflowError) as exc:
+        # PyYAML's constructors convert tagged scalars with bare int()/float(): `!!float x` (ValueError),
+        # an empty `!!float` (IndexError)
+        raise InputError(f"invalid YAML: a value cannot be converted ({type(exc).__name__})", file=file,
+                         hint="check tagged values such as !!int and !!float") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, lines, dups
 
 

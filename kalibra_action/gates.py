@@ -31,7 +31,9 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "=": operator.eq,
 }
-_GATE_RE = re.compile(r"^\s*(?P<field>[^<>=!\s]*)\s*(?P<op>>=|<=|==|=|>|<)\s*(?P<num>.*?)\s*$")
+# The threshold takes the rest of the line (stripped afterwards): a lazy `.*?` before `\s*$` would retry
+# every split of a run of spaces, quadratic in the gate's length (a 1 MiB kalibra.yml ran for hours).
+_GATE_RE = re.compile(r"^\s*(?P<field>[^<>=!\s]*)\s*(?P<op>>=|<=|==|=|>|<)(?P<num>.*)\Z", re.DOTALL)
 _WRONG_OPS = {"=>": ">=", "=<": "<=", "!=": None, "<>": None}
 
 
@@ -65,7 +67,7 @@ def split_gate(expr: str) -> tuple[str, str, float]:
     if m is None:
         what = "cannot parse" if any(c in text for c in "<>=") else "no operator in"
         raise ValueError(f"{what} '{text}' (expected: field OP number, OP one of >= <= > < =)")
-    field, op, num = m.group("field"), m.group("op"), m.group("num")
+    field, op, num = m.group("field"), m.group("op"), m.group("num").strip()
     if not field:
         raise ValueError(f"missing field name in '{text}' (expected: field {op} number)")
     if not num:
