@@ -22,6 +22,7 @@ from kalibra_action.errors import InputError
 from kalibra_action.gates import ON_INCONCLUSIVE, did_you_mean, parse_gate
 from kalibra_action.limits import BY_KEY as LIMIT_KEYS
 from kalibra_action.limits import CONFIG_MAX_BYTES, YAML_MAX_ALIAS_NODES, Limits, check_limit
+from kalibra_action.paths import open_regular
 from kalibra_action.traces import where as where_mod
 from kalibra_action.traces.fields import FIELD_NAMES, FieldMap
 from kalibra_action.traces.where import Matcher
@@ -175,9 +176,11 @@ _Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 
 def _read_yaml(path: Path, file: str) -> tuple[Any, dict[str, int], list[tuple[str, int]]]:
     try:
-        if path.stat().st_size > CONFIG_MAX_BYTES:
+        with open_regular(path, name=file) as fh:  # a FIFO or a device would hang or never end
+            data = fh.read(CONFIG_MAX_BYTES + 1)
+        if len(data) > CONFIG_MAX_BYTES:
             raise InputError(f"the config is larger than {CONFIG_MAX_BYTES:,} bytes", file=file)
-        text = path.read_bytes().decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})",
                          file=file) from None

@@ -18,8 +18,10 @@ import fnmatch
 import os
 import re
 import secrets
+import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from kalibra_action.errors import InputError
 
@@ -28,6 +30,7 @@ _MAGIC = re.compile(r"[*?[]")
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 REPORT_MODE = 0o644
 
 
@@ -135,6 +138,39 @@ def glob_paths(pattern: str | os.PathLike[str]) -> list[Path]:
         if not candidates:
             return []
     return sorted(candidates)
+
+
+# ---- reading ----------------------------------------------------------------------------------------------
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def open_regular(path: str | os.PathLike[str], *, name: str) -> BinaryIO:
+    """The file opened for reading in binary, or an InputError naming it (`name`) when it is not a regular
+    file: a FIFO would block the run forever (the open itself, or the first read), a device such as
+    /dev/zero never ends. The open uses O_NONBLOCK, so a FIFO without a writer cannot hang it, and the type
+    is checked on the open descriptor, so nothing can be swapped in after the check. OSError as open()."""
+    fd = os.open(path, os.O_RDONLY | _NONBLOCK | _CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise InputError(f"is {_file_kind(mode)}, not a regular file; give a trace or config file",
+                             file=name)
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 # ---- writing -----------------------------------------------------------------------------------------------
