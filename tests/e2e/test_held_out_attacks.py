@@ -1,0 +1,41 @@
+"""Held-out attacks through entrypoint.py with the runner's environment and the fake GitHub on 127.0.0.1:
+inputs and event fields of an unexpected shape must end in a clear input error or a normal run, never an
+"internal error" with a traceback in the log."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import TOKEN, Layout
+from tests.runner_commands import ours_only
+
+MARKER = "<!-- kalibra-action:kalibra -->"
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0664\u0662", "9" * 5000, "#" + "1" * 11, "1e3", "-3"])
+def test_odd_pr_number_input_is_an_input_error(run_action, tmp_path, value):
+    """`str.isdigit()` accepted `²` (int() then raised) and thousands of digits (int() raised): the run
+    ended as an internal error with a traceback. In the fork-safe pattern the number comes from an artifact
+    the fork uploaded."""
+    run = run_action(layout=Layout(tmp_path / "runner"), event_name="workflow_run", event={},
+                     inputs={"INPUT_PR-NUMBER": value})
+    assert run.code == 2, run.log
+    errors = [line for line in run.stdout.splitlines() if line.startswith("::error")]
+    assert len(errors) == 1 and "pr-number" in errors[0] and "internal error" not in errors[0], run.stdout
+    assert "Traceback" not in run.log
+    assert len(errors[0]) < 300  # the value is quoted cut short, not 5,000 digits
+    ours_only(run.stdout, token=TOKEN)
+
+
+@pytest.mark.parametrize("pull_request", ["x", ["a"], {"number": 42, "head": "x", "base": 5},
+                                          {"number": 42, "head": {"sha": 7, "repo": "r"}}])
+def test_event_fields_of_the_wrong_type_do_not_crash(run_action, fake_github, tmp_path, pull_request):
+    """A `pull_request` that is not an object (or whose head/base are not) made the settings' properties
+    raise AttributeError after the comparison: an internal error instead of the verdict."""
+    event = {"action": "synchronize", "number": 42, "pull_request": pull_request}
+    run = run_action(layout=Layout(tmp_path / "runner"), event_name="pull_request", event=event)
+    assert run.code == 0, run.log
+    assert "internal error" not in run.log and "Traceback" not in run.log
+    assert run.outputs["summary"].startswith("PASS")
+    [comment] = fake_github.comments[42]
+    assert comment["body"].startswith(MARKER) and "ERROR" not in comment["body"].split("\n", 2)[1]
