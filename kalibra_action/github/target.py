@@ -62,7 +62,8 @@ def verify_workflow_run(client: GitHubClient, repository: str, number: int, even
     if not (isinstance(sha, str) and sha and isinstance(head_repo, str) and head_repo):
         raise TargetRefused(number, "the workflow_run event has no head_sha or head_repository to check the "
                                     "pull request against")
-    numbers = (get_path(p, "number") for p in get_path(run, "pull_requests") or [])
+    prs = get_path(run, "pull_requests")
+    numbers = (get_path(p, "number") for p in (prs if isinstance(prs, list) else []))
     listed = [n for n in numbers if isinstance(n, int)]
     if listed and number not in listed:
         raise TargetRefused(number, f"the triggering run belongs to pull request(s) "

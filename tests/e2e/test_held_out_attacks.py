@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import TOKEN, Layout
+from tests.e2e.conftest import TOKEN, Layout, workflow_run_event
 from tests.runner_commands import ours_only
 
 MARKER = "<!-- kalibra-action:kalibra -->"
@@ -39,3 +39,19 @@ def test_event_fields_of_the_wrong_type_do_not_crash(run_action, fake_github, tm
     assert run.outputs["summary"].startswith("PASS")
     [comment] = fake_github.comments[42]
     assert comment["body"].startswith(MARKER) and "ERROR" not in comment["body"].split("\n", 2)[1]
+
+
+@pytest.mark.parametrize("pull_requests", [7, "12", None, [None, "x", {"number": "12"}]])
+def test_workflow_run_pull_requests_of_the_wrong_type_do_not_crash(run_action, fake_github, tmp_path,
+                                                                   pull_requests):
+    """`workflow_run.pull_requests` that is not a list of objects: the check still asks the API for the
+    PR's head (and comments, since it matches) instead of raising TypeError (an int is not iterable)."""
+    sha = "c" * 40
+    fake_github.add_pull(12, sha)
+    event = workflow_run_event(sha)
+    event["workflow_run"]["pull_requests"] = pull_requests
+    run = run_action(layout=Layout(tmp_path / "runner"), event_name="workflow_run", event=event,
+                     inputs={"INPUT_PR-NUMBER": "12"})
+    assert run.code == 0, run.log
+    assert "internal error" not in run.log and "Traceback" not in run.log
+    assert [c["body"][:len(MARKER)] for c in fake_github.comments[12]] == [MARKER]
