@@ -55,3 +55,18 @@ def test_workflow_run_pull_requests_of_the_wrong_type_do_not_crash(run_action, f
     assert run.code == 0, run.log
     assert "internal error" not in run.log and "Traceback" not in run.log
     assert [c["body"][:len(MARKER)] for c in fake_github.comments[12]] == [MARKER]
+
+
+@pytest.mark.parametrize("event", [
+    {"workflow_run": "x"}, {"workflow_run": {"pull_requests": ["x"]}}, {"pull_request": {"base": "main"}},
+    {"repository": {"default_branch": 5}, "workflow_run": {"pull_requests": 3}},
+])
+def test_baseline_branch_from_an_odd_event_is_a_clear_error(run_action, tmp_path, event):
+    """The default baseline branch is read from the event: fields of the wrong type raised AttributeError
+    while the settings were read (an internal error with a traceback)."""
+    run = run_action(layout=Layout(tmp_path / "runner"), event_name="workflow_dispatch", event=event,
+                     inputs={"INPUT_BASELINE-ARTIFACT": "kalibra-traces"})
+    assert run.code == 2, run.log
+    assert "Traceback" not in run.log and "internal error" not in run.log
+    errors = [line for line in run.stdout.splitlines() if line.startswith("::error")]
+    assert len(errors) == 1 and "baseline-branch" in errors[0], run.stdout
