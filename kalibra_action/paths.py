@@ -3,7 +3,10 @@
 In the action every path comes from the pull request being judged (its files, its `kalibra.yml`, the
 workflow's inputs), so a path is only used once its real location, with every symlink resolved, lies inside
 one of the allowed roots (the workspace, and the action's own temporary directory for a baseline artifact).
-The CLI passes no roots unless `--root` asks for them: a local user may name any file.
+The CLI passes no roots unless `--root` asks for them: a local user may name any file. A leading `~` is
+a literal name everywhere, never the home directory: a `path: ~/.docker/config.json` in a pull request's
+kalibra.yml must not make the comparison read the runner's own files (a shell expands `~` on a command line
+before we see it).
 
 `glob_paths` is `glob.glob(..., recursive=True)` except that `**` never descends into a symlinked directory:
 two symlinks to `.` would otherwise make `**/*.jsonl` walk an exponential number of paths.
@@ -62,7 +65,7 @@ def confine(path: str | os.PathLike[str], roots: Roots, *, what: str, base: Path
     given = os.fspath(path)
     base = base or Path.cwd()
     check_entries([given], roots, base, what=what)
-    real = (base / Path(given).expanduser()).resolve()
+    real = (base / given).resolve()
     if not is_within(real, roots):
         raise InputError(f"{what} resolves through a symbolic link to {real}, outside "
                          f"{describe_roots(roots)}", file=given)
@@ -73,7 +76,7 @@ def check_entries(entries: Sequence[str], roots: Roots, base: Path, *, what: str
     """Each path or glob, as written (absolute, or `..` out of `base`), stays inside the roots; checked
     before any directory is walked."""
     for entry in entries:
-        if not is_within(lexical(base / Path(entry).expanduser()), roots):
+        if not is_within(lexical(base / entry), roots):
             raise InputError(f"{what} is outside {describe_roots(roots)}; paths must stay inside it",
                              file=entry)
 

@@ -76,7 +76,7 @@ def resolve_files(paths: Sequence[str], base_dir: Path | None = None,
 
 def _matches(entry: str, base: Path) -> list[Path]:
     """The files one path or glob names; InputError when there are none."""
-    candidate = Path(entry).expanduser()
+    candidate = Path(entry)  # never expanduser(): `~` in a PR's kalibra.yml must not reach $HOME
     full = candidate if candidate.is_absolute() else base / candidate
     if any(c in entry for c in _GLOB_CHARS) and not full.exists():
         matches = [m for m in glob_paths(full) if m.is_file()]

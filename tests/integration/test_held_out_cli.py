@@ -96,3 +96,16 @@ def test_long_gate_does_not_backtrack(ws: Path) -> None:
     (ws / "kalibra.yml").write_text("require:\n  - 'regressions <= 1" + " " * 60_000 + "x'\n")
     r = run("compare", "baseline.jsonl", "current.jsonl", "--config", "kalibra.yml", cwd=ws, timeout=20)
     one_error(r, "kalibra.yml", "require[0]", "not a number")
+
+
+def test_tilde_in_a_config_path_is_not_the_home_directory(ws: Path, tmp_path_factory) -> None:
+    """`path: ~/…` in a pull request's kalibra.yml read a file from $HOME (Path.expanduser): a compact JSON
+    file there (a token store such as ~/.docker/config.json) then became "traces"."""
+    home = tmp_path_factory.mktemp("home")
+    shutil.copy(DEMO / "current.jsonl", home / "secret.jsonl")
+    (ws / "kalibra.yml").write_text("baseline: {path: baseline.jsonl}\ncurrent: {path: ~/secret.jsonl}\n")
+    r = subprocess.run([sys.executable, "-m", "kalibra_action", "compare", "--config", "kalibra.yml"],
+                       cwd=ws, capture_output=True, text=True, timeout=60,
+                       env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1", "PYTHONPATH": str(ROOT),
+                            "HOME": str(home)})
+    one_error(r, "~/secret.jsonl", "not found")
