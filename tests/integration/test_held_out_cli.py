@@ -109,3 +109,16 @@ def test_tilde_in_a_config_path_is_not_the_home_directory(ws: Path, tmp_path_fac
                        env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1", "PYTHONPATH": str(ROOT),
                             "HOME": str(home)})
     one_error(r, "~/secret.jsonl", "not found")
+
+
+@pytest.mark.parametrize("pattern", ["(a+)+b", "(.*a){12}x"])
+def test_where_regex_that_backtracks_is_stopped(ws: Path, pattern: str) -> None:
+    """Both the `where` pattern (kalibra.yml) and the text it runs on (the traces) come from the pull
+    request: each of these ran for hours on a 40-character task id. The regex time budget (10 s) ends it."""
+    task = "a" * 40 + "!"
+    rows = "".join(f'{{"trace_id": "t{i}", "task_id": "{task}", "outcome": "success"}}\n' for i in range(3))
+    (ws / "evil.jsonl").write_text(rows)
+    (ws / "kalibra.yml").write_text(f"baseline: {{path: evil.jsonl, where: 'task_id =~ {pattern}'}}\n"
+                                    "current: {path: current.jsonl}\n")
+    r = run("compare", "--config", "kalibra.yml", cwd=ws, timeout=40)
+    one_error(r, "where", pattern, "time limit")
