@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from kalibra_action.errors import InputError
-from kalibra_action.gates import ON_INCONCLUSIVE, did_you_mean, parse_gate
+from kalibra_action.gates import ON_INCONCLUSIVE, check_gate_count, did_you_mean, parse_gate
 from kalibra_action.limits import BY_KEY as LIMIT_KEYS
 from kalibra_action.limits import CONFIG_MAX_BYTES, YAML_MAX_ALIAS_NODES, Limits, check_limit
 from kalibra_action.paths import open_regular
@@ -356,6 +356,10 @@ class _Parser:
             raise self.error("require",
                              f"must be a list of gates like 'regressions <= 0', not {_kind(value)}",
                              hint="write each gate as a list item: `- field <= number`")
+        try:
+            check_gate_count(sum(expr not in (None, "") for expr in value), "config")
+        except InputError as exc:
+            raise self.error("require", exc.message, exc.hint) from None
         out = []
         for i, expr in enumerate(value):
             key = f"require[{i}]"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from difflib import get_close_matches
 
 from kalibra_action.errors import InputError
+from kalibra_action.limits import MAX_GATES
 from kalibra_action.result import FieldValue, GateResult, GateStatus
 
 ON_INCONCLUSIVE = ("warn", "fail", "pass")
@@ -101,9 +102,19 @@ def parse_gate(expr: str, known: Mapping[str, object] | None, *, source: str = "
     return Gate(expr=expr.strip(), field=field, op=op, threshold=threshold, source=source)
 
 
+def check_gate_count(count: int, source: str) -> None:
+    """InputError when one source gives more than MAX_GATES gates (each one is rendered everywhere)."""
+    if count > MAX_GATES:
+        raise InputError(f"{count:,} gates, more than the limit of {MAX_GATES:,}", key=gate_key(source),
+                         hint="a gate list needs a few gates on the fields that matter")
+
+
 def parse_gates(exprs: Iterable[str], known: Mapping[str, object] | None, *,
                 source: str = "config") -> list[Gate]:
-    """Parse every non-empty expression; all problems are reported together in one InputError."""
+    """Parse every non-empty expression; all problems are reported together in one InputError.
+    More than MAX_GATES non-empty expressions are refused before any is parsed."""
+    exprs = list(exprs)
+    check_gate_count(sum(bool(e and e.strip()) for e in exprs), source)
     gates: list[Gate] = []
     errors: list[InputError] = []
     for i, expr in enumerate(exprs):

@@ -70,3 +70,16 @@ def test_baseline_branch_from_an_odd_event_is_a_clear_error(run_action, tmp_path
     assert "Traceback" not in run.log and "internal error" not in run.log
     errors = [line for line in run.stdout.splitlines() if line.startswith("::error")]
     assert len(errors) == 1 and "baseline-branch" in errors[0], run.stdout
+
+
+def test_a_require_input_with_thousands_of_gates_is_refused(run_action, fake_github, tmp_path):
+    """Every gate is a row in the comment, the summary and the JSON report, rendered again for each size
+    the comment is fitted to: 8,000 gates took 80 s, 40,000 nearly two minutes in the CLI alone."""
+    gates = "\n".join(f"regressions <= {i}" for i in range(5_000))
+    run = run_action(layout=Layout(tmp_path / "runner"), inputs={"INPUT_REQUIRE": gates})
+    assert run.code == 2, run.log
+    errors = [line for line in run.stdout.splitlines() if line.startswith("::error")]
+    assert len(errors) == 1 and "5,000 gates, more than the limit" in errors[0], errors
+    assert "inputs.require" in errors[0]
+    [comment] = fake_github.comments[42]  # the error replaces any earlier verdict
+    assert "more than the limit" in comment["body"]

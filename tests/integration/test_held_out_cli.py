@@ -122,3 +122,9 @@ def test_where_regex_that_backtracks_is_stopped(ws: Path, pattern: str) -> None:
                                     "current: {path: current.jsonl}\n")
     r = run("compare", "--config", "kalibra.yml", cwd=ws, timeout=40)
     one_error(r, "where", pattern, "time limit")
+
+
+def test_a_config_with_thousands_of_gates_is_refused(ws: Path) -> None:
+    (ws / "kalibra.yml").write_text("require:\n" + "".join(f"  - regressions <= {i}\n" for i in range(3000)))
+    r = run("compare", "baseline.jsonl", "current.jsonl", "--config", "kalibra.yml", cwd=ws)
+    one_error(r, "kalibra.yml:1", "require", "3,000 gates, more than the limit")
