@@ -19,7 +19,14 @@ from typing import Any
 import yaml
 
 from kalibra_action.errors import InputError
-from kalibra_action.gates import DEFAULT_ON_INCONCLUSIVE, ON_INCONCLUSIVE, Gate, did_you_mean, parse_gate
+from kalibra_action.gates import (
+    DEFAULT_ON_INCONCLUSIVE,
+    ON_INCONCLUSIVE,
+    Gate,
+    check_gate_count,
+    did_you_mean,
+    parse_gate,
+)
 from kalibra_action.limits import BY_KEY as LIMIT_KEYS
 from kalibra_action.limits import (
     CONFIG_MAX_BYTES,
@@ -29,6 +36,7 @@ from kalibra_action.limits import (
     Limits,
     check_limit,
 )
+from kalibra_action.paths import open_regular
 from kalibra_action.traces import where as where_mod
 from kalibra_action.traces.fields import FIELD_NAMES, FieldMap, OutcomeMap, text_form
 from kalibra_action.traces.registry import DURATION_UNITS, ReadOptions
@@ -44,6 +52,7 @@ READ_TEXT_KEYS = ("scorer", "outcome_annotation")  # `read:` keys whose value is
 OUTCOME_MAP_KEYS = ("path", "pass", "fail", "threshold")  # fields.outcome as a mapping
 DEFAULT_RESAMPLES = 10_000
 DEFAULT_SEED = 42
+MAX_INT_CHARS = 100
 
 
 @dataclass(frozen=True)
@@ -216,20 +225,37 @@ def _map_lines(node: yaml.Node, prefix: str, out: dict[str, int], dups: list[tup
             _map_lines(item, key, out, dups, seen_nodes)
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses integers longer than any a config needs: str() and repr() of a huge one
+    raise (Python's int max str digits), and every message that quotes a value or a key would crash."""
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        if len(str(node.value)) > MAX_INT_CHARS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"an integer of more than {MAX_INT_CHARS} characters", node.start_mark)
+        return super().construct_yaml_int(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+
+
 def _read_yaml(path: Path, file: str) -> tuple[Any, dict[str, int], list[tuple[str, int]]]:
     try:
-        if path.stat().st_size > CONFIG_MAX_BYTES:
+        with open_regular(path, name=file) as fh:  # a FIFO or a device would hang or never end
+            data = fh.read(CONFIG_MAX_BYTES + 1)
+        if len(data) > CONFIG_MAX_BYTES:
             raise InputError(f"the config is larger than {CONFIG_MAX_BYTES:,} bytes", file=file)
-        text = path.read_bytes().decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})",
                          file=file) from None
     except OSError as exc:
         raise InputError(f"cannot read the config file: {exc.strerror}", file=file) from None
-    loader = yaml.SafeLoader(text)
     lines: dict[str, int] = {}
     dups: list[tuple[str, int]] = []
+    loader = None
     try:
+        loader = _Loader(text)  # its reader already refuses NUL and other unprintable characters
         node = loader.get_single_node()
         if node is not None:
             _check_aliases(node, file)
@@ -244,8 +270,14 @@ def _read_yaml(path: Path, file: str) -> tuple[Any, dict[str, int], list[tuple[s
                          line=mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise InputError(f"invalid YAML: {' '.join(str(exc).split())}", file=file) from None
+    except (ValueError, TypeError, IndexError, OverflowError) as exc:
+        # PyYAML's constructors convert tagged scalars with bare int()/float(): `!!float x` (ValueError),
+        # an empty `!!float` (IndexError)
+        raise InputError(f"invalid YAML: a value cannot be converted ({type(exc).__name__})", file=file,
+                         hint="check tagged values such as !!int and !!float") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, lines, dups
 
 
@@ -451,6 +483,10 @@ class _Parser:
             raise self.error("require",
                              f"must be a list of gates like 'regressions <= 0', not {_kind(value)}",
                              hint="write each gate as a list item: `- field <= number`")
+        try:
+            check_gate_count(sum(expr not in (None, "") for expr in value), "config")
+        except InputError as exc:
+            raise self.error("require", exc.message, exc.hint) from None
         out = []
         for i, expr in enumerate(value):
             key = f"require[{i}]"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from difflib import get_close_matches
 
 from kalibra_action.errors import InputError
+from kalibra_action.limits import MAX_GATES
 from kalibra_action.result import FieldValue, GateResult, GateStatus
 
 # What an inconclusive gate does, by on_inconclusive policy: passes (True) or fails (False). The one list of
@@ -34,7 +35,9 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "=": operator.eq,
 }
-_GATE_RE = re.compile(r"^\s*(?P<field>[^<>=!\s]*)\s*(?P<op>>=|<=|==|=|>|<)\s*(?P<num>.*?)\s*$")
+# The threshold takes the rest of the line (stripped afterwards): a lazy `.*?` before `\s*$` would retry
+# every split of a run of spaces, quadratic in the gate's length (a 1 MiB kalibra.yml ran for hours).
+_GATE_RE = re.compile(r"^\s*(?P<field>[^<>=!\s]*)\s*(?P<op>>=|<=|==|=|>|<)(?P<num>.*)\Z", re.DOTALL)
 _WRONG_OPS = {"=>": ">=", "=<": "<=", "!=": None, "<>": None}
 
 
@@ -72,7 +75,7 @@ def split_gate(expr: str) -> tuple[str, str, float]:
     if m is None:
         what = "cannot parse" if any(c in text for c in "<>=") else "no operator in"
         raise ValueError(f"{what} '{text}' (expected: field OP number, OP one of >= <= > < =)")
-    field, op, num = m.group("field"), m.group("op"), m.group("num")
+    field, op, num = m.group("field"), m.group("op"), m.group("num").strip()
     if not field:
         raise ValueError(f"missing field name in '{text}' (expected: field {op} number)")
     if not num:
@@ -106,9 +109,19 @@ def parse_gate(expr: str, known: Mapping[str, object] | None, *, source: str = "
     return Gate(expr=expr.strip(), field=field, op=op, threshold=threshold, source=source)
 
 
+def check_gate_count(count: int, source: str) -> None:
+    """InputError when one source gives more than MAX_GATES gates (each one is rendered everywhere)."""
+    if count > MAX_GATES:
+        raise InputError(f"{count:,} gates, more than the limit of {MAX_GATES:,}", key=gate_key(source),
+                         hint="a gate list needs a few gates on the fields that matter")
+
+
 def parse_gates(exprs: Iterable[str], known: Mapping[str, object] | None, *,
                 source: str = "config") -> list[Gate]:
-    """Parse every non-empty expression; all problems are reported together in one InputError."""
+    """Parse every non-empty expression; all problems are reported together in one InputError.
+    More than MAX_GATES non-empty expressions are refused before any is parsed."""
+    exprs = list(exprs)
+    check_gate_count(sum(bool(e and e.strip()) for e in exprs), source)
     gates: list[Gate] = []
     errors: list[InputError] = []
     for i, expr in enumerate(exprs):

@@ -40,6 +40,10 @@ YAML_MAX_ALIAS_NODES = 10_000
 """YAML nodes an alias may add to the config when expanded. Fixed: it guards the reading of the config
 itself, and a real kalibra.yml has a few hundred nodes in all."""
 
+MAX_GATES = 200
+"""Gates from one source (kalibra.yml's `require`, the `require` input, `--require`). Fixed: a real list has
+a handful, and each gate is a row the comment, the summary and the annotations render."""
+
 CONFIG_MAX_BYTES = 1 * MIB
 """Size of kalibra.yml. Fixed, for the same reason."""
 

@@ -3,7 +3,10 @@
 In the action every path comes from the pull request being judged (its files, its `kalibra.yml`, the
 workflow's inputs), so a path is only used once its real location, with every symlink resolved, lies inside
 one of the allowed roots (the workspace, and the action's own temporary directory for a baseline artifact).
-The CLI passes no roots unless `--root` asks for them: a local user may name any file.
+The CLI passes no roots unless `--root` asks for them: a local user may name any file. A leading `~` is
+a literal name everywhere, never the home directory: a `path: ~/.docker/config.json` in a pull request's
+kalibra.yml must not make the comparison read the runner's own files (a shell expands `~` on a command line
+before we see it).
 
 `glob_paths` is `glob.glob(..., recursive=True)` except that `**` never descends into a symlinked directory:
 two symlinks to `.` would otherwise make `**/*.jsonl` walk an exponential number of paths.
@@ -18,8 +21,10 @@ import fnmatch
 import os
 import re
 import secrets
+import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from kalibra_action.errors import InputError
 
@@ -28,6 +33,7 @@ _MAGIC = re.compile(r"[*?[]")
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 REPORT_MODE = 0o644
 
 
@@ -59,7 +65,7 @@ def confine(path: str | os.PathLike[str], roots: Roots, *, what: str, base: Path
     given = os.fspath(path)
     base = base or Path.cwd()
     check_entries([given], roots, base, what=what)
-    real = (base / Path(given).expanduser()).resolve()
+    real = (base / given).resolve()
     if not is_within(real, roots):
         raise InputError(f"{what} resolves through a symbolic link to {real}, outside "
                          f"{describe_roots(roots)}", file=given)
@@ -70,7 +76,7 @@ def check_entries(entries: Sequence[str], roots: Roots, base: Path, *, what: str
     """Each path or glob, as written (absolute, or `..` out of `base`), stays inside the roots; checked
     before any directory is walked."""
     for entry in entries:
-        if not is_within(lexical(base / Path(entry).expanduser()), roots):
+        if not is_within(lexical(base / entry), roots):
             raise InputError(f"{what} is outside {describe_roots(roots)}; paths must stay inside it",
                              file=entry)
 
@@ -135,6 +141,39 @@ def glob_paths(pattern: str | os.PathLike[str]) -> list[Path]:
         if not candidates:
             return []
     return sorted(candidates)
+
+
+# ---- reading ----------------------------------------------------------------------------------------------
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def open_regular(path: str | os.PathLike[str], *, name: str) -> BinaryIO:
+    """The file opened for reading in binary, or an InputError naming it (`name`) when it is not a regular
+    file: a FIFO would block the run forever (the open itself, or the first read), a device such as
+    /dev/zero never ends. The open uses O_NONBLOCK, so a FIFO without a writer cannot hang it, and the type
+    is checked on the open descriptor, so nothing can be swapped in after the check. OSError as open()."""
+    fd = os.open(path, os.O_RDONLY | _NONBLOCK | _CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise InputError(f"is {_file_kind(mode)}, not a regular file; give a trace or config file",
+                             file=name)
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 # ---- writing -----------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from kalibra_action.errors import InputError
 from kalibra_action.github.action_inputs import INPUT_DEFAULTS
 from kalibra_action.github.client import USER_AGENT, GitHubClient, GitHubError
 from kalibra_action.github.safezip import safe_extract
+from kalibra_action.github.target import get_path
 from kalibra_action.limits import ARTIFACT_MAX_BYTES, ARTIFACT_MAX_FILES, IO_CHUNK
 
 MAX_API_CALLS = 10
@@ -95,12 +96,11 @@ def workflow_from_ref(ref: str) -> str:
 
 def default_branch_for(event: dict[str, Any]) -> str | None:
     """The branch a baseline comes from by default: the PR's base, else the repository's default branch."""
-    pr = event.get("pull_request") or {}
-    base = (pr.get("base") or {}).get("ref")
-    if not base:  # workflow_run after a PR workflow: the triggering run's PR
-        prs = (event.get("workflow_run") or {}).get("pull_requests") or []
-        base = ((prs[0] or {}).get("base") or {}).get("ref") if prs else None
-    return base or (event.get("repository") or {}).get("default_branch") or None
+    prs = get_path(event, "workflow_run", "pull_requests")
+    candidates = (get_path(event, "pull_request", "base", "ref"),
+                  get_path(prs[0], "base", "ref") if isinstance(prs, list) and prs else None,  # workflow_run
+                  get_path(event, "repository", "default_branch"))
+    return next((c for c in candidates if isinstance(c, str) and c), None)
 
 
 class _Calls:

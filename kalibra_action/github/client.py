@@ -5,12 +5,18 @@ Retried: 429; 403 from the secondary rate limit (message says so, or `Retry-Afte
 notably 403 "Resource not accessible by integration" (a fork's read-only token). All waits of one client add
 up to at most `max_wait` seconds; a wait that would pass that bound is not started.
 
+Every attempt has a deadline (`deadline`, default 60 s) for the whole answer, headers and body: the
+socket's read timeout alone bounds only the gap between two packets, so a server that dribbles a byte now
+and then would hold the run forever. The body of a non-streamed answer is capped (`max_bytes`). The time
+an attempt that timed out took counts against `max_wait` as the waits do.
+
 Redirects are never followed (the token must not travel to another host): a 3xx raises GitHubError, or,
 with `redirects="return"`, comes back to the caller, who reads `Location` and fetches it without the token.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
@@ -23,6 +29,23 @@ from kalibra_action import __version__
 API_VERSION = "2022-11-28"
 USER_AGENT = f"kalibra-action/{__version__}"
 MAX_ATTEMPTS = 6
+DEADLINE = 60.0
+MAX_RESPONSE_BYTES = 64 << 20  # a page of 100 comments of GitHub's largest size is well below
+_CHUNK = 1 << 16
+
+
+# A connection that failed, timed out, or broke off mid-answer (a cut chunked body, a bad gzip body):
+# retried, and a GitHubError in the end, never a bare requests exception.
+_BROKEN = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+           requests.exceptions.ContentDecodingError)
+
+
+class _Overdue(requests.Timeout):
+    """The answer did not arrive in full within the deadline."""
+
+
+class _TooLarge(Exception):
+    """The answer's body is larger than the cap."""
 
 
 class GitHubError(Exception):
@@ -49,6 +72,26 @@ def _message(resp: requests.Response) -> str:
     return str(data.get("message", ""))[:500] if isinstance(data, dict) else ""
 
 
+def _read_body(resp: requests.Response, max_bytes: int) -> None:
+    """Read the body into `resp` (as requests does for a non-streamed answer), at most `max_bytes`."""
+    size = resp.headers.get("Content-Length", "")
+    chunks, total = [], 0
+    try:
+        if size.isdigit() and int(size) > max_bytes:
+            raise _TooLarge
+        for chunk in resp.iter_content(_CHUNK):
+            total += len(chunk)
+            if total > max_bytes:
+                raise _TooLarge
+            chunks.append(chunk)
+    except BaseException:
+        resp.close()
+        raise
+    resp._content = b"".join(chunks)  # what Response.content caches; .json() and .text read it
+    resp._content_consumed = True
+    resp.close()  # the connection goes back to the pool
+
+
 def _seconds(value: str | None) -> float | None:
     try:
         return max(0.0, float(value)) if value is not None else None
@@ -70,6 +113,8 @@ class GitHubClient:
         timeout: tuple[float, float] = (10.0, 30.0),
         log: Callable[[str], None] | None = None,
         graphql_url: str | None = None,
+        deadline: float = DEADLINE,
+        max_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.graphql_url = graphql_url or None  # GITHUB_GRAPHQL_URL as the runner gives it, never derived
@@ -80,6 +125,8 @@ class GitHubClient:
         self._sleep = sleep
         self._clock = clock
         self._timeout = timeout
+        self.deadline = deadline
+        self.max_bytes = max_bytes
         self._log = log or (lambda _msg: None)
         self.session = requests.Session()
         self.session.headers.update({
@@ -139,12 +186,18 @@ class GitHubClient:
             raise GitHubError(method, url, None, "refusing to send the token to another host")
         for attempt in range(MAX_ATTEMPTS):
             last = attempt == MAX_ATTEMPTS - 1
+            started = time.monotonic()
             try:
-                resp = self.session.request(method, url, timeout=self._timeout, allow_redirects=False,
-                                            **kwargs)
-            except (requests.ConnectionError, requests.Timeout) as err:
-                if last or not self._wait(float(2**attempt), f"{type(err).__name__}"):
-                    raise GitHubError(method, url, None, type(err).__name__) from err
+                resp = self._send(method, url, kwargs)
+            except _TooLarge:
+                raise GitHubError(method, url, None, f"answer larger than {self.max_bytes:,} bytes") from None
+            except _BROKEN as err:
+                if isinstance(err, requests.Timeout):  # a silent or dribbling server uses up the budget
+                    self.waited += time.monotonic() - started
+                why = f"no full answer within {self.deadline:g} s" if isinstance(err, _Overdue) \
+                    else type(err).__name__
+                if last or not self._wait(float(2**attempt), why):
+                    raise GitHubError(method, url, None, why) from err
                 continue
             if resp.status_code < 300 or (redirects == "return" and resp.status_code < 400):
                 return resp
@@ -152,6 +205,33 @@ class GitHubClient:
             if wait is None or not self._wait(wait, f"{method} answered {resp.status_code}"):
                 raise GitHubError(method, url, resp.status_code, _message(resp))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send(self, method: str, url: str, kwargs: dict[str, Any]) -> requests.Response:
+        """One attempt within the deadline: the answer with its body read (capped), or only its headers
+        when the caller streams. Runs in a daemon thread that is abandoned past the deadline (a blocked
+        read cannot be interrupted otherwise); _Overdue then."""
+        stream = bool(kwargs.get("stream"))
+        rest = {k: v for k, v in kwargs.items() if k != "stream"}
+        box: dict[str, Any] = {}
+
+        def attempt() -> None:
+            try:
+                resp = self.session.request(method, url, timeout=self._timeout, allow_redirects=False,
+                                            stream=True, **rest)
+                if not stream:
+                    _read_body(resp, self.max_bytes)
+                box["resp"] = resp
+            except BaseException as err:  # handed to the caller's thread
+                box["err"] = err
+
+        worker = threading.Thread(target=attempt, name="kalibra-github-request", daemon=True)
+        worker.start()
+        worker.join(self.deadline)
+        if worker.is_alive():
+            raise _Overdue(f"no full answer within {self.deadline:g} s")
+        if "err" in box:
+            raise box["err"]
+        return box["resp"]
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         resp = self.request(method, path, **kwargs)

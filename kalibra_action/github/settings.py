@@ -30,7 +30,7 @@ from kalibra_action.github.artifacts import (
 )
 from kalibra_action.github.comments import marker_for
 from kalibra_action.github.identity import LOGIN
-from kalibra_action.github.target import event_pr_number
+from kalibra_action.github.target import event_pr_number, get_path
 from kalibra_action.paths import Roots, lexical, make_roots
 
 CommentMode = Literal["update", "recreate", "off"]
@@ -44,6 +44,7 @@ DEFAULT_SERVER_URL = "https://github.com"
 # The YAML 1.2 core-schema booleans, as actions/toolkit's getBooleanInput accepts them.
 _TRUE = ("true", "True", "TRUE")
 _FALSE = ("false", "False", "FALSE")
+_PR_NUMBER = re.compile(r"#?([0-9]{1,10})", re.ASCII)
 _COMMENT_ID = re.compile(r"^[A-Za-z0-9_.:/-]{1,100}$")
 
 # upload-artifact refuses these in a name; a branch name has no whitespace or control characters.
@@ -80,12 +81,15 @@ def parse_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
 
 
 def parse_pr_number(value: str) -> int | None:
+    """`42` or `#42`. ASCII digits only and at most 10 of them: str.isdigit() also accepts `²` (which int()
+    refuses) and other scripts' digits, and int() of thousands of digits raises; the value may come from an
+    artifact a fork uploaded."""
     if not value:
         return None
-    text = value.lstrip("#")
-    if not text.isdigit() or int(text) <= 0:
-        raise InputError(f"input 'pr-number' must be a pull request number, got {value!r}")
-    return int(text)
+    match = _PR_NUMBER.fullmatch(value)
+    if match is None or int(match.group(1)) <= 0:
+        raise InputError(f"input 'pr-number' must be a pull request number, got {value[:40]!r}")
+    return int(match.group(1))
 
 
 def parse_login(value: str) -> str | None:
@@ -271,15 +275,14 @@ class ActionSettings:
 
     @property
     def is_fork(self) -> bool:
-        pr = self.event.get("pull_request") or {}
-        head = ((pr.get("head") or {}).get("repo") or {}).get("full_name")
-        base = ((pr.get("base") or {}).get("repo") or {}).get("full_name") or self.repository
-        return bool(head and base and head != base)
+        head = get_path(self.event, "pull_request", "head", "repo", "full_name")
+        base = get_path(self.event, "pull_request", "base", "repo", "full_name") or self.repository
+        return bool(isinstance(head, str) and head and isinstance(base, str) and head != base)
 
     @property
     def head_sha(self) -> str:
-        pr = self.event.get("pull_request") or {}
-        return (pr.get("head") or {}).get("sha") or self.sha
+        sha = get_path(self.event, "pull_request", "head", "sha")
+        return sha if isinstance(sha, str) and sha else self.sha
 
     @property
     def run_url(self) -> str | None:

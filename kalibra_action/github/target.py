@@ -27,7 +27,9 @@ class TargetRefused(Exception):
         self.number = number
 
 
-def _get(data: Any, *keys: str) -> Any:
+def get_path(data: Any, *keys: str) -> Any:
+    """data[k1][k2]… through dicts only; None where a key is missing or a level is not a dict (the event
+    payload is JSON, and a field of the wrong type must not raise)."""
     for key in keys:
         data = data.get(key) if isinstance(data, dict) else None
     return data
@@ -37,7 +39,7 @@ def event_pr_number(event_name: str, event: dict[str, Any]) -> int | None:
     """The PR of a pull_request(_target) event, else None."""
     if event_name not in PR_EVENTS:
         return None
-    number = _get(event, "pull_request", "number") or event.get("number")
+    number = get_path(event, "pull_request", "number") or event.get("number")
     return number if isinstance(number, int) and not isinstance(number, bool) and number > 0 else None
 
 
@@ -55,12 +57,14 @@ def check_pr_input(event_name: str, event: dict[str, Any], pr_input: int | None)
 def verify_workflow_run(client: GitHubClient, repository: str, number: int, event: dict[str, Any]) -> None:
     """Raise TargetRefused unless PR `number` is the pull request the triggering run built (one request)."""
     run = event.get("workflow_run")
-    sha = _get(run, "head_sha")
-    head_repo = _get(run, "head_repository", "full_name")
+    sha = get_path(run, "head_sha")
+    head_repo = get_path(run, "head_repository", "full_name")
     if not (isinstance(sha, str) and sha and isinstance(head_repo, str) and head_repo):
         raise TargetRefused(number, "the workflow_run event has no head_sha or head_repository to check the "
                                     "pull request against")
-    listed = [n for n in (_get(p, "number") for p in _get(run, "pull_requests") or []) if isinstance(n, int)]
+    prs = get_path(run, "pull_requests")
+    numbers = (get_path(p, "number") for p in (prs if isinstance(prs, list) else []))
+    listed = [n for n in numbers if isinstance(n, int)]
     if listed and number not in listed:
         raise TargetRefused(number, f"the triggering run belongs to pull request(s) "
                                     f"{', '.join('#' + str(n) for n in listed)}")
@@ -69,8 +73,8 @@ def verify_workflow_run(client: GitHubClient, repository: str, number: int, even
     except GitHubError as err:
         raise TargetRefused(number, f"cannot read it to check its head commit ({err.status or 'no answer'} "
                                     f"{err.message}); the job needs `pull-requests: read`") from None
-    pr_sha = _get(pr, "head", "sha")
-    pr_repo = _get(pr, "head", "repo", "full_name")
+    pr_sha = get_path(pr, "head", "sha")
+    pr_repo = get_path(pr, "head", "repo", "full_name")
     if not isinstance(pr_repo, str) or pr_repo.casefold() != head_repo.casefold():
         raise TargetRefused(number, f"its head repository is {_short(pr_repo)}, but the triggering run built "
                                     f"{_short(head_repo)}")

@@ -20,7 +20,7 @@ from typing import BinaryIO, TextIO
 
 from kalibra_action.errors import InputError
 from kalibra_action.limits import DEFAULT_LIMITS, Limits
-from kalibra_action.paths import Roots, check_entries, describe_roots, glob_paths, is_within
+from kalibra_action.paths import Roots, check_entries, describe_roots, glob_paths, is_within, open_regular
 
 _GLOB_CHARS = ("*", "?", "[")
 # A file's objects, each with where it is in the file (a line number, or a native reader's location).
@@ -113,7 +113,7 @@ def _members(directory: Path) -> list[Path]:
 
 def _matches(entry: str, base: Path) -> list[Path]:
     """The files one path or glob names; InputError when there are none."""
-    candidate = Path(entry).expanduser()
+    candidate = Path(entry)  # never expanduser(): `~` in a PR's kalibra.yml must not reach $HOME
     full = candidate if candidate.is_absolute() else base / candidate
     if any(c in entry for c in _GLOB_CHARS) and not full.exists():
         matches = [m for m in glob_paths(full) if m.is_file()]
@@ -129,9 +129,9 @@ def _matches(entry: str, base: Path) -> list[Path]:
 class _CappedReader(io.RawIOBase):
     """A decompressing stream that counts the bytes it yields and stops past the cap (a gzip bomb)."""
 
-    def __init__(self, inner: BinaryIO, cap: int, name: str) -> None:
+    def __init__(self, inner: BinaryIO, cap: int, name: str, raw: BinaryIO) -> None:
         super().__init__()
-        self._inner, self._cap, self._name, self._total = inner, cap, name, 0
+        self._inner, self._cap, self._name, self._total, self._raw = inner, cap, name, 0, raw
 
     def readable(self) -> bool:
         return True
@@ -145,16 +145,23 @@ class _CappedReader(io.RawIOBase):
         return n
 
     def close(self) -> None:
-        self._inner.close()
-        super().close()
+        try:
+            self._inner.close()  # a GzipFile given a file object leaves that one open
+        finally:
+            self._raw.close()
+            super().close()
 
 
 def open_binary(tf: TraceFile) -> BinaryIO:
-    """The file's bytes, decompressed (and capped at limits.max_decompressed_bytes) for .gz."""
+    """The file's bytes, decompressed (and capped at limits.max_decompressed_bytes) for .gz.
+
+    Only a regular file is opened (paths.open_regular): a FIFO or a device among the matches would hang
+    the run or never end."""
+    raw = open_regular(tf.path, name=tf.name)
     if tf.path.suffix == ".gz":
-        inner = gzip.open(tf.path, "rb")  # noqa: SIM115 - closed by the returned reader
-        return io.BufferedReader(_CappedReader(inner, tf.limits.max_decompressed_bytes, tf.name))
-    return open(tf.path, "rb")
+        inner = gzip.GzipFile(fileobj=raw, mode="rb")
+        return io.BufferedReader(_CappedReader(inner, tf.limits.max_decompressed_bytes, tf.name, raw))
+    return raw
 
 
 def open_text(tf: TraceFile) -> TextIO:

@@ -98,13 +98,23 @@ def jail(tmp_path: Path) -> tuple[Path, Path]:
 
 
 @pytest.mark.parametrize("entry", ["../out/baseline.jsonl", "OUT/baseline.jsonl", "../out/*.jsonl",
-                                   "sub/../../out/*.jsonl", "OUT/**/*.jsonl", "~/x.jsonl", "/*/*.jsonl"])
+                                   "sub/../../out/*.jsonl", "OUT/**/*.jsonl", "/*/*.jsonl"])
 def test_paths_leaving_the_roots_are_refused_before_any_walk(jail, entry: str) -> None:
     ws, out = jail
     entry = entry.replace("OUT", str(out))
     with pytest.raises(InputError, match="outside") as err:
         load_population([entry], label="b", base_dir=ws, roots=make_roots([ws]))
     assert err.value.file == entry
+
+
+def test_tilde_is_a_name_inside_the_roots_not_home(jail, monkeypatch) -> None:
+    ws, out = jail
+    monkeypatch.setenv("HOME", str(out))
+    with pytest.raises(InputError, match="not found"):
+        load_population(["~/baseline.jsonl"], label="b", base_dir=ws, roots=make_roots([ws]))
+    (ws / "~").mkdir()
+    (ws / "~" / "baseline.jsonl").write_bytes((ws / "baseline.jsonl").read_bytes())
+    assert len(load_population(["~/baseline.jsonl"], label="b", base_dir=ws, roots=make_roots([ws]))) > 0
 
 
 def test_the_same_paths_load_without_roots(jail) -> None:
