@@ -25,13 +25,14 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from kalibra_action import __version__
+from kalibra_action.limits import IO_CHUNK
 
 API_VERSION = "2022-11-28"
 USER_AGENT = f"kalibra-action/{__version__}"
 MAX_ATTEMPTS = 6
 DEADLINE = 60.0
 MAX_RESPONSE_BYTES = 64 << 20  # a page of 100 comments of GitHub's largest size is well below
-_CHUNK = 1 << 16
+_CHUNK = IO_CHUNK
 
 
 # A connection that failed, timed out, or broke off mid-answer (a cut chunked body, a bad gzip body):

@@ -24,6 +24,7 @@ order). The module exposes:
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -131,7 +132,7 @@ def head(tf: TraceFile) -> bytes:
     try:
         with open_binary(tf) as f:
             return f.read(HEAD_BYTES)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # a corrupt .gz: a BadGzipFile (OSError) or a zlib.error
         raise InputError(f"cannot read: {exc}", file=tf.name) from None
 
 

@@ -137,7 +137,10 @@ class _CappedReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
-        n = self._inner.readinto(buffer)
+        try:
+            n = self._inner.readinto(buffer)
+        except (OSError, EOFError, zlib.error) as exc:  # corrupt or cut-off gzip: one error, whoever reads
+            raise InputError(f"cannot read: {exc}", file=self._name) from None
         self._total += n
         if self._total > self._cap:
             raise InputError(f"unpacks to more than {self._cap:,} bytes (limits.max_decompressed_bytes)",
