@@ -10,6 +10,7 @@ values) the caller falls back to the percentile interval.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -141,28 +142,28 @@ def _sorted_median(x: np.ndarray) -> float:
 def bca_median_pct(base: np.ndarray, cur: np.ndarray, base_reps: np.ndarray, cur_reps: np.ndarray,
                    alpha: float = 0.05, notes: list[str] | None = None) -> tuple[float, float] | None:
     """BCa CI of the % change of medians, given bootstrap medians of each side (same length)."""
-    b, c = np.sort(base), np.sort(cur)
-    if b.size < 3 or c.size < 3:
-        return None
-    mb, mc = _sorted_median(b), _sorted_median(c)
-    if mb == 0:
-        return None
-    jack_b = pct_change(loo_medians(b), mc)
-    jack_c = pct_change(mb, loo_medians(c))
-    reps = pct_change(base_reps, cur_reps)
-    return bca_bounds(reps, float(pct_change(mb, mc)), acceleration([jack_b, jack_c]), alpha, notes)
+    return _bca_pct(np.sort(base), np.sort(cur), base_reps, cur_reps, _sorted_median, loo_medians,
+                    alpha, notes)
 
 
 def bca_mean_pct(base: np.ndarray, cur: np.ndarray, base_reps: np.ndarray, cur_reps: np.ndarray,
                  alpha: float = 0.05, notes: list[str] | None = None) -> tuple[float, float] | None:
     """BCa CI of the % change of means, given bootstrap means of each side (same length)."""
-    base, cur = np.asarray(base, float), np.asarray(cur, float)
+    return _bca_pct(np.asarray(base, float), np.asarray(cur, float), base_reps, cur_reps, safe_mean,
+                    loo_means, alpha, notes)
+
+
+def _bca_pct(base: np.ndarray, cur: np.ndarray, base_reps: np.ndarray, cur_reps: np.ndarray,
+             center: Callable[[np.ndarray], float], loo: Callable[[np.ndarray], np.ndarray], alpha: float,
+             notes: list[str] | None) -> tuple[float, float] | None:
+    """BCa CI of the % change of `center` (median or mean); `loo` gives its leave-one-out values, for the
+    jackknife acceleration over both samples."""
     if base.size < 3 or cur.size < 3:
         return None
-    mb, mc = safe_mean(base), safe_mean(cur)
+    mb, mc = center(base), center(cur)
     if mb == 0:
         return None
-    jack_b = pct_change(loo_means(base), mc)
-    jack_c = pct_change(mb, loo_means(cur))
+    jack_b = pct_change(loo(base), mc)
+    jack_c = pct_change(mb, loo(cur))
     reps = pct_change(base_reps, cur_reps)
     return bca_bounds(reps, float(pct_change(mb, mc)), acceleration([jack_b, jack_c]), alpha, notes)

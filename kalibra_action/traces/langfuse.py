@@ -111,29 +111,12 @@ def joined_objects(tf: TraceFile, side: Sequence[TraceFile], options: ReadOption
     if name is None:
         warnings.append(f"{tf.name}: no {NAME} scores among the side's files, so no trace has an outcome "
                         "(give the scores file too)")
-    threshold = 1.0 if options.score_threshold is None else options.score_threshold
+    threshold = native.score_threshold(options)
     by_trace_scores = _scores(scores, name)
-    by_trace: dict[str, list[tuple[str, dict]]] = defaultdict(list)
-    for location, row in observations:
-        trace = row.get("traceId")
-        if not isinstance(trace, str) or not trace:
-            raise registry.reader_error(tf, location, f"{NAME} observation: traceId is "
-                                                      f"{native.show(trace)}, not an id")
-        by_trace[trace].append((location, row))
-    rootless = 0
-    for position, (trace, group) in enumerate(by_trace.items(), 1):
-        roots = [(loc, row) for loc, row in group if not row.get("parentObservationId")]
-        if not roots:
-            rootless += 1
-            continue
-        if len(roots) > 1:
-            raise registry.reader_error(tf, roots[1][0], f"{NAME} observation: a second root observation in "
-                                                         f"trace {native.show(trace)}")
-        outcome_scores = by_trace_scores.get(trace, [])
-        yield roots[0][0], _trace(tf, roots[0], group, outcome_scores, threshold, position)
-    if rootless:
-        warnings.append(f"{tf.name}: {rootless} {NAME} trace(s) have no root observation in this file; "
-                        "left out")
+    for position, trace, root, group in native.rooted_traces(
+            tf, observations, trace_key="traceId", is_root=lambda row: not row.get("parentObservationId"),
+            what=f"{NAME} observation", warnings=warnings):
+        yield root[0], _trace(tf, root, group, by_trace_scores.get(trace, []), threshold, position)
 
 
 def _records(tf: TraceFile, warnings: list[str]) -> Iterator[tuple[str, dict, str]]:

@@ -82,27 +82,12 @@ def joined_objects(tf: TraceFile, side: Sequence[TraceFile], options: ReadOption
     if key is None:
         warnings.append(f"{tf.name}: no {NAME} feedback among the side's files, so no run has an outcome "
                         "(give the feedback file too, e.g. a glob such as DIR/baseline.*.jsonl)")
-    threshold = 1.0 if options.score_threshold is None else options.score_threshold
+    threshold = native.score_threshold(options)
     scores = _scores(feedback, key)
-    by_trace: dict[str, list[tuple[str, dict]]] = defaultdict(list)
-    for location, row in runs:
-        trace = row.get("trace_id")
-        if not isinstance(trace, str) or not trace:
-            raise registry.reader_error(tf, location, f"{NAME} run: trace_id is {native.show(trace)}, "
-                                                      "not an id")
-        by_trace[trace].append((location, row))
-    rootless = 0
-    for position, group in enumerate(by_trace.values(), 1):
-        roots = [(loc, row) for loc, row in group if row.get("parent_run_id") is None]
-        if not roots:
-            rootless += 1
-            continue
-        if len(roots) > 1:
-            raise registry.reader_error(tf, roots[1][0], f"{NAME} run: a second root run in trace "
-                                                         f"{native.show(roots[0][1].get('trace_id'))}")
-        yield roots[0][0], _trace(tf, roots[0], group, scores, threshold, examples, position)
-    if rootless:
-        warnings.append(f"{tf.name}: {rootless} {NAME} trace(s) have no root run in this file; left out")
+    for position, _trace_id, root, group in native.rooted_traces(
+            tf, runs, trace_key="trace_id", is_root=lambda row: row.get("parent_run_id") is None,
+            what=f"{NAME} run", warnings=warnings):
+        yield root[0], _trace(tf, root, group, scores, threshold, examples, position)
 
 
 def _records(tf: TraceFile, warnings: list[str]) -> Iterator[tuple[str, dict, str]]:

@@ -10,13 +10,18 @@ from __future__ import annotations
 import json
 import math
 import zlib
-from collections.abc import Callable, Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from kalibra_action.errors import InputError
 from kalibra_action.traces.fields import task_from_trace_id
 from kalibra_action.traces.source import TraceFile, open_text
+
+if TYPE_CHECKING:
+    from kalibra_action.traces.registry import ReadOptions
 
 Fail = Callable[[str], InputError]
 
@@ -181,3 +186,38 @@ def score_outcome(scores: list[float], threshold: float) -> str | None:
     if not scores:
         return None
     return "success" if sum(scores) / len(scores) >= threshold else "failure"
+
+
+def rooted_traces(tf: TraceFile, records: Sequence[tuple[str, dict]], *, trace_key: str,
+                  is_root: Callable[[dict], bool], what: str,
+                  warnings: list[str]) -> Iterator[tuple[int, str, tuple[str, dict], list[tuple[str, dict]]]]:
+    """(position, trace id, root record, every record of the trace) for each trace of `records` (location,
+    object) grouped by `trace_key`. A record without a text id, or a second root in a trace, is an error
+    naming `what` (e.g. "langsmith run"); traces without a root in this file are left out with one warning."""
+    from kalibra_action.traces import registry  # the registry imports the readers, which import this
+
+    reader, noun = what.split()[0], what.split()[-1]
+    by_trace: dict[str, list[tuple[str, dict]]] = defaultdict(list)
+    for location, row in records:
+        trace = row.get(trace_key)
+        if not isinstance(trace, str) or not trace:
+            raise registry.reader_error(tf, location, f"{what}: {trace_key} is {show(trace)}, not an id")
+        by_trace[trace].append((location, row))
+    rootless = 0
+    for position, (trace, group) in enumerate(by_trace.items(), 1):
+        roots = [(loc, row) for loc, row in group if is_root(row)]
+        if not roots:
+            rootless += 1
+            continue
+        if len(roots) > 1:
+            raise registry.reader_error(tf, roots[1][0],
+                                        f"{what}: a second root {noun} in trace {show(trace)}")
+        yield position, trace, roots[0], group
+    if rootless:
+        warnings.append(f"{tf.name}: {rootless} {reader} trace(s) have no root {noun} in this file; left out")
+
+
+def score_threshold(options: ReadOptions) -> float:
+    """The score at or above which a trace passes: `read: score_threshold`, else 1."""
+    return 1.0 if options.score_threshold is None else options.score_threshold
+
