@@ -10,15 +10,11 @@ import pytest
 
 from kalibra_action import cli, run
 from kalibra_action.errors import InputError
+from tests.fixtures.cli import call
 from tests.fixtures.sample import sample_result
 
 PASSING = "regressions <= 99"  # the canned result passes when this gate is asked for
 
-
-def call(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(list(argv), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture

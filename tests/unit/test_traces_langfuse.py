@@ -9,7 +9,6 @@ are the sums over its child generations; its duration is endTime − startTime.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from collections import defaultdict
@@ -18,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from kalibra_action import cli
 from kalibra_action.errors import InputError
 from kalibra_action.traces.convert import convert_lines
 from kalibra_action.traces.load import load_population
 from kalibra_action.traces.outcomes import OUTCOME_SUCCESS, OUTCOME_UNKNOWN
 from kalibra_action.traces.registry import ReadOptions
+from tests.fixtures.cli import call
 
 DIR = Path(__file__).resolve().parents[1] / "data" / "formats" / "langfuse"
 CHOSEN = ReadOptions(outcome_annotation="correctness")
@@ -102,11 +101,6 @@ def assert_same(got: dict, want: dict) -> None:
         assert g["cost"] == pytest.approx(w["cost"], rel=1e-12), task
         assert g["durations"] == pytest.approx(w["durations"], rel=1e-9), task
 
-
-def call(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(list(argv), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.mark.parametrize("side", ["baseline", "current"])

@@ -7,7 +7,6 @@ test's description, else its vars) the passes and runs with an outcome, the prov
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from collections import Counter, defaultdict
@@ -15,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from kalibra_action import cli
 from kalibra_action.errors import InputError
 from kalibra_action.traces import promptfoo
 from kalibra_action.traces.convert import convert_lines
 from kalibra_action.traces.load import load_population
 from kalibra_action.traces.outcomes import OUTCOME_SUCCESS, OUTCOME_UNKNOWN
 from kalibra_action.traces.where import parse_matcher
+from tests.fixtures.cli import call
 
 DIR = Path(__file__).resolve().parents[1] / "data" / "formats" / "promptfoo"
 SINGLE = ("baseline.json", "baseline.jsonl", "current.json", "current.jsonl")
@@ -85,11 +84,6 @@ def assert_same(got: dict, want: dict) -> None:
         assert g["cost"] == pytest.approx(w["cost"], rel=1e-12, abs=1e-15), task
         assert g["durations"] == pytest.approx(w["durations"], rel=1e-12), task
 
-
-def call(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(list(argv), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.mark.parametrize("name", SINGLE)

@@ -7,7 +7,6 @@ may be split across files. The expected numbers are computed here from the recor
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,13 +15,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from kalibra_action import cli
 from kalibra_action.errors import InputError
 from kalibra_action.traces import registry
 from kalibra_action.traces.convert import convert_lines
 from kalibra_action.traces.load import load_population
 from kalibra_action.traces.registry import ReadOptions, reader_error
 from kalibra_action.traces.source import TraceFile
+from tests.fixtures.cli import call
 
 MAGIC = b"TOY\x00\xff\xfe"  # not UTF-8: the file must never reach the JSON Lines reader
 
@@ -179,11 +178,6 @@ def test_conversion_to_jsonl_reads_back_to_the_same_numbers(toy_files: dict[str,
         for column in ("input_tokens", "output_tokens", "duration", "n_spans"):
             np.testing.assert_array_equal(getattr(again, column), getattr(native, column))
 
-
-def call(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(list(argv), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_cli_convert_and_compare_flags_reach_the_reader(toy_files: dict[str, Path], tmp_path: Path,
