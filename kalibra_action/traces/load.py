@@ -50,23 +50,24 @@ def read_into(sink: Sink, files: Sequence[TraceFile], fmt: str | None, warnings:
         _refuse_lookalikes(files, formats)
     pipelines = [pipeline_of(name) for name in formats]
     objects = object_source(files, formats, options, sink.where)
-    for tf, name, pipeline in zip(files, formats, pipelines, strict=True):
+    # Whether each file only feeds a join (annotations, feedback): asked once, a reader may open the file.
+    joins = [is_auxiliary(tf, name) for tf, name in zip(files, formats, strict=True)]
+    for tf, pipeline, join in zip(files, pipelines, joins, strict=True):
         if pipeline == FLAT:
             before = sink.total + sink.dup_traces
             read_flat(tf, sink, warnings, objects)
-            if sink.total + sink.dup_traces == before and not is_auxiliary(tf, name):
+            if sink.total + sink.dup_traces == before and not join:
                 warnings.append(f"{tf.name}: no traces in this file")
     verdicts = span_verdicts(files, formats, options, warnings) if FORMATS.keys() & set(pipelines) else None
     for span_fmt in FORMATS:
         # A file that only feeds a reader's join (annotations) holds no spans of its own.
-        group = [tf for tf, name, pipeline in zip(files, formats, pipelines, strict=True)
-                 if pipeline == span_fmt and not is_auxiliary(tf, name)]
+        group = [tf for tf, pipeline, join in zip(files, pipelines, joins, strict=True)
+                 if pipeline == span_fmt and not join]
         if group:
             sink.builder.start_file(span_fmt)
             read_span_files(group, span_fmt, sink, warnings, objects, verdicts)
     # The format named is that of the files with traces; files that only feed a join do not mix it.
-    distinct = sorted({name for tf, name in zip(files, formats, strict=True) if not is_auxiliary(tf, name)}
-                      or set(formats))
+    distinct = sorted({name for name, join in zip(formats, joins, strict=True) if not join} or set(formats))
     return distinct[0] if len(distinct) == 1 else "mixed"
 
 
