@@ -1,7 +1,7 @@
 # make demo: set up and print the PR comment for the bundled demo traces.
 # make test: set up and run the whole test suite.
 # make coverage: the whole suite with branch coverage, failing under the floor in pyproject.toml (CI runs this).
-# make lock: recompile the hash-locked requirements.txt from requirements.in.
+# make lock: recompile the hash-locked requirements.txt and requirements-build.txt from their .in files.
 # make fixtures: rewrite tests/data/formats/ with the real tools (scratch envs under build/fixtures-env/).
 # make inputs: regenerate kalibra_action/github/action_inputs.py after editing action.yml's inputs.
 PYTHON ?= python3
@@ -50,9 +50,12 @@ bench: $(STAMP)
 
 # Recompiles requirements.txt from the pins in requirements.in, with the sha256 of every wheel and sdist on
 # PyPI (all platforms: the image is built for linux x86_64 and aarch64, the venv may be any CPython >= 3.11).
+# requirements-build.txt locks the image's build backend (setuptools) the same way.
+LOCK := CUSTOM_COMPILE_COMMAND='make lock' $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links --index-url https://pypi.org/simple
 lock: $(STAMP)
-	CUSTOM_COMPILE_COMMAND='make lock' $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
-		--no-emit-find-links --index-url https://pypi.org/simple --output-file requirements.txt requirements.in
+	$(LOCK) --output-file requirements.txt requirements.in
+	$(LOCK) --output-file requirements-build.txt requirements-build.in
 
 # Installs Inspect AI, opentelemetry-sdk, Phoenix, promptfoo (+ Node 22 from the npm registry), langsmith and
 # langfuse into build/fixtures-env/ (not the repo's .venv), runs them offline and records VERSIONS.json.

@@ -1,4 +1,6 @@
-"""The built image, run the way the runner runs it (mounts, workdir, hyphenated inputs), on the failing PR.
+"""The built image, run the way the runner runs it (mounts, workdir, hyphenated inputs), on the failing PR;
+and what the image holds: no installers, every module precompiled, every file readable and none writable by
+another uid.
 
 Skipped unless KALIBRA_CONTAINER_IMAGE names a built image (.ci/container.sh builds one and sets it).
 KALIBRA_CONTAINER_RUNTIME picks the client (default podman; GitHub's CI uses docker).
@@ -6,6 +8,7 @@ KALIBRA_CONTAINER_RUNTIME picks the client (default podman; GitHub's CI uses doc
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -30,17 +33,68 @@ pytestmark = [
     pytest.mark.skipif(not IMAGE, reason="set KALIBRA_CONTAINER_IMAGE to a built image (.ci/container.sh)"),
 ]
 MARKER = "<!-- kalibra-action:kalibra -->"
+APP = "/opt/kalibra-action"
+# Run inside the image: what a non-root user and a tampering step would find there (printed as JSON).
+INSPECT_IMAGE = f"""
+import importlib.util, json, os, shutil, stat, sys
+from pathlib import Path
+
+def pyc_flags(path):
+    with open(path, "rb") as f:
+        return int.from_bytes(f.read(8)[4:], "little")
+
+def need(path):  # any uid reads a file and lists and enters a folder
+    return stat.S_IROTH | (stat.S_IXOTH if path.is_dir() else 0)
+
+app = Path({APP!r})
+files = [p for p in app.rglob("*") if p.is_file()]
+sources = [p for p in files if p.suffix == ".py" and p.name != "entrypoint.py"]
+print(json.dumps({{
+    "importable": [m for m in ("pip", "setuptools", "wheel", "ensurepip") if importlib.util.find_spec(m)],
+    "on_path": [c for c in ("pip", "pip3", "wheel", "easy_install") if shutil.which(c)],
+    "sources": len(sources),
+    "not_compiled": [str(p) for p in sources
+                     if not os.path.exists(importlib.util.cache_from_source(p))
+                     or pyc_flags(importlib.util.cache_from_source(p)) != 0b01],
+    "unreadable": [str(p) for p in app.rglob("*") if p.stat().st_mode & need(p) != need(p)],
+    "writable": [str(p) for p in [app, *app.rglob("*")] if p.stat().st_mode & (stat.S_IWGRP | stat.S_IWOTH)],
+}}))
+"""
 
 
-def test_failing_pr_in_the_container(tmp_path, fake_github):
-    podman = shutil.which(RUNTIME)
-    assert podman, f"{RUNTIME} is needed for the container test"
+def _runtime() -> str:
+    found = shutil.which(RUNTIME)
+    assert found, f"{RUNTIME} is needed for the container test"
+    return found
+
+
+def test_the_image_holds_no_installers_and_only_precompiled_read_only_code():
+    """pip & co. are gone, each module has an unchecked-hash .pyc (used as is, never rebuilt), and the code
+    is readable by any uid but writable by root alone."""
+    proc = subprocess.run([_runtime(), "run", "--rm", "--user", "1001", "--entrypoint", "python", IMAGE,
+                           "-c", INSPECT_IMAGE], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    found = json.loads(proc.stdout)
+    assert found["importable"] == [] and found["on_path"] == []
+    assert found["sources"] > 100  # the package and its dependencies, not an empty folder
+    assert found["not_compiled"] == []
+    assert found["unreadable"] == [] and found["writable"] == []
+
+
+@pytest.mark.parametrize("user", [None, "1001"], ids=["root", "uid-1001"])
+def test_failing_pr_in_the_container(tmp_path, fake_github, user):
+    """The runner runs the image as root; any other uid must get the same verdict (readable code, no
+    writes into the image)."""
     layout = Layout(tmp_path / "runner")
     write_workspace(layout.workspace, FAILING_GATES)
     env = runner_env(layout, api_url=fake_github.api_url, event_name="pull_request", event=pr_event(),
                      inputs={}, inside=True, graphql_url=fake_github.graphql_url)
-    cmd = [podman, "run", "--rm", "--network=host", "--workdir", "/github/workspace"]
+    cmd = [_runtime(), "run", "--rm", "--network=host", "--workdir", "/github/workspace"]
+    if user:
+        cmd += ["--user", user]
     for name in ("workspace", "file_commands", "workflow", "home"):
+        if user:  # the mounted folders are the runner's; let the other uid write its outputs there
+            (layout.root / name).chmod(0o777)
         cmd += ["-v", f"{layout.root / name}:/github/{name}"]
     for key, value in env.items():
         cmd += ["-e", f"{key}={value}"]
