@@ -22,8 +22,7 @@ WORKDIR /src
 # workflow's `env:` passes into the container.
 COPY requirements.txt requirements-build.txt ./
 RUN pip install --require-hashes --no-deps --only-binary=:all: -r requirements-build.txt \
-    && pip install --require-hashes --no-deps --only-binary=:all: --no-compile \
-        --target /opt/kalibra-action -r requirements.txt \
+    && pip install --target /opt/kalibra-action --only-binary=:all: --no-compile --require-hashes --no-deps -r requirements.txt \
     && rm -rf /opt/kalibra-action/bin
 
 COPY pyproject.toml README.md ./
