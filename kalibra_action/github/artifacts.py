@@ -18,10 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urljoin, urlsplit
-
-import requests
 
 from kalibra_action.errors import InputError
 from kalibra_action.github.action_inputs import INPUT_DEFAULTS
@@ -29,6 +27,9 @@ from kalibra_action.github.client import USER_AGENT, GitHubClient, GitHubError
 from kalibra_action.github.safezip import safe_extract
 from kalibra_action.github.target import get_path
 from kalibra_action.limits import ARTIFACT_MAX_BYTES, ARTIFACT_MAX_FILES, IO_CHUNK
+
+if TYPE_CHECKING:
+    import requests
 
 MAX_API_CALLS = 10
 RUNS_PER_PAGE = 50
@@ -222,6 +223,8 @@ def _download(calls: _Calls, repo: str, art: dict[str, Any], out: Path, max_byte
 
 def _fetch_storage(url: str, out: Path, max_bytes: int, label: str, *, allow_http: bool) -> None:
     """GET a pre-signed storage URL with no token: a fresh request, not the client's session."""
+    import requests  # only when downloading, as in kalibra_action.github.client
+
     for _hop in range(MAX_STORAGE_HOPS):
         scheme = urlsplit(url).scheme
         if scheme != "https" and not (allow_http and scheme == "http"):

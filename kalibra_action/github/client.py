@@ -19,13 +19,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urljoin, urlsplit
-
-import requests
 
 from kalibra_action import __version__
 from kalibra_action.limits import IO_CHUNK
+
+if TYPE_CHECKING:
+    import requests
 
 API_VERSION = "2022-11-28"
 USER_AGENT = f"kalibra-action/{__version__}"
@@ -35,14 +36,24 @@ MAX_RESPONSE_BYTES = 64 << 20  # a page of 100 comments of GitHub's largest size
 _CHUNK = IO_CHUNK
 
 
-# A connection that failed, timed out, or broke off mid-answer (a cut chunked body, a bad gzip body):
-# retried, and a GitHubError in the end, never a bare requests exception.
-_BROKEN = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-           requests.exceptions.ContentDecodingError)
+def _requests():
+    """requests (with urllib3, ssl, http.client), imported when the first client is made: a run that never
+    calls the API (no pull request, no baseline artifact) skips about a quarter of the action's start-up."""
+    import requests
+
+    return requests
 
 
-class _Overdue(requests.Timeout):
+class _Overdue(Exception):
     """The answer did not arrive in full within the deadline."""
+
+
+def _broken() -> tuple[type[BaseException], ...]:
+    """A connection that failed, timed out (_Overdue included), or broke off mid-answer (a cut chunked body,
+    a bad gzip body): retried, and a GitHubError in the end, never a bare requests exception."""
+    requests = _requests()
+    return (_Overdue, requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError)
 
 
 class _TooLarge(Exception):
@@ -129,7 +140,7 @@ class GitHubClient:
         self.deadline = deadline
         self.max_bytes = max_bytes
         self._log = log or (lambda _msg: None)
-        self.session = requests.Session()
+        self.session = _requests().Session()
         self.session.headers.update({
             "Authorization": f"Bearer {token}",
             "Accept": "application/vnd.github+json",
@@ -192,8 +203,9 @@ class GitHubClient:
                 resp = self._send(method, url, kwargs)
             except _TooLarge:
                 raise GitHubError(method, url, None, f"answer larger than {self.max_bytes:,} bytes") from None
-            except _BROKEN as err:
-                if isinstance(err, requests.Timeout):  # a silent or dribbling server uses up the budget
+            except _broken() as err:
+                # a silent or dribbling server uses up the budget
+                if isinstance(err, (_Overdue, _requests().Timeout)):
                     self.waited += time.monotonic() - started
                 why = f"no full answer within {self.deadline:g} s" if isinstance(err, _Overdue) \
                     else type(err).__name__
