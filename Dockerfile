@@ -60,12 +60,14 @@ RUN for site in $(python -c 'import site; print(" ".join(site.getsitepackages())
         if python -c "import $module" 2>/dev/null; then echo "$module is still importable" >&2; exit 1; fi; \
     done
 
-ENV PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1
-
 COPY --from=builder /opt/kalibra-action /opt/kalibra-action
 
 # The runner mounts the workspace at /github/workspace, sets the working directory and runs as root (USER
 # is not supported there); the files are readable by any other uid too.
+# The workflow's `env:` reaches the container, and the runner's home (/github/home) is writable by earlier
+# steps: -E ignores every PYTHON* variable (a PYTHONPATH would put a pull request's json.py or
+# sitecustomize.py before the standard library) and -s the user site-packages under $HOME (its .pth files
+# run at start-up). Our folder is the script's own, first on sys.path. -u: unbuffered log lines; -B: no
+# .pyc is ever written (all are in the image).
 WORKDIR /github/workspace
-ENTRYPOINT ["python", "/opt/kalibra-action/entrypoint.py"]
+ENTRYPOINT ["python", "-E", "-s", "-u", "-B", "/opt/kalibra-action/entrypoint.py"]

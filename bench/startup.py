@@ -34,13 +34,13 @@ from tests.e2e.conftest import PASSING_GATES, Layout, runner_env, write_workspac
 
 BASE = "localhost/debian-bookworm-python:local"
 NO_CACHE_TAG = "localhost/kalibra-action:bench-no-cache"
-# Run inside the image with its Python: starts the entry point, notes its CPU time (/proc/PID/stat) when its
-# first line arrives, and its whole CPU time when it exits; prints both as JSON (the action's own output is
-# drained and dropped).
+# Run inside the image with its Python: starts the image's entry point (its arguments), notes its CPU time
+# (/proc/PID/stat) when its first line arrives, and its whole CPU time when it exits; prints both as JSON
+# (the action's own output is drained and dropped).
 PROBE = """
 import json, os, resource, subprocess, sys
 tick = os.sysconf("SC_CLK_TCK")
-child = subprocess.Popen([sys.executable, "/opt/kalibra-action/entrypoint.py"], stdout=subprocess.PIPE)
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE)
 child.stdout.readline()
 with open(f"/proc/{child.pid}/stat") as f:
     fields = f.read().rsplit(")", 1)[1].split()
@@ -113,7 +113,9 @@ def start_to_output(podman: str, image: str, scratch: Path) -> tuple[float, floa
 
 def own_cpu(podman: str, image: str, scratch: Path) -> tuple[float, float]:
     """The action's CPU seconds inside the image: to its first output line, and in all."""
-    cmd = run_command(podman, image, fresh_layout(scratch), ["python", "-c", PROBE])
+    inspect = [podman, "image", "inspect", "--format", "{{json .Config.Entrypoint}}", image]
+    entrypoint = json.loads(subprocess.run(inspect, capture_output=True, text=True, check=True).stdout)
+    cmd = run_command(podman, image, fresh_layout(scratch), ["python", "-c", PROBE, *entrypoint])
     got = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
     if got["code"] != 0:
         raise SystemExit(f"the action exited {got['code']} on the demo traces")

@@ -81,14 +81,13 @@ def test_the_image_holds_no_installers_and_only_precompiled_read_only_code():
     assert found["unreadable"] == [] and found["writable"] == []
 
 
-@pytest.mark.parametrize("user", [None, "1001"], ids=["root", "uid-1001"])
-def test_failing_pr_in_the_container(tmp_path, fake_github, user):
-    """The runner runs the image as root; any other uid must get the same verdict (readable code, no
-    writes into the image)."""
-    layout = Layout(tmp_path / "runner")
+def run_failing_pr(layout: Layout, fake_github, *, user: str | None = None,
+                   extra_env: dict[str, str] = ()):
+    """The failing-PR scenario in the image, run as the runner does (as `user` if given)."""
     write_workspace(layout.workspace, FAILING_GATES)
     env = runner_env(layout, api_url=fake_github.api_url, event_name="pull_request", event=pr_event(),
                      inputs={}, inside=True, graphql_url=fake_github.graphql_url)
+    env.update(extra_env)
     cmd = [_runtime(), "run", "--rm", "--network=host", "--workdir", "/github/workspace"]
     if user:
         cmd += ["--user", user]
@@ -99,7 +98,10 @@ def test_failing_pr_in_the_container(tmp_path, fake_github, user):
     for key, value in env.items():
         cmd += ["-e", f"{key}={value}"]
     proc = subprocess.run([*cmd, IMAGE], capture_output=True, text=True, timeout=300, check=False)
-    run = collect(layout, proc)
+    return collect(layout, proc)
+
+
+def assert_failing_verdict(layout: Layout, run, fake_github) -> None:
     assert run.code == 1, run.log
     assert run.outputs["passed"] == "false" and run.outputs["exit-code"] == "1"
     assert run.outputs["report"] == "kalibra-report.json"
@@ -109,3 +111,38 @@ def test_failing_pr_in_the_container(tmp_path, fake_github, user):
         assert task in comment["body"]
     assert "FAIL" in run.summary
     assert [line for line in run.log.splitlines() if TOKEN in line] == [f"::add-mask::{TOKEN}"]
+
+
+@pytest.mark.parametrize("user", [None, "1001"], ids=["root", "uid-1001"])
+def test_failing_pr_in_the_container(tmp_path, fake_github, user):
+    """The runner runs the image as root; any other uid must get the same verdict (readable code, no
+    writes into the image)."""
+    layout = Layout(tmp_path / "runner")
+    run = run_failing_pr(layout, fake_github, user=user)
+    assert_failing_verdict(layout, run, fake_github)
+
+
+# Written into the workspace and the runner's home: each file notes that it ran, in the workspace.
+SHADOW = "open('/github/workspace/shadowed.txt', 'a').write(__name__ + '\\n')\n"
+
+
+def test_the_workflows_python_variables_and_home_cannot_load_code_into_the_action(tmp_path, fake_github):
+    """A job-level `env: PYTHONPATH: src` (common in Python repositories) is passed into the container: its
+    folders would come before the standard library, so a pull request's `src/json.py` or `sitecustomize.py`
+    would run with the token. Nor may an earlier step's `pip install --user` (the runner's home is mounted)
+    add a `.pth` file or `usercustomize.py` to the interpreter's start-up."""
+    probe = [_runtime(), "run", "--rm", "-e", "HOME=/github/home", "--entrypoint", "python", IMAGE,
+             "-c", "import site; print(site.getusersitepackages())"]
+    user_site = subprocess.run(probe, capture_output=True, text=True, timeout=120, check=True).stdout.strip()
+    assert user_site.startswith("/github/home/"), user_site
+    layout = Layout(tmp_path / "runner")
+    planted = [layout.workspace / "src" / name for name in ("json.py", "typing.py", "sitecustomize.py")]
+    home_site = layout.root / "home" / user_site.removeprefix("/github/home/")
+    planted += [home_site / "usercustomize.py", home_site / "sitecustomize.py"]
+    for path in planted:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(SHADOW)
+    (home_site / "evil.pth").write_text(f"import sys; exec({SHADOW!r})\n")
+    run = run_failing_pr(layout, fake_github, extra_env={"PYTHONPATH": "/github/workspace/src"})
+    assert not (layout.workspace / "shadowed.txt").exists(), (layout.workspace / "shadowed.txt").read_text()
+    assert_failing_verdict(layout, run, fake_github)
