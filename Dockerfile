@@ -19,8 +19,7 @@ WORKDIR /src
 # into the app folder, wheels only (an sdist would be built with whatever build tools are newest); the build
 # backend (requirements-build.txt) goes into the builder's Python, so that our wheel is built with it and
 # --no-build-isolation, offline, instead of with an unpinned setuptools fetched by pip's build isolation.
-# The app folder is entrypoint.py's own folder: Python puts it first on sys.path, before any PYTHONPATH a
-# workflow's `env:` passes into the container.
+# The app folder is entrypoint.py's own folder, which Python puts first on sys.path.
 COPY requirements.txt requirements-build.txt ./
 RUN pip install --require-hashes --no-deps --only-binary=:all: -r requirements-build.txt \
     && pip install --target /opt/kalibra-action --only-binary=:all: --no-compile --require-hashes --no-deps -r requirements.txt \
@@ -34,8 +33,9 @@ COPY entrypoint.py /opt/kalibra-action/
 # Trim what no run imports: console scripts, test suites, C/Cython sources and stubs, numpy.distutils, and
 # zstandard's CFFI backend (it needs the cffi package, which is not installed; the C backend is used).
 # Then compile every module once, as unchecked-hash .pyc (valid whatever the files' mtimes after COPY, and
-# never re-checked against the source: about half the start-up CPU of a run), and make every file readable
-# by any uid with none writable but by root (`docker run --user` works, no run can alter the code).
+# never re-checked against the source; without them every run compiles again: importing the action took
+# 1.27 s of CPU instead of 0.27 s here), and make every file readable by any uid with none writable but by
+# root (`docker run --user` works, no run can alter the code).
 WORKDIR /opt/kalibra-action
 RUN rm -rf bin numpy/distutils zstandard/_cffi.* zstandard/backend_cffi.py \
     && find . -depth -type d -name tests -exec rm -rf {} + \

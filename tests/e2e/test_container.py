@@ -36,7 +36,7 @@ MARKER = "<!-- kalibra-action:kalibra -->"
 APP = "/opt/kalibra-action"
 # Run inside the image: what a non-root user and a tampering step would find there (printed as JSON).
 INSPECT_IMAGE = f"""
-import importlib.util, json, os, shutil, stat, sys
+import importlib.util, json, os, shutil, stat
 from pathlib import Path
 
 def pyc_flags(path):
