@@ -23,7 +23,6 @@ import argparse
 import ast
 import datetime as dt
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -72,9 +71,10 @@ def parse_tag(tag: str) -> tuple[int, int, int]:
 def read_version(source: str) -> str:
     """`__version__` of the package's __init__.py, read without importing it (it may be another commit's)."""
     for node in ast.parse(source).body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__version__" for t in node.targets):
-            if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-                return node.value.value
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        named = any(getattr(t, "id", "") == "__version__" for t in targets)
+        if named and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            return node.value.value
     raise ReleaseError(f"{VERSION_FILE}: no `__version__ = \"X.Y.Z\"`")
 
 

@@ -157,7 +157,7 @@ def test_publish_refuses_bad_input_with_one_line_and_changes_nothing(repo: Path,
                                                                      reason: str) -> None:
     before = state(repo)
     tag, *extra = args
-    code, out, err = call("--repo", repo, "publish", tag, "--owner", OWNER, "--digest", DIGEST, *extra)
+    code, _, err = call("--repo", repo, "publish", tag, "--owner", OWNER, "--digest", DIGEST, *extra)
     assert (code, err.count("\n")) == (2, 1) and reason in err and "Traceback" not in err, err
     assert state(repo) == before
 
@@ -194,17 +194,17 @@ def test_prepare_bumps_the_version_and_cuts_the_unreleased_section(repo: Path, t
     assert code == 0, err
     assert git(repo, "show", "HEAD:kalibra_action/__init__.py").endswith('__version__ = "1.1.0"')
     changelog = (repo / "CHANGELOG.md").read_text()
-    assert "## [Unreleased]\n\n## [1.1.0] - 2026-12-24\n\n### Fixed\n- A fix waiting for 1.1.0.\n\n## [1.0.0]" \
-        in changelog
+    cut = "## [Unreleased]\n\n## [1.1.0] - 2026-12-24\n\n### Fixed\n- A fix waiting for 1.1.0.\n\n## [1.0.0]"
+    assert cut in changelog
     assert changelog.endswith("[1.0.0]: https://example.invalid/v1.0.0\n")
     assert git(repo, "status", "--porcelain") == ""
 
     outputs = tmp_path / "github_output"
     code, _, err = call("--repo", repo, "check", "v1.1.0", "--owner", OWNER, "--github-output", outputs)
     assert code == 0, err
-    assert outputs.read_text() == ("version=1.1.0\nimage=ghcr.io/octo-org/kalibra-action\ntags<<KALIBRA_TAGS\n"
-                                   "ghcr.io/octo-org/kalibra-action:1.1.0\nghcr.io/octo-org/kalibra-action:1.1\n"
-                                   "ghcr.io/octo-org/kalibra-action:1\nKALIBRA_TAGS\n")
+    image = "ghcr.io/octo-org/kalibra-action"
+    assert outputs.read_text() == (f"version=1.1.0\nimage={image}\ntags<<KALIBRA_TAGS\n"
+                                   f"{image}:1.1.0\n{image}:1.1\n{image}:1\nKALIBRA_TAGS\n")
     code, _, _ = call("--repo", repo, "prepare", "1.2.0")
     assert code == 2  # the Unreleased section is empty now
 
