@@ -277,6 +277,8 @@ def cmd_publish(args: argparse.Namespace, say) -> int:
             raise ReleaseError(f"tag {tag} exists and is not the checked-out commit {head[:12]}")
         notes = release_notes(repo.read(CHANGELOG), version)
         say(f"release notes ({len(notes.splitlines())} lines) from {CHANGELOG} [{version}]")
+        if args.dry_run:
+            say("dry run: the release notes would be:\n" + notes.rstrip("\n"))
         if args.notes:
             say(f"write {args.notes}")
             args.notes.write_text(notes, encoding="utf-8")

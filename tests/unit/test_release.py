@@ -4,6 +4,7 @@ moves, the action.yml of the release commit, the notes, the version bump, the dr
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 from importlib import metadata
@@ -135,7 +136,7 @@ def test_the_dry_run_prints_every_step_and_changes_nothing(repo: Path, tmp_path:
     assert all(line.startswith("[dry run] ") for line in out.splitlines() if line.startswith("["))
     for step in ("write action.yml", "git commit", "git tag --force --annotate", "git tag --force v1 ",
                  "git tag --force v1.0 ", "would run git push --atomic --force origin refs/tags/v1.0.0",
-                 f"+  image: {IMAGE}", "-  image: Dockerfile"):
+                 f"+  image: {IMAGE}", "-  image: Dockerfile", NOTES_1_0_0):
         assert step in out, step
     assert not list(tmp_path.glob("kalibra-release-*"))
 
@@ -244,3 +245,16 @@ def test_main_builds_the_image_from_the_dockerfile_and_a_release_only_changes_th
     assert yaml.safe_load(text)["runs"] == {"using": "docker", "image": "Dockerfile"}
     rewritten = release.rewrite_image(text, IMAGE)
     assert rewritten.replace(f"image: {IMAGE}", "image: Dockerfile") == text
+
+
+def test_the_docs_name_this_action_by_one_placeholder() -> None:
+    """README, CHANGELOG and the examples: `your-org/kalibra-action` wherever this action is meant."""
+    docs = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "examples").rglob("*.y*ml"))]
+    uses = []
+    for path in docs:
+        text = path.read_text()
+        assert not re.search(r"<owner>|OWNER/kalibra|[\w-]+/kalibra-action@(?!v1\b)", text.replace(
+            "your-org/kalibra-action", "")), path
+        uses += re.findall(r"uses:\s*([\w./-]*kalibra-action[\w./@-]*)", text)
+    assert len(uses) >= 6
+    assert set(uses) <= {"your-org/kalibra-action@v1", "your-org/kalibra-action/composite@v1"}, uses
