@@ -54,6 +54,14 @@ def test_every_input_reaches_the_entry_point_as_an_input_variable() -> None:
     assert mapped == expected
 
 
+def test_the_composite_runs_the_docker_action_s_entry_point_on_the_locked_dependencies() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^ENTRYPOINT .*/entrypoint\.py", dockerfile, re.M)  # the image runs the same file
+    assert STEPS["kalibra"]["run"] == '"$KALIBRA_PYTHON" "$GITHUB_ACTION_PATH/../entrypoint.py"'
+    assert ('--require-hashes --no-deps \\\n  -r "$GITHUB_ACTION_PATH/../requirements.txt"'
+            in STEPS["install"]["run"])
+
+
 def test_no_expression_is_expanded_inside_a_script() -> None:
     """`${{ }}` in `run:` is pasted into the script before bash reads it: an input would become shell."""
     for step in COMPOSITE["runs"]["steps"]:
