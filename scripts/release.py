@@ -212,7 +212,8 @@ def work_tree(path: Path, dry_run: bool, say):
         clone = Path(tmp) / "repo"
         head = real.git("rev-parse", "HEAD", quiet=True)
         say(f"dry run: cloning {path} at {head[:12]} into {clone}; the repository itself is not changed")
-        subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(path), str(clone)], check=True)
+        Repo(Path(tmp), say).git("clone", "--quiet", "--no-checkout", str(path.resolve()), str(clone),
+                                 quiet=True)
         copy = Repo(clone, say)
         copy.git("checkout", "--quiet", "--detach", head, quiet=True)
         for key in ("user.name", "user.email"):  # the clone commits as the repository would

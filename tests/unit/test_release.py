@@ -258,3 +258,10 @@ def test_the_docs_name_this_action_by_one_placeholder() -> None:
         uses += re.findall(r"uses:\s*([\w./-]*kalibra-action[\w./@-]*)", text)
     assert len(uses) >= 6
     assert set(uses) <= {"your-org/kalibra-action@v1", "your-org/kalibra-action/composite@v1"}, uses
+
+
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]], ids=["real", "dry-run"])
+def test_a_folder_that_is_no_repository_is_one_error_line(tmp_path: Path, dry_run: list[str]) -> None:
+    code, _, err = call("--repo", tmp_path / "nowhere", "publish", "v1.0.0", "--owner", OWNER, "--digest",
+                        DIGEST, *dry_run)
+    assert code == 2 and err.count("\n") == 1 and "git rev-parse failed" in err, err
