@@ -108,7 +108,7 @@ def test_the_default_base_image_is_pinned_by_digest() -> None:
 
 def workflow_uses() -> list[tuple[str, str]]:
     files = sorted((ROOT / ".github" / "workflows").glob("*.y*ml")) + \
-        sorted((ROOT / "examples" / "workflows").rglob("*.y*ml"))
+        sorted((ROOT / "examples" / "workflows").rglob("*.y*ml")) + [ROOT / "composite" / "action.yml"]
     found = []
     for path in files:
         for line in path.read_text().splitlines():
@@ -133,3 +133,5 @@ def test_dependabot_watches_pip_docker_and_actions_weekly() -> None:
     config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
     ecosystems = {u["package-ecosystem"]: u["schedule"]["interval"] for u in config["updates"]}
     assert ecosystems == {"pip": "weekly", "docker": "weekly", "github-actions": "weekly"}
+    [actions] = [u for u in config["updates"] if u["package-ecosystem"] == "github-actions"]
+    assert {"/", "/composite"} <= set(actions.get("directories", [actions.get("directory")]))
