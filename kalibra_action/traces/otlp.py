@@ -148,6 +148,8 @@ def _decode_all(tf: TraceFile, text: str, start: int, *, final: bool) -> Iterato
                 return text[pos:]  # not finished yet (or, at the end of the file, truncated)
             raise registry.reader_error(tf, f"line {start + text.count(chr(10), 0, exc.pos)}",
                                f"not valid JSON: {exc.msg}") from None
+        except ValueError as exc:  # a number past int()'s digit limit: the decoder raises a plain ValueError
+            raise registry.reader_error(tf, f"line {line}", f"not valid JSON: {exc}") from None
         if obj.__class__ is not dict:
             raise registry.reader_error(tf, f"line {line}", f"a JSON {type(obj).__name__}, not an object",
                                hint="OTLP/JSON is one request object (a line, or a whole .json file)")
@@ -253,6 +255,11 @@ def _otlp_span(span: dict, extra: dict, ids: _Ids) -> dict:
         start = g("start_time_unix_nano")
     if end is None:
         end = g("end_time_unix_nano")
+    # the common spelling, a string of 19 digits, read here; anything else is read (or refused) by _nanos
+    if start.__class__ is str and len(start) == 19 and start.isdigit() and start.isascii():
+        start = int(start)
+    if end.__class__ is str and len(end) == 19 and end.isdigit() and end.isascii():
+        end = int(end)
     attrs = _attributes(g("attributes"), "attributes")
     if not parent:
         attrs = {**extra, **attrs}
@@ -264,8 +271,9 @@ def _otlp_span(span: dict, extra: dict, ids: _Ids) -> dict:
         "name": name if name.__class__ is str else _text(name, "name"),
         "kind": _KINDS[kind] if kind.__class__ is int and 0 <= kind < 6 else _enum(kind, _KINDS, "SPAN_KIND_",
                                                                                 "kind"),
-        "start_ns": _nanos(start, "startTimeUnixNano"),
-        "end_ns": _nanos(end, "endTimeUnixNano"),
+        "start_ns": start if start.__class__ is int and 0 <= start < NS_LIMIT
+        else _nanos(start, "startTimeUnixNano"),
+        "end_ns": end if end.__class__ is int and 0 <= end < NS_LIMIT else _nanos(end, "endTimeUnixNano"),
         "attributes": attrs,
         "status": _status(g("status")),
     }
@@ -307,6 +315,8 @@ def _id(value: object, size: int, what: str) -> str:
 def _nanos(value: object, what: str) -> int:
     """Exact integer nanoseconds (a string of digits, as OTLP/JSON writes uint64; or a JSON integer)."""
     if value.__class__ is str and value.isascii() and value.isdigit():
+        if len(value) > 20:  # past 2^64 (and past int()'s digit limit, which would raise ValueError)
+            raise _Bad(f"{what} {value[:40]}{'...' if len(value) > 40 else ''} is outside 0..2^64-1")
         result = int(value)
     elif value is None or value == "":
         return 0
@@ -351,7 +361,7 @@ def _status(value: object) -> dict:
 def _attributes(value: object, what: str) -> dict:
     """OTLP's [{key, value: AnyValue}] list as a dict of plain values."""
     out: dict = {}
-    for item in _list(value, what):
+    for item in value if value.__class__ is list else _list(value, what):
         if item.__class__ is dict:  # the common cases first: a string, an integer
             key = item.get("key")
             v = item.get("value")

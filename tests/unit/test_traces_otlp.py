@@ -287,6 +287,9 @@ HOSTILE = {
                                       "intValue '１２' is not a 64-bit integer"),
     "intValue past 64 bits": (_request(_span(attributes=[{"key": "n", "value": {"intValue": "9" * 20}}])),
                               f"intValue '{'9' * 20}' is not a 64-bit integer"),
+    # int() refuses more than 4,300 digits with a ValueError: an error naming the place, never a traceback
+    "a time of 5,000 digits": (_request(_span(startTimeUnixNano="9" * 5000)),
+                               f"startTimeUnixNano {'9' * 40}... is outside 0..2^64-1"),
     "bool status code": (_request(_span(status={"code": True})), "status.code 'True' is not one of"),
 }
 
@@ -409,3 +412,15 @@ def test_the_cycle_collector_is_as_it_was_after_a_load(was_enabled: bool, tmp_pa
         assert gc.isenabled() is was_enabled
     finally:
         (gc.enable if before else gc.disable)()
+
+
+def test_a_json_number_past_the_digit_limit_is_an_error_naming_the_line(tmp_path: Path) -> None:
+    """The JSON decoder raises a plain ValueError (not a JSONDecodeError) for an integer of more than 4,300
+    digits: it must be one error naming the file and line, not a traceback."""
+    path = _write(tmp_path, _request(_span()), name="x.jsonl")
+    with path.open("a") as f:
+        f.write('{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": '
+                + "9" * 5000 + "}]}]}]}\n")
+    with pytest.raises(InputError) as err:
+        load_population([str(path)], label="b")
+    assert "x.jsonl" in str(err.value) and "line 2: not valid JSON" in str(err.value)
