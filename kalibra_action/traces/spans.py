@@ -81,12 +81,10 @@ def _mapped(attrs: dict, row: dict, path: str | None, default: object) -> object
 
 
 def _times(row: dict, bad: BadValues) -> tuple[int, int]:
-    """(start, end) in ns: exact `start_ns`/`end_ns` when the object has them, else from the times."""
+    """(start, end) in ns from `start_ns`/`end_ns` when the object has them, else from the times (the
+    caller has taken exact integer nanoseconds as they are)."""
     if "start_ns" in row:
-        start, end = row["start_ns"], row.get("end_ns")
-        if start.__class__ is int and end.__class__ is int and 0 <= start < NS_LIMIT and 0 <= end < NS_LIMIT:
-            return start, end  # exact already (a native reader's)
-        return raw_ns(start, "start_ns", bad), raw_ns(end, "end_ns", bad)
+        return raw_ns(row["start_ns"], "start_ns", bad), raw_ns(row.get("end_ns"), "end_ns", bad)
     return (timestamp_ns(row.get("start_time"), "start_time", bad),
             timestamp_ns(row.get("end_time"), "end_time", bad))
 
@@ -149,7 +147,10 @@ def _read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings:
             values = oi_values if kind in OI_SPAN_KINDS else span_values
             name, cost, in_tok, out_tok, fin = values(row, attrs, kind)
             status = status_of(row)
-            start, end = _times(row, bad)
+            start, end = row.get("start_ns"), row.get("end_ns")
+            if not (start.__class__ is int and end.__class__ is int and 0 <= start < NS_LIMIT
+                    and 0 <= end < NS_LIMIT):  # exact already (a native reader's), else read by _times
+                start, end = _times(row, bad)
             if mapped:
                 cost = _mapped(attrs, row, fm.cost, cost)
                 in_tok = _mapped(attrs, row, fm.input_tokens, in_tok)
