@@ -10,6 +10,7 @@ from kalibra_action.traces.fields import MISSING, resolve_path
 OI_SPAN_KINDS = frozenset({"LLM", "TOOL", "CHAIN", "AGENT", "RETRIEVER", "RERANKER", "EMBEDDING",
                            "GUARDRAIL", "EVALUATOR"})
 _STATUS_INTS = {0: "", 1: "OK", 2: "ERROR"}
+_SHORT_STATUS = frozenset({"OK", "ERROR", "UNSET"})
 
 
 def attr(attrs: dict, key: str) -> object:
@@ -48,7 +49,14 @@ def _norm_status(raw: object) -> str:
 
 def status_of(row: dict) -> str:
     """A span's status: "OK", "ERROR", or "" (unset), from `status_code` or `status.status_code`/`code`."""
-    code = _norm_status(row.get("status_code"))
+    raw = row.get("status_code")
+    if raw is None:  # the common case first: a status object with a code already in its short form
+        status = row.get("status")
+        if status.__class__ is dict:
+            raw = status.get("status_code")
+            if raw.__class__ is str and raw in _SHORT_STATUS:
+                return raw
+    code = _norm_status(raw)
     if not code:
         status = row.get("status")
         if isinstance(status, dict):

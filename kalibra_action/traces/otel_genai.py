@@ -54,5 +54,9 @@ def span_values(row: dict, attrs: dict, kind: str) -> tuple[object, object, obje
         operation = attr(attrs, "gen_ai.operation.name") or ""
         model = attr(attrs, "gen_ai.request.model") or ""
         name = f"{operation} {model}".strip() or "unknown"
-    return (name, None, attr(attrs, "gen_ai.usage.input_tokens"),
-            attr(attrs, "gen_ai.usage.output_tokens"), finish(attrs))
+    if "gen_ai" in attrs:  # attributes nested as objects ({"gen_ai": {"usage": ...}}): look them up by path
+        return (name, None, attr(attrs, "gen_ai.usage.input_tokens"),
+                attr(attrs, "gen_ai.usage.output_tokens"), finish(attrs))
+    reasons = attrs.get("gen_ai.response.finish_reasons")  # the common flat keys, without a path lookup
+    return (name, None, attrs.get("gen_ai.usage.input_tokens"), attrs.get("gen_ai.usage.output_tokens"),
+            None if reasons is None else finish(attrs))

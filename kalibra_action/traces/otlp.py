@@ -34,6 +34,7 @@ PIPELINE = "otel-genai"
 _MAX_DEPTH = 32  # attribute values nested deeper than this (arrays of kvlists of ...) are refused
 _UINT64 = 1 << 64
 _HEX = {16: re.compile(r"[0-9a-fA-F]{32}"), 8: re.compile(r"[0-9a-fA-F]{16}")}
+_LOWER_HEX = re.compile(r"[0-9a-f]+")
 _REQUEST_START = re.compile(rb'^\s*\{\s*"(resourceSpans|resource_spans)"\s*:')
 _CONSOLE_MARKS = (b'"kind": "SpanKind.', b'"trace_id": "0x')
 _KINDS = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
@@ -147,6 +148,8 @@ def _decode_all(tf: TraceFile, text: str, start: int, *, final: bool) -> Iterato
                 return text[pos:]  # not finished yet (or, at the end of the file, truncated)
             raise registry.reader_error(tf, f"line {start + text.count(chr(10), 0, exc.pos)}",
                                f"not valid JSON: {exc.msg}") from None
+        except ValueError as exc:  # a number past int()'s digit limit: the decoder raises a plain ValueError
+            raise registry.reader_error(tf, f"line {line}", f"not valid JSON: {exc}") from None
         if obj.__class__ is not dict:
             raise registry.reader_error(tf, f"line {line}", f"a JSON {type(obj).__name__}, not an object",
                                hint="OTLP/JSON is one request object (a line, or a whole .json file)")
@@ -178,6 +181,7 @@ def _dict(value: object, what: str) -> dict:
 
 
 def _request_spans(request: dict, where: str) -> Iterator[tuple[str, dict]]:
+    ids = _Ids()
     for i, rs in enumerate(_list(_get(request, "resourceSpans", "resource_spans"), "resourceSpans")):
         path = f"resourceSpans[{i}]"
         rs = _dict(rs, path)
@@ -193,12 +197,15 @@ def _request_spans(request: dict, where: str) -> Iterator[tuple[str, dict]]:
             if scope is None:
                 scope = _get(ss, "instrumentationLibrary", "instrumentation_library")
             extra = _scope_attrs(_dict(scope, f"{spath}.scope"), res_attrs)
-            for k, span in enumerate(_list(ss.get("spans"), f"{spath}.spans")):
-                kpath = f"{spath}.spans[{k}]"
+            spans = _list(ss.get("spans"), f"{spath}.spans")
+            # The location is only formatted for a span that fails: a request holds thousands.
+            for k, span in enumerate(spans):
                 try:
-                    yield f"{where}: {kpath}", _otlp_span(_dict(span, kpath), extra)
+                    if span.__class__ is not dict:
+                        span = _dict(span, f"{spath}.spans[{k}]")
+                    yield where, _otlp_span(span, extra, ids)
                 except _Bad as exc:
-                    raise _Bad(f"{kpath}: {exc}") from None
+                    raise _Bad(f"{spath}.spans[{k}]: {exc}") from None
 
 
 def _scope_attrs(scope: dict, res_attrs: dict) -> dict:
@@ -211,21 +218,64 @@ def _scope_attrs(scope: dict, res_attrs: dict) -> dict:
     return extra
 
 
-def _otlp_span(span: dict, extra: dict) -> dict:
-    parent = _get(span, "parentSpanId", "parent_span_id")
-    attrs = _attributes(span.get("attributes"), "attributes")
+class _Ids:
+    """The ids of one request, each checked once: a trace id and a parent id repeat on span after span."""
+
+    __slots__ = ("known",)
+
+    def __init__(self) -> None:
+        self.known: dict[object, str] = {}
+
+    def get(self, value: object, size: int, what: str) -> str:
+        """Lowercase hex of the id (see _id); memoised by the text as written, per request."""
+        known = self.known.get(value) if value.__class__ is str else None
+        if known is None:  # not a string (an error) or not met yet
+            known = self.known[value] = _id(value, size, what)
+        elif len(known) != 2 * size:  # the same text as a span id and as a trace id: only one is valid
+            known = _id(value, size, what)
+        return known
+
+
+def _otlp_span(span: dict, extra: dict, ids: _Ids) -> dict:
+    """One OTLP span as a span object. Written for speed (it runs once per span): the JSON spelling is
+    looked up first, the protobuf one only when it is absent."""
+    g = span.get
+    tid = g("traceId")
+    sid = g("spanId")
+    parent = g("parentSpanId")
+    start = g("startTimeUnixNano")
+    end = g("endTimeUnixNano")
+    if tid is None:
+        tid = g("trace_id")
+    if sid is None:
+        sid = g("span_id")
+    if parent is None:
+        parent = g("parent_span_id")
+    if start is None:
+        start = g("start_time_unix_nano")
+    if end is None:
+        end = g("end_time_unix_nano")
+    # the common spelling, a string of 19 digits, read here; anything else is read (or refused) by _nanos
+    if start.__class__ is str and len(start) == 19 and start.isdigit() and start.isascii():
+        start = int(start)
+    if end.__class__ is str and len(end) == 19 and end.isdigit() and end.isascii():
+        end = int(end)
+    attrs = _attributes(g("attributes"), "attributes")
     if not parent:
         attrs = {**extra, **attrs}
+    name = g("name")
+    kind = g("kind")
     return {
-        "context": {"trace_id": _id(_get(span, "traceId", "trace_id"), 16, "traceId"),
-                    "span_id": _id(_get(span, "spanId", "span_id"), 8, "spanId")},
-        "parent_id": _id(parent, 8, "parentSpanId") if parent else None,
-        "name": _text(span.get("name"), "name"),
-        "kind": _enum(span.get("kind"), _KINDS, "SPAN_KIND_", "kind"),
-        "start_ns": _nanos(_get(span, "startTimeUnixNano", "start_time_unix_nano"), "startTimeUnixNano"),
-        "end_ns": _nanos(_get(span, "endTimeUnixNano", "end_time_unix_nano"), "endTimeUnixNano"),
+        "context": {"trace_id": ids.get(tid, 16, "traceId"), "span_id": _id(sid, 8, "spanId")},
+        "parent_id": ids.get(parent, 8, "parentSpanId") if parent else None,
+        "name": name if name.__class__ is str else _text(name, "name"),
+        "kind": _KINDS[kind] if kind.__class__ is int and 0 <= kind < 6 else _enum(kind, _KINDS, "SPAN_KIND_",
+                                                                                "kind"),
+        "start_ns": start if start.__class__ is int and 0 <= start < NS_LIMIT
+        else _nanos(start, "startTimeUnixNano"),
+        "end_ns": end if end.__class__ is int and 0 <= end < NS_LIMIT else _nanos(end, "endTimeUnixNano"),
         "attributes": attrs,
-        "status": _status(span.get("status")),
+        "status": _status(g("status")),
     }
 
 
@@ -239,8 +289,7 @@ def _text(value: object, what: str) -> str:
 
 def _id(value: object, size: int, what: str) -> str:
     """Lowercase hex of a trace (16 bytes) or span (8 bytes) id written as hex, 0x hex or base64."""
-    if value.__class__ is str and len(value) == 2 * size and value.islower() and value.isalnum() \
-            and _HEX[size].fullmatch(value) and value.strip("0"):
+    if value.__class__ is str and len(value) == 2 * size and _LOWER_HEX.fullmatch(value) and value.strip("0"):
         return value  # the common case: the Collector's lowercase hex
     if value is None or value == "":
         raise _Bad(f"no {what}")
@@ -265,10 +314,12 @@ def _id(value: object, size: int, what: str) -> str:
 
 def _nanos(value: object, what: str) -> int:
     """Exact integer nanoseconds (a string of digits, as OTLP/JSON writes uint64; or a JSON integer)."""
-    if value is None or value == "":
-        return 0
-    if value.__class__ is str and value.isdigit() and value.isascii():
+    if value.__class__ is str and value.isascii() and value.isdigit():
+        if len(value) > 20:  # past 2^64 (and past int()'s digit limit, which would raise ValueError)
+            raise _Bad(f"{what} {value[:40]}{'...' if len(value) > 40 else ''} is outside 0..2^64-1")
         result = int(value)
+    elif value is None or value == "":
+        return 0
     elif value.__class__ is int:
         result = value
     else:
@@ -294,6 +345,10 @@ def _enum(value: object, names: tuple[str, ...], prefix: str, what: str) -> str:
 
 
 def _status(value: object) -> dict:
+    if value.__class__ is dict and len(value) <= 1:  # the common case: {} or {"code": 1}
+        code = value.get("code", 0)
+        if code.__class__ is int and 0 <= code < 3:
+            return {"status_code": _STATUS[code]}
     status = _dict(value, "status")
     code = _enum(status.get("code"), _STATUS, "STATUS_CODE_", "status.code")
     message = status.get("message")
@@ -306,7 +361,19 @@ def _status(value: object) -> dict:
 def _attributes(value: object, what: str) -> dict:
     """OTLP's [{key, value: AnyValue}] list as a dict of plain values."""
     out: dict = {}
-    for item in _list(value, what):
+    for item in value if value.__class__ is list else _list(value, what):
+        if item.__class__ is dict:  # the common cases first: a string, an integer
+            key = item.get("key")
+            v = item.get("value")
+            if key.__class__ is str and v.__class__ is dict and len(v) == 1:
+                x = v.get("stringValue")
+                if x.__class__ is str:
+                    out[key] = x
+                    continue
+                x = v.get("intValue")
+                if x.__class__ is str and x.isascii() and x.isdigit() and len(x) <= 18:
+                    out[key] = int(x)
+                    continue
         if item.__class__ is not dict or item.get("key").__class__ is not str:
             raise _Bad(f"{what}: an entry is not {{key, value}}")
         key = item["key"]

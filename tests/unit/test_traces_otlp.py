@@ -7,6 +7,7 @@ Expected numbers are recomputed here from the raw files with the standard librar
 from __future__ import annotations
 
 import base64
+import gc
 import io
 import json
 from collections import defaultdict
@@ -273,6 +274,23 @@ HOSTILE = {
     "attribute value not typed": (_request(_span(attributes=[{"key": "a", "value": 3}])),
                                   "attributes['a']: a int, not a typed value object"),
     "not a request": ({"hello": "world"}, "not an OTLP/JSON request (no resourceSpans)"),
+    # an id is checked once per request and remembered by its text: the same text is still checked for the
+    # size each place needs (a trace id is 16 bytes, a span id 8), whichever place it was met in first
+    "trace id text as parent id": (_request(_span(traceId="4" * 32),
+                                            _span(traceId="4" * 32, spanId="1" * 16, parentSpanId="4" * 32)),
+                                   f"spans[1]: parentSpanId '{'4' * 32}' is not a 8-byte id"),
+    "parent id text as trace id": (_request(_span(spanId="1" * 16, parentSpanId="5" * 16),
+                                            _span(traceId="5" * 16)),
+                                   f"spans[1]: traceId '{'5' * 16}' is not a 16-byte id"),
+    "full-width digits in intValue": (_request(_span(attributes=[{"key": "n",
+                                                                  "value": {"intValue": "１２"}}])),
+                                      "intValue '１２' is not a 64-bit integer"),
+    "intValue past 64 bits": (_request(_span(attributes=[{"key": "n", "value": {"intValue": "9" * 20}}])),
+                              f"intValue '{'9' * 20}' is not a 64-bit integer"),
+    # int() refuses more than 4,300 digits with a ValueError: an error naming the place, never a traceback
+    "a time of 5,000 digits": (_request(_span(startTimeUnixNano="9" * 5000)),
+                               f"startTimeUnixNano {'9' * 40}... is outside 0..2^64-1"),
+    "bool status code": (_request(_span(status={"code": True})), "status.code 'True' is not one of"),
 }
 
 
@@ -317,3 +335,92 @@ def test_cli_reads_collector_files_and_exits_2_on_a_bad_one(tmp_path: Path, monk
     assert code == 2
     assert "bad.jsonl: line 1: resourceSpans[0].scopeSpans[0].spans[0]: spanId 'zz'" in err.getvalue()
     assert "Traceback" not in err.getvalue()
+
+
+def test_integers_status_codes_and_kinds_in_every_shape(tmp_path: Path) -> None:
+    """The common shapes (read on a fast path) and the rarer ones give the values the OTLP spec says."""
+    attrs = [{"key": "gen_ai.usage.input_tokens", "value": {"intValue": "9223372036854775807"}},
+             {"key": "gen_ai.usage.output_tokens", "value": {"intValue": "-5"}},
+             {"key": "small", "value": {"intValue": "007"}},
+             {"key": "two keys", "value": {"intValue": "3", "unknownField": 1}}]
+    spans = [_span(traceId=f"{i + 1:032x}", status=status, kind=kind, attributes=attrs)
+             for i, (status, kind) in enumerate([({"code": 2}, 3), ({"code": 0}, 0), ({}, None),
+                                                 ({"code": 1, "message": "fine"}, "SPAN_KIND_SERVER"),
+                                                 ({"code": "STATUS_CODE_OK"}, 5)])]
+    path = _write(tmp_path, _request(*spans))
+    objs = [json.loads(line) for line in convert_lines([str(path)])]
+    assert [o["status"] for o in objs] == [{"status_code": "ERROR"}, {"status_code": "UNSET"},
+                                           {"status_code": "UNSET"},
+                                           {"status_code": "OK", "description": "fine"},
+                                           {"status_code": "OK"}]
+    assert [o["kind"] for o in objs] == ["CLIENT", "UNSPECIFIED", "UNSPECIFIED", "SERVER", "CONSUMER"]
+    assert objs[0]["attributes"]["gen_ai.usage.input_tokens"] == 2 ** 63 - 1
+    assert objs[0]["attributes"]["gen_ai.usage.output_tokens"] == -5
+    assert objs[0]["attributes"]["small"] == 7 and objs[0]["attributes"]["two keys"] == 3
+    pop = load_population([str(path)], label="b")
+    assert pop.outcome.tolist() == [0, -1, -1, 1, 1]  # ERROR fails, OK passes, unset says nothing
+
+
+def test_one_trace_across_lines_and_files_with_its_resource(tmp_path: Path) -> None:
+    """A trace's spans in two files and three requests are one trace: tokens summed, and the root's resource
+    attributes (whichever request carried the root) reach `where` and `fields`."""
+    tid, root = "ab" * 16, "cd" * 8
+
+    def chat(n: int, tokens: int) -> dict:
+        return _span(traceId=tid, spanId=f"{n:016x}", parentSpanId=root, name="chat",
+                     attributes=[{"key": "gen_ai.usage.input_tokens", "value": {"intValue": str(tokens)}}])
+
+    version = [{"key": "service.version", "value": {"stringValue": "2.1.0"}}]
+    other = _span(traceId="ef" * 16, spanId="12" * 8,
+                  attributes=[{"key": "app.task.id", "value": {"stringValue": "t-other"}}])
+    first = _write(tmp_path, _request(chat(1, 10), other), name="a.jsonl")
+    second = _write(tmp_path, _request(chat(2, 20)),
+                    _request(_span(traceId=tid, spanId=root, attributes=[
+                        {"key": "app.task.id", "value": {"stringValue": "t-7"}}]), resource=version),
+                    name="b.jsonl")
+    pop = load_population([str(first), str(second)], label="b", fields=FieldMap(task_id="app.task.id"),
+                          where=[parse_matcher("service.version=2.1.0")])
+    assert list(pop.trace_id) == [tid] and pop.task_names == ("t-7",)
+    assert pop.n_spans.tolist() == [3] and pop.input_tokens.tolist() == [30.0]
+
+
+def test_gen_ai_attributes_nested_as_kvlists_are_read_by_path(tmp_path: Path) -> None:
+    usage = {"kvlistValue": {"values": [{"key": "input_tokens", "value": {"intValue": "11"}},
+                                        {"key": "output_tokens", "value": {"intValue": "4"}}]}}
+    reasons = {"arrayValue": {"values": [{"stringValue": "length"}]}}
+    gen_ai = {"kvlistValue": {"values": [{"key": "usage", "value": usage},
+                                         {"key": "response", "value": {"kvlistValue": {"values": [
+                                             {"key": "finish_reasons", "value": reasons}]}}}]}}
+    path = _write(tmp_path, _request(_span(attributes=[{"key": "gen_ai", "value": gen_ai}])))
+    pop = load_population([str(path)], label="b")
+    assert pop.input_tokens.tolist() == [11.0] and pop.output_tokens.tolist() == [4.0]
+    assert pop.outcome.tolist() == [0]  # cut short by length
+
+
+@pytest.mark.parametrize("was_enabled", [True, False])
+def test_the_cycle_collector_is_as_it_was_after_a_load(was_enabled: bool, tmp_path: Path) -> None:
+    """Span files are read with the cycle collector paused; after the load, good or bad, it is as before."""
+    good = _write(tmp_path, _request(_span()), name="good.jsonl")
+    bad = _write(tmp_path, _request(_span()), {"hello": "world"}, name="bad.jsonl")
+    before = gc.isenabled()
+    (gc.enable if was_enabled else gc.disable)()
+    try:
+        load_population([str(good)], label="b")
+        assert gc.isenabled() is was_enabled
+        with pytest.raises(InputError):
+            load_population([str(bad)], label="b")
+        assert gc.isenabled() is was_enabled
+    finally:
+        (gc.enable if before else gc.disable)()
+
+
+def test_a_json_number_past_the_digit_limit_is_an_error_naming_the_line(tmp_path: Path) -> None:
+    """The JSON decoder raises a plain ValueError (not a JSONDecodeError) for an integer of more than 4,300
+    digits: it must be one error naming the file and line, not a traceback."""
+    path = _write(tmp_path, _request(_span()), name="x.jsonl")
+    with path.open("a") as f:
+        f.write('{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": '
+                + "9" * 5000 + "}]}]}]}\n")
+    with pytest.raises(InputError) as err:
+        load_population([str(path)], label="b")
+    assert "x.jsonl" in str(err.value) and "line 2: not valid JSON" in str(err.value)
