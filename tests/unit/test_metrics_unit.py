@@ -111,7 +111,7 @@ def test_success_rate_fields_and_z_significance() -> None:
     obs = make_metric("success_rate").compare(b, c)
     fv = obs.fields["success_rate_delta"]
     assert fv.value == -30.0 and fv.significant and obs.direction == Direction.DEGRADATION
-    assert obs.metadata["ci_method"] == "paired-tasks" and fv.ci[0] < -30 < fv.ci[1]
+    assert obs.metadata["ci_method"] == "cluster-tasks" and fv.ci[0] < -30 < fv.ci[1]  # issue 10: pooled CI
     assert obs.fields["success_rate"].value == 50.0
     assert obs.fields["success_rate_delta_mde"].value == fv.mde > 0
 
