@@ -71,7 +71,7 @@ class Decomposition:
         """The group's contribution as a % of the change (shares add up to 100); None when it is 0."""
         if self.change == 0:
             return None
-        share = self.contributions[group] / self.change * 100
+        share = self.contributions[group] / self.change * 100 + 0.0  # + 0.0: no "-0.0" for a zero share
         return share if math.isfinite(share) else None
 
 

@@ -23,8 +23,8 @@ def pop(label: str, rows: list[dict]) -> Population:
 
 
 def test_registry_and_fields() -> None:
-    assert DEFAULT_METRICS[0] == "success_rate" and DEFAULT_METRICS[-1] == "span_breakdown"
-    assert len(METRICS) == 10
+    assert DEFAULT_METRICS[0] == "success_rate" and DEFAULT_METRICS[-1] == "task_attribution"
+    assert len(METRICS) == 11  # Kalibra's ten, then task_attribution (issue 10)
     f = all_fields()
     for name in ("cost_delta_pct", "cost_delta_pct_lo", "cost_delta_pct_hi", "cost_delta_pct_mde",
                  "success_rate_delta_mde", "missing_tasks", "new_tasks", "span_regressions", "median_steps"):
