@@ -101,11 +101,10 @@ def _clip(lo: float, hi: float) -> tuple[float, float]:
     return max(-100.0, lo), min(100.0, hi)
 
 
-def _interval(point_pp: float, lo: float, hi: float, method: str, tasks: int, alpha: float) -> RateInterval:
-    """A RateInterval whose MDE is 2.80 standard errors, the standard error read from the width."""
-    se = (hi - lo) / (2 * D.norm_isf(alpha / 2))
-    return RateInterval(round(point_pp, 2), round(lo, 2), round(hi, 2), round(min(MDE_FACTOR * se, 200.0), 2),
-                        method, tasks)
+def _interval(point_pp: float, lo: float, hi: float, se_pp: float, method: str, tasks: int) -> RateInterval:
+    """A RateInterval whose MDE is 2.80 standard errors (as `newcombe` and `paired_tasks`)."""
+    mde = round(min(MDE_FACTOR * se_pp, 200.0), 2)
+    return RateInterval(round(point_pp, 2), round(lo, 2), round(hi, 2), mde, method, tasks)
 
 
 def _pooled_residuals(b_k: np.ndarray, b_n: np.ndarray, c_k: np.ndarray, c_n: np.ndarray) -> np.ndarray:
@@ -136,9 +135,11 @@ def pooled_interval(b_k: np.ndarray, b_n: np.ndarray, c_k: np.ndarray, c_n: np.n
         return base
     point = (ck / cn - bk / bn) * 100
     e = _pooled_residuals(b_k, b_n, c_k, c_n)
-    half = D.t_isf(alpha / 2, m - 1) * math.sqrt(m / (m - 1) * float(np.sum(e * e))) * 100
+    se = math.sqrt(m / (m - 1) * float(np.sum(e * e))) * 100
+    half = D.t_isf(alpha / 2, m - 1) * se
     lo, hi = _clip(min(point - half, base.lo), max(point + half, base.hi))
-    return _interval(point, lo, hi, "cluster-tasks", m, alpha)
+    se_newcombe = (base.hi - base.lo) / (2 * D.norm_isf(alpha / 2))
+    return _interval(point, lo, hi, max(se, se_newcombe), "cluster-tasks", m)
 
 
 def task_weighted_interval(b_k: np.ndarray, b_n: np.ndarray, c_k: np.ndarray, c_n: np.ndarray,
@@ -160,8 +161,9 @@ def task_weighted_interval(b_k: np.ndarray, b_n: np.ndarray, c_k: np.ndarray, c_
     point = float(np.mean(pc - pb)) * 100
     tb, tc = (b_k + 1) / (b_n + 2), (c_k + 1) / (c_n + 2)
     var = float(np.sum(tb * (1 - tb) / (b_n + 2) + tc * (1 - tc) / (c_n + 2))) / (m * m)
-    half = D.norm_isf(alpha / 2) * math.sqrt(var) * 100
-    return _interval(point, *_clip(point - half, point + half), "adjusted-wald", m, alpha)
+    se = math.sqrt(var) * 100
+    half = D.norm_isf(alpha / 2) * se
+    return _interval(point, *_clip(point - half, point + half), se, "adjusted-wald", m)
 
 
 @dataclass(frozen=True)

@@ -47,13 +47,14 @@ def test_the_issue_example_gets_a_pooled_ci_around_its_point_and_a_mix_shift_fla
     assert fv.ci == pytest.approx(((pooled - half) * 100, (pooled + half) * 100), abs=0.01)
     assert fv.ci[0] <= fv.value <= fv.ci[1] and not fv.significant
     assert obs.metadata["ci_95"] == fv.ci and obs.metadata["ci_method"] == "cluster-tasks"
+    assert fv.mde == pytest.approx(2.80 * half / t * 100, abs=0.01)  # 2.80 standard errors
 
     tw = obs.fields["task_weighted_success_rate_delta"]
     d = np.array([0.10] * 15 + [-0.50] * 10)
     tw_half = t * d.std(ddof=1) / 5
     assert tw.value == pytest.approx(weighted * 100, abs=0.005)
     assert tw.ci == pytest.approx(((weighted - tw_half) * 100, (weighted + tw_half) * 100), abs=0.01)
-    assert tw.significant and tw.ci[1] < 0
+    assert tw.significant and tw.ci[1] < 0 and tw.mde == pytest.approx(2.80 * tw_half / t * 100, abs=0.01)
     assert obs.fields["task_weighted_success_rate"].value == pytest.approx((15 * 95 + 10 * 40) / 25)
     assert obs.fields["task_weighted_success_rate_delta_lo"].value == tw.ci[0]
 
