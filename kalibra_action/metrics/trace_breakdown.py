@@ -166,20 +166,25 @@ def _rank(v: TaskVerdict) -> tuple:
     return group, v.p_regression if v.delta_pp < 0 else v.p_improvement, v.task_id
 
 
-def task_medians(pop: Population) -> dict[str, dict[str, float]]:
-    """{column: {task name: median per trace}} over the traces that measured the column."""
-    out = {}
-    for key, column in MEDIAN_COLUMNS.items():
-        med = group_medians(getattr(pop, column), pop.task, len(pop.task_names))
-        out[key] = {pop.task_names[i]: float(med[i]) for i in np.flatnonzero(np.isfinite(med)).tolist()}
-    return out
+class TaskMedians:
+    """Each task's median tokens, cost and duration per trace on one side (NaN: no trace measured it)."""
+
+    def __init__(self, pop: Population) -> None:
+        self.index = {name: i for i, name in enumerate(pop.task_names)}
+        self.columns = {key: group_medians(getattr(pop, column), pop.task, len(pop.task_names)).tolist()
+                        for key, column in MEDIAN_COLUMNS.items()}
+
+    def get(self, key: str, task: str) -> float | None:
+        i = self.index.get(task)
+        value = self.columns[key][i] if i is not None else math.nan
+        return None if math.isnan(value) else value
 
 
-def _medians_entry(task: str, b: dict[str, dict[str, float]], c: dict[str, dict[str, float]]) -> dict:
+def _medians_entry(task: str, b: TaskMedians, c: TaskMedians) -> dict:
     """The `medians` of one per_task item: each side's median and the % change (None when undefined)."""
     out = {}
     for key in MEDIAN_COLUMNS:
-        bm, cm = b[key].get(task), c[key].get(task)
+        bm, cm = b.get(key, task), c.get(key, task)
         out[key] = {"baseline": bm, "current": cm,
                     "delta_pct": pct_delta(bm, cm) if bm is not None and cm is not None else None}
     return out
@@ -187,7 +192,7 @@ def _medians_entry(task: str, b: dict[str, dict[str, float]], c: dict[str, dict[
 
 def _per_task_metadata(res: PerTaskResult, baseline: Population, current: Population) -> dict:
     ordered = sorted(res.tasks, key=_rank)
-    b_med, c_med = task_medians(baseline), task_medians(current)
+    b_med, c_med = TaskMedians(baseline), TaskMedians(current)
     return {
         "per_task": [{**v.as_dict(), "medians": _medians_entry(v.task_id, b_med, c_med)} for v in ordered],
         "fdr": res.fdr,
