@@ -1,8 +1,10 @@
 """Validate the verdict statistics by seeded simulation at the designs of statistics.md.
 
 Prints, beside Kalibra's naive per-task count: the false-flag rate of `significant_regressions > 0`
-with no change, power with three tasks dropping 30 pp, BCa coverage of the median change, and the
-paired success-rate CI width. Usage: python bench/stats_validation.py [--reps N] [--seed S]
+with no change, power with three tasks dropping 30 pp, BCa coverage of the median change, the
+task-weighted success-rate CI width, and the coverage of the per-task CI of a pass-rate change over a
+grid of run counts and rates (simulated, with its Monte-Carlo error, beside the exact value).
+Usage: python bench/stats_validation.py [--reps N] [--seed S] [--per-task-only]
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from kalibra_action.stats import distributions as D
 from kalibra_action.stats.bca import bca_median_pct
-from kalibra_action.stats.intervals import success_rate_interval
-from kalibra_action.stats.pertask import compare_tasks
+from kalibra_action.stats.intervals import mix_shift, newcombe_pp, pooled_interval, task_weighted_interval
+from kalibra_action.stats.pertask import compare_tasks, one_sided_p
 
 SPREAD = np.linspace(0.20, 0.95, 25)
 BIMODAL = np.concatenate([np.linspace(0.02, 0.15, 10), np.linspace(0.85, 0.99, 15)])
 NAMES = [f"task-{i:02d}" for i in range(25)]
+CI_RUNS = (3, 5, 10, 30, 100)  # runs a side of the per-task CI grid
+CI_RATES = (0.05, 0.2, 0.5, 0.8, 0.95)  # pass rates, every baseline × current pair
 
 
 def per_task_design(rng, rates, runs, reps, drop=()):
@@ -55,13 +60,81 @@ def bca_coverage(rng, reps, n=50, sigma=1.0, resamples=10_000):
 
 def paired_width(rng, reps, runs=5):
     widths = []
+    n = np.full(BIMODAL.size, runs)
     for _ in range(reps):
         bk, ck = rng.binomial(runs, BIMODAL), rng.binomial(runs, BIMODAL)
-        total = runs * BIMODAL.size
-        r = success_rate_interval(int(bk.sum()), total, int(ck.sum()), total, bk / runs, ck / runs,
-                                  tasks_match=True)
+        r = task_weighted_interval(bk, n, ck, n)
         widths.append(r.hi - r.lo)
     return float(np.mean(widths))
+
+
+MIX_RUNS = np.array([80] * 15 + [20] * 10)  # the issue's task mix: 15 easy tasks × 80 runs, 10 hard × 20
+MIX_BASE = np.array([0.85] * 15 + [0.90] * 10)
+
+
+def mix_coverage(rng, reps, drop):
+    """Coverage of the pooled and task-weighted CIs, each of its own true value, and the mix-shift flag
+    rate, on the issue's task mix with the hard tasks dropping by `drop` (0: no change anywhere)."""
+    cur = MIX_BASE - np.array([0.0] * 15 + [drop] * 10)
+    true_pooled = float(np.sum(MIX_RUNS * (cur - MIX_BASE)) / MIX_RUNS.sum()) * 100
+    true_weighted = float(np.mean(cur - MIX_BASE)) * 100
+    hits_p = hits_w = flags = 0
+    for _ in range(reps):
+        bk, ck = rng.binomial(MIX_RUNS, MIX_BASE), rng.binomial(MIX_RUNS, cur)
+        p = pooled_interval(bk, MIX_RUNS, ck, MIX_RUNS, tasks_match=True)
+        w = task_weighted_interval(bk, MIX_RUNS, ck, MIX_RUNS)
+        hits_p += p.lo <= true_pooled <= p.hi
+        hits_w += w.lo <= true_weighted <= w.hi
+        flags += mix_shift(bk, MIX_RUNS, ck, MIX_RUNS).flag
+    return hits_p / reps, hits_w / reps, flags / reps
+
+
+def task_ci_coverage(rng, n, pb, pc, reps):
+    """Simulated coverage of the per-task CI at n runs a side, true rates pb → pc."""
+    bk, ck = rng.binomial(n, pb, reps), rng.binomial(n, pc, reps)
+    lo, hi = newcombe_pp(bk, np.full(reps, n), ck, np.full(reps, n))
+    true = (pc - pb) * 100
+    return float(np.mean((lo <= true + 1e-9) & (true - 1e-9 <= hi)))
+
+
+def task_ci_exact(n, pb, pc):
+    """Exact coverage: every (k_b, k_c) table weighted by its binomial probability."""
+    k = np.arange(n + 1)
+    kb, kc = np.meshgrid(k, k, indexing="ij")
+    lo, hi = newcombe_pp(kb, np.full_like(kb, n), kc, np.full_like(kc, n))
+    true = (pc - pb) * 100
+    w = np.outer(D.binom_pmf(k, n, pb), D.binom_pmf(k, n, pc))
+    return float(np.sum(w * ((lo <= true + 1e-9) & (true - 1e-9 <= hi))))
+
+
+def test_agreement(n):
+    """Share of tables (k_b, k_c) at n runs a side, weighted as under no change at rate 0.5, where "the
+    CI lies below 0" and "one-sided exact p < 0.025" disagree (the same 2.5 % tail)."""
+    k = np.arange(n + 1)
+    kb, kc = (x.ravel() for x in np.meshgrid(k, k, indexing="ij"))
+    _, hi = newcombe_pp(kb, np.full_like(kb, n), kc, np.full_like(kc, n))
+    p = np.array([one_sided_p(int(b), n, int(c), n) for b, c in zip(kb, kc, strict=True)])
+    w = np.outer(D.binom_pmf(k, n, 0.5), D.binom_pmf(k, n, 0.5)).ravel()
+    return float(np.sum(w * ((hi < 0) != (p < 0.025)))), float(np.mean((hi < 0) != (p < 0.025)))
+
+
+def per_task_ci_table(rng, reps):
+    """One row per run count: mean, min and max coverage over the rate pairs, simulated and exact."""
+    print(f"| runs a side | simulated coverage, mean of {len(CI_RATES) ** 2} rate pairs | "
+          "min – max (simulated) | exact mean | exact min | disagrees with exact test |")
+    print("|---|---|---|---|---|---|")
+    for n in CI_RUNS:
+        sims, exact = [], []
+        for pb in CI_RATES:
+            for pc in CI_RATES:
+                sims.append(task_ci_coverage(rng, n, pb, pc, reps))
+                exact.append(task_ci_exact(n, pb, pc))
+        sims_a = np.array(sims)
+        se = float(np.sqrt(np.sum(sims_a * (1 - sims_a) / reps)) / sims_a.size)
+        weighted, tables = test_agreement(n) if n <= 30 else (float("nan"), float("nan"))
+        agree = f"{weighted:.1%} (of tables {tables:.1%})" if n <= 30 else "not run (Boschloo at n=100: slow)"
+        print(f"| {n} | {sims_a.mean():.1%} ± {se:.2%} | {sims_a.min():.1%} – {sims_a.max():.1%} | "
+              f"{np.mean(exact):.1%} | {min(exact):.1%} | {agree} |")
 
 
 def main() -> None:
@@ -69,9 +142,15 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=20_000, help="repetitions per per-task design")
     ap.add_argument("--bca-reps", type=int, default=4000, help="repetitions for BCa coverage")
     ap.add_argument("--seed", type=int, default=20261126)
+    ap.add_argument("--ci-reps", type=int, default=4000, help="repetitions per cell of the per-task CI grid")
+    ap.add_argument("--per-task-only", action="store_true", help="only the per-task CI coverage table")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     t0 = time.time()
+    per_task_ci_table(rng, args.ci_reps)
+    print(f"\n{args.ci_reps} repetitions per cell, seed {args.seed}, {time.time() - t0:.0f} s\n")
+    if args.per_task_only:
+        return
     rows = []
     designs = (("25 tasks × 10 runs, spread", SPREAD, 10), ("25 tasks × 5 runs, spread", SPREAD, 5),
                ("25 tasks × 10 runs, bimodal", BIMODAL, 10))
@@ -92,8 +171,17 @@ def main() -> None:
     se = (cov * (1 - cov) / args.bca_reps) ** 0.5
     rows.append(("BCa median change, lognormal σ=1, n=50", f"coverage = {cov:.1%} ± {se:.1%}",
                  "Kalibra percentile 95.6 %", "94–96 %"))
+    mix_reps = max(args.reps // 10, 100)
+    for drop in (0.0, 0.5):
+        cp, cw, fl = mix_coverage(rng, mix_reps, drop)
+        se = (0.95 * 0.05 / mix_reps) ** 0.5
+        what = "no change" if drop == 0 else f"hard tasks −{drop * 100:.0f} pp"
+        rows.append((f"pooled / task-weighted CI, 15 × 80 + 10 × 20 runs, {what}",
+                     f"coverage {cp:.1%} / {cw:.1%} (± {se:.1%}); mix shift flagged {fl:.1%}",
+                     "before issue 10 the pooled point had the task-weighted interval",
+                     "≥ 95 %; flag ≈ 5 % / ≫"))
     width = paired_width(rng, args.reps)
-    rows.append(("paired success-rate CI, bimodal 25 × 5", f"mean width = {width:.1f} pp",
+    rows.append(("task-weighted success-rate CI, bimodal 25 × 5", f"mean width = {width:.1f} pp",
                  "unpaired ≈ 24.4 pp", "≤ 14 pp"))
     print("| design | ours | Kalibra / reference | target |\n|---|---|---|---|")
     for r in rows:

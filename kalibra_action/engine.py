@@ -20,7 +20,7 @@ MIN_TRACES = 30
 MAX_SIZE_RATIO = 10
 FAMILYWISE_MIN_GATES = 3
 # Per-item breakdowns inform but do not drive the overall direction (as in Kalibra).
-ROLLUP_EXCLUDE = frozenset({"trace_breakdown", "span_breakdown"})
+ROLLUP_EXCLUDE = frozenset({"trace_breakdown", "span_breakdown", "task_attribution"})
 
 
 @dataclass(frozen=True)

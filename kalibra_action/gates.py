@@ -1,7 +1,9 @@
 """Quality gates: parse `field OP number` and decide pass / fail / inconclusive.
 
 Verdict policy (docs/statistics.md, "Gates"):
-- no value for the field → FAIL, naming what is missing (never a silent pass);
+- no value for the field → FAIL, naming what is missing (never a silent pass); except a field whose
+  None means "nothing to gate" (FieldValue.vacuous, e.g. savings_from_regressed_pct when nothing fell):
+  PASS, with that reason as the gate's warning;
 - untested field (totals, counts, CI bounds, MDEs) → plain comparison;
 - tested field (a significance-tested change): the point value satisfies the threshold → PASS;
   otherwise a significant change → FAIL, a non-significant one → INCONCLUSIVE, which the
@@ -173,6 +175,8 @@ def evaluate_gate(gate: Gate, fv: FieldValue | None, *, on_inconclusive: str = D
         value = None
     if value is None:
         missing = (fv.missing if fv is not None else None) or f"no metric produced '{gate.field}'"
+        if fv is not None and fv.vacuous:
+            return result(GateStatus.PASS, True, f"no value for {gate.field}: {missing}; nothing to gate")
         return result(GateStatus.FAIL, False, f"no data for {gate.field}: {missing}")
     assert fv is not None
     if _OPS[gate.op](value, gate.threshold):

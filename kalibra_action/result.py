@@ -21,6 +21,8 @@ class FieldValue:
     value is None when there is no data; missing says what is missing.
     tested: the field is a significance-tested change (Kalibra's *_delta* fields);
     significant then tells whether the change is distinguishable from zero.
+    vacuous: a None value means "nothing to gate" rather than missing data (e.g. the share of a fall in
+    tokens when tokens did not fall), so a gate on it passes, saying why.
     """
 
     value: float | None
@@ -29,6 +31,7 @@ class FieldValue:
     ci: tuple[float, float] | None = None
     mde: float | None = None
     missing: str | None = None
+    vacuous: bool = False
 
 
 @dataclass

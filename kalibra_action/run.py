@@ -207,7 +207,8 @@ def execute(req: RunRequest, *, status: Status | None = None) -> Result:
                            seed=req.seed if req.seed is not None else config.seed),
         on_inconclusive=req.on_inconclusive or config.on_inconclusive,
         metric_config={"trace_breakdown": {"fdr": config.fdr, "max_tasks": sides[0].limits.max_tasks},
-                       "span_breakdown": {"max_span_names": sides[0].limits.max_span_names}},
+                       "span_breakdown": {"max_span_names": sides[0].limits.max_span_names},
+                       "task_attribution": {"fdr": config.fdr}},
     )
     result = compare(baseline, current, options)
     result.warnings[:0] = [f"{config.path}: {w}" for w in config.warnings]

@@ -1,4 +1,5 @@
-"""The ten metrics, in Kalibra's default order, and helpers to build them by name."""
+"""The metrics: Kalibra's ten in its default order, then ours (task_attribution); helpers to build them by
+name."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ from kalibra_action.metrics.error_rate import ErrorRateMetric
 from kalibra_action.metrics.span_breakdown import SpanBreakdownMetric
 from kalibra_action.metrics.steps import StepsMetric
 from kalibra_action.metrics.success_rate import SuccessRateMetric
+from kalibra_action.metrics.task_attribution import TaskAttributionMetric
 from kalibra_action.metrics.token_efficiency import TokenEfficiencyMetric
 from kalibra_action.metrics.token_usage import TokenUsageMetric
 from kalibra_action.metrics.trace_breakdown import TraceBreakdownMetric
 
 METRICS: dict[str, type[Metric]] = {m.name: m for m in (
     SuccessRateMetric, CostMetric, DurationMetric, StepsMetric, ErrorRateMetric, TokenUsageMetric,
-    TokenEfficiencyMetric, CostQualityMetric, TraceBreakdownMetric, SpanBreakdownMetric)}
+    TokenEfficiencyMetric, CostQualityMetric, TraceBreakdownMetric, SpanBreakdownMetric,
+    TaskAttributionMetric)}
 DEFAULT_METRICS: tuple[str, ...] = tuple(METRICS)
 
 

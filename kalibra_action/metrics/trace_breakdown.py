@@ -9,6 +9,9 @@ a one-sided exact test (Boschloo, Fisher above 100 runs a side) and Benjamini–
 configured false discovery rate (`fdr`, default 0.10) — `pertask.compare_tasks`. Fields
 significant_regressions / significant_improvements / expected_regressions (naive regressions expected
 by chance) / untestable_tasks (tasks whose run counts can never reach significance).
+
+Issue 10: each `per_task` item also carries the 95 % CI of its change (`delta_ci_pp`, `ci_method`) and
+the task's median tokens, cost and duration per trace on each side with their % change (`medians`).
 """
 
 from __future__ import annotations
@@ -22,8 +25,12 @@ from kalibra_action.metrics._common import no_data, plain_field
 from kalibra_action.metrics.base import FieldSpec, Metric
 from kalibra_action.metrics.success_rate import task_rates
 from kalibra_action.result import Direction, Observation
-from kalibra_action.stats import PerTaskResult, TaskVerdict, compare_tasks
+from kalibra_action.stats import PerTaskResult, TaskVerdict, compare_tasks, pct_delta
+from kalibra_action.stats.decompose import group_medians
 from kalibra_action.traces.population import Population
+
+# The per-trace columns whose per-task medians each per_task item shows.
+MEDIAN_COLUMNS = {"tokens": "tokens", "cost": "cost", "duration": "duration"}
 
 
 class TraceBreakdownMetric(Metric):
@@ -109,7 +116,7 @@ class TraceBreakdownMetric(Metric):
             metadata={"regressions": regressions, "improvements": improvements,
                       "n_regressions": n_reg, "n_improvements": n_imp, "n_unchanged": unchanged,
                       "missing": missing, "new": new, "n_missing": len(missing_ids),
-                      "n_new": len(new_ids), **_per_task_metadata(res),
+                      "n_new": len(new_ids), **_per_task_metadata(res, baseline, current),
                       "truncated": {"max_tasks": cap} if truncated else None},
             warnings=warnings, fields=fields,
         )
@@ -159,10 +166,35 @@ def _rank(v: TaskVerdict) -> tuple:
     return group, v.p_regression if v.delta_pp < 0 else v.p_improvement, v.task_id
 
 
-def _per_task_metadata(res: PerTaskResult) -> dict:
+class TaskMedians:
+    """Each task's median tokens, cost and duration per trace on one side (NaN: no trace measured it)."""
+
+    def __init__(self, pop: Population) -> None:
+        self.index = {name: i for i, name in enumerate(pop.task_names)}
+        self.columns = {key: group_medians(getattr(pop, column), pop.task, len(pop.task_names)).tolist()
+                        for key, column in MEDIAN_COLUMNS.items()}
+
+    def get(self, key: str, task: str) -> float | None:
+        i = self.index.get(task)
+        value = self.columns[key][i] if i is not None else math.nan
+        return None if math.isnan(value) else value
+
+
+def _medians_entry(task: str, b: TaskMedians, c: TaskMedians) -> dict:
+    """The `medians` of one per_task item: each side's median and the % change (None when undefined)."""
+    out = {}
+    for key in MEDIAN_COLUMNS:
+        bm, cm = b.get(key, task), c.get(key, task)
+        out[key] = {"baseline": bm, "current": cm,
+                    "delta_pct": pct_delta(bm, cm) if bm is not None and cm is not None else None}
+    return out
+
+
+def _per_task_metadata(res: PerTaskResult, baseline: Population, current: Population) -> dict:
     ordered = sorted(res.tasks, key=_rank)
+    b_med, c_med = TaskMedians(baseline), TaskMedians(current)
     return {
-        "per_task": [v.as_dict() for v in ordered],
+        "per_task": [{**v.as_dict(), "medians": _medians_entry(v.task_id, b_med, c_med)} for v in ordered],
         "fdr": res.fdr,
         "n_tested": res.n_tasks,
         "significant_regressions": [v.task_id for v in ordered if v.verdict == "regressed"],

@@ -3,7 +3,8 @@
 - `bootstrap`: % change, medians and means, the pooled z-test, the seeded fast bootstrap with percentile
   and BCa intervals;
 - `bca`: the BCa pieces (bias correction, jackknife acceleration, adjusted levels);
-- `intervals`: intervals for a change in success rate (paired over tasks, Newcombe);
+- `intervals`: intervals for a change in success rate (per task, pooled, task-weighted) and the
+  mix-shift test;
 - `paired`: the paired per-task geometric-mean ratio of a continuous metric;
 - `pertask`: one-sided exact tests per task with Benjamini–Hochberg;
 - `distributions`: the normal, t, binomial, Fisher and Boschloo routines (numpy only; scipy is the
@@ -24,12 +25,21 @@ from kalibra_action.stats.bootstrap import (
     total,
     two_proportion_z,
 )
-from kalibra_action.stats.intervals import MIN_TASKS, newcombe, success_rate_interval
+from kalibra_action.stats.intervals import (
+    MIN_TASKS,
+    MixShift,
+    mix_shift,
+    newcombe,
+    newcombe_pp,
+    pooled_interval,
+    task_weighted_interval,
+)
 from kalibra_action.stats.paired import RatioInterval, paired_ratio, task_log_means
 from kalibra_action.stats.pertask import PerTaskResult, TaskVerdict, compare_tasks
 
 __all__ = [
     "MIN_TASKS",
+    "MixShift",
     "PerTaskResult",
     "RatioInterval",
     "TaskVerdict",
@@ -39,11 +49,14 @@ __all__ = [
     "mde_from_ci",
     "mean",
     "median",
+    "mix_shift",
     "newcombe",
+    "newcombe_pp",
     "paired_ratio",
     "pct_delta",
-    "success_rate_interval",
+    "pooled_interval",
     "task_log_means",
+    "task_weighted_interval",
     "total",
     "two_proportion_z",
 ]

@@ -4,7 +4,10 @@ Kalibra counts a task as regressed when its pass rate drops at all, which with n
 about a third of the tasks. Here each task gets a one-sided exact test (Boschloo, Fisher above
 `fisher_above` runs a side), results cached by the 2×2 counts, and the p-values are adjusted with
 Benjamini–Hochberg (Boschloo 1970; Benjamini & Hochberg 1995). Tasks whose run counts cannot reach
-significance on their own are reported as untestable, not as passed.
+significance on their own are reported as untestable, not as passed. Each task's change gets Newcombe's
+hybrid score interval (`intervals.newcombe_pp`, `PER_TASK_CI`): a score interval like the test's
+statistic, closed-form so 10,000 tasks cost milliseconds (an exact unconditional interval needs a
+search over the nuisance rate per bound and table).
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from functools import lru_cache
 import numpy as np
 
 from kalibra_action.stats import distributions as D
+from kalibra_action.stats.intervals import newcombe_pp
 
+PER_TASK_CI = "newcombe-hybrid"
 POWER_Z = 0.8416212335729143  # z for 80 % power
 
 
@@ -85,6 +90,7 @@ class TaskVerdict:
     verdict: str  # "regressed" | "improved" | "unchanged" | "untestable"
     naive: str  # Kalibra's rule: "regressed" | "improved" | "unchanged"
     untestable: bool = False  # even all-pass → all-fail could not be significant on its own
+    ci_pp: tuple[float, float] | None = None  # 95 % CI of delta_pp (PER_TASK_CI); None: a side has no runs
 
     def as_dict(self) -> dict:
         return {
@@ -97,6 +103,8 @@ class TaskVerdict:
             "verdict": self.verdict,
             "naive": self.naive,
             "untestable": self.untestable,
+            "delta_ci_pp": list(self.ci_pp) if self.ci_pp is not None else None,
+            "ci_method": PER_TASK_CI,
         }
 
 
@@ -148,12 +156,13 @@ def compare_tasks(names: list[str], b_k: np.ndarray, b_n: np.ndarray, c_k: np.nd
     code = np.where(q_reg <= fdr, 0, np.where(q_imp <= fdr, 1, np.where(untestable, 2, 3)))
     order = rank_order(code, delta, np.where(delta < 0, p_reg, p_imp))
     chosen = np.arange(m) if keep is None or m <= keep else order[:keep]
+    cis = _task_cis(table[chosen])
     verdicts = tuple(
         TaskVerdict(names[i], int(b_k[i]), int(b_n[i]), int(c_k[i]), int(c_n[i]), float(delta[i]),
                     float(p_reg[i]), float(p_imp[i]), float(q_reg[i]), float(q_imp[i]), _VERDICTS[code[i]],
                     "regressed" if delta[i] < 0 else "improved" if delta[i] > 0 else "unchanged",
-                    bool(untestable[i]))
-        for i in chosen.tolist())
+                    bool(untestable[i]), ci)
+        for i, ci in zip(chosen.tolist(), cis, strict=True))
     n_untestable = int(untestable.sum())
     needed = None
     if n_untestable:
@@ -167,6 +176,15 @@ def compare_tasks(names: list[str], b_k: np.ndarray, b_n: np.ndarray, c_k: np.nd
         runs_for_30pp=needed, n_tasks=m,
         untestable_ids=tuple(names[i] for i in np.flatnonzero(untestable)[:cap].tolist()),
     )
+
+
+def _task_cis(table: np.ndarray) -> list[tuple[float, float] | None]:
+    """The 95 % CI (pp) of each row's change (b_k, b_n, c_k, c_n); None for a row with a side of 0 runs."""
+    ok = (table[:, 1] > 0) & (table[:, 3] > 0)
+    n = np.where(ok[:, None], table, 1)  # placeholders keep the vector maths finite; dropped below
+    lo, hi = newcombe_pp(n[:, 0], n[:, 1], n[:, 2], n[:, 3])
+    rows = zip(lo.tolist(), hi.tolist(), ok.tolist(), strict=True)
+    return [(a, b) if good else None for a, b, good in rows]
 
 
 def rank_order(code: np.ndarray, delta: np.ndarray, p: np.ndarray) -> np.ndarray:

@@ -119,7 +119,8 @@ def test_50k_tasks_give_a_bounded_report_that_says_it_is_capped(tmp_path: Path) 
                      cwd=tmp_path, timeout=300)
     assert r["rc"] == 0, r["stderr"]
     report = tmp_path / "report.json"
-    assert report.stat().st_size < 12 << 20, f"{report.stat().st_size:,} bytes"  # ~850 B a kept task
+    # ~1.5 KB a kept task (counts, p, q, verdict, and since issue 10 its CI and median tokens/cost/duration)
+    assert report.stat().st_size < 16 << 20, f"{report.stat().st_size:,} bytes"
     tb = json.loads(report.read_text())["metrics"]["trace_breakdown"]
     md = tb["metadata"]
     assert md["truncated"] == {"max_tasks": 10_000}

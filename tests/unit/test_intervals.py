@@ -1,11 +1,17 @@
-"""Success-rate intervals: Wilson, Newcombe, paired over tasks — coverage and width by simulation."""
+"""Success-rate intervals: Wilson, Newcombe, pooled, task-weighted — coverage and width by simulation."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from kalibra_action.stats.intervals import newcombe, paired_tasks, success_rate_interval, wilson
+from kalibra_action.stats.intervals import (
+    newcombe,
+    paired_tasks,
+    pooled_interval,
+    task_weighted_interval,
+    wilson,
+)
 
 
 def test_wilson_matches_the_textbook_example():
@@ -34,8 +40,8 @@ def test_paired_interval_covers_and_is_narrower_than_unpaired_on_bimodal_tasks()
     reps = 400
     for _ in range(reps):
         bk, ck = rng.binomial(runs, p), rng.binomial(runs, p)
-        r = success_rate_interval(int(bk.sum()), 25 * runs, int(ck.sum()), 25 * runs, bk / runs, ck / runs,
-                                  tasks_match=True)
+        n = np.full(25, runs)
+        r = task_weighted_interval(bk, n, ck, n)
         assert r is not None and r.method == "paired-tasks"
         covered += r.lo <= 0 <= r.hi
         widths_paired.append(r.hi - r.lo)
@@ -46,13 +52,15 @@ def test_paired_interval_covers_and_is_narrower_than_unpaired_on_bimodal_tasks()
     assert np.mean(widths_paired) < 0.75 * np.mean(widths_newcombe)
 
 
-def test_few_tasks_or_unmatched_tasks_fall_back_to_newcombe():
-    rates = np.array([0.5, 0.6, 0.7])
-    r = success_rate_interval(9, 15, 8, 15, rates, rates, tasks_match=True)
+def test_pooled_interval_falls_back_to_newcombe_for_few_or_unmatched_tasks():
+    k, n = np.array([3, 3, 3]), np.array([5, 5, 5])
+    r = pooled_interval(k, n, np.array([2, 3, 3]), n, tasks_match=True)
+    assert r is not None and r.method == "newcombe" and (r.lo, r.hi) == (newcombe(9, 15, 8, 15).lo,
+                                                                          newcombe(9, 15, 8, 15).hi)
+    k12, n12 = np.full(12, 1), np.full(12, 1)
+    r = pooled_interval(k12, n12, k12, n12, tasks_match=False)
     assert r is not None and r.method == "newcombe"
-    r = success_rate_interval(9, 15, 8, 15, np.ones(12), np.ones(12), tasks_match=False)
-    assert r is not None and r.method == "newcombe"
-    assert success_rate_interval(0, 0, 1, 2) is None
+    assert pooled_interval(np.zeros(2), np.zeros(2), np.ones(2), np.full(2, 2), tasks_match=True) is None
 
 
 def test_paired_mde_is_2_8_standard_errors():

@@ -96,11 +96,14 @@ def test_no_common_task_leaves_the_per_task_fields_without_data() -> None:
     assert fv.value is None and "no task" in fv.missing
 
 
-def test_success_rate_interval_is_paired_when_tasks_match_else_newcombe() -> None:
+def test_success_rate_interval_is_clustered_when_tasks_match_else_newcombe() -> None:
+    # Issue 10: the pooled change's CI is cluster-robust over tasks (the paired t-interval now belongs to
+    # the task-weighted change, task_weighted_ci_method).
     rng = np.random.default_rng(8)
     b = outcomes("b", RATES, 8, rng)
     paired = make_metric("success_rate").compare(b, outcomes("c", RATES, 8, rng))
-    assert paired.metadata["ci_method"] == "paired-tasks" and paired.metadata["ci_tasks"] == 25
+    assert paired.metadata["ci_method"] == "cluster-tasks" and paired.metadata["ci_tasks"] == 25
+    assert paired.metadata["task_weighted_ci_method"] == "paired-tasks"
     fv = paired.fields["success_rate_delta"]
     assert fv.ci == paired.metadata["ci_95"]
     assert paired.fields["success_rate_delta_lo"].value == fv.ci[0] < fv.value < fv.ci[1]

@@ -23,8 +23,8 @@ def pop(label: str, rows: list[dict]) -> Population:
 
 
 def test_registry_and_fields() -> None:
-    assert DEFAULT_METRICS[0] == "success_rate" and DEFAULT_METRICS[-1] == "span_breakdown"
-    assert len(METRICS) == 10
+    assert DEFAULT_METRICS[0] == "success_rate" and DEFAULT_METRICS[-1] == "task_attribution"
+    assert len(METRICS) == 11  # Kalibra's ten, then task_attribution (issue 10)
     f = all_fields()
     for name in ("cost_delta_pct", "cost_delta_pct_lo", "cost_delta_pct_hi", "cost_delta_pct_mde",
                  "success_rate_delta_mde", "missing_tasks", "new_tasks", "span_regressions", "median_steps"):
@@ -111,7 +111,7 @@ def test_success_rate_fields_and_z_significance() -> None:
     obs = make_metric("success_rate").compare(b, c)
     fv = obs.fields["success_rate_delta"]
     assert fv.value == -30.0 and fv.significant and obs.direction == Direction.DEGRADATION
-    assert obs.metadata["ci_method"] == "paired-tasks" and fv.ci[0] < -30 < fv.ci[1]
+    assert obs.metadata["ci_method"] == "cluster-tasks" and fv.ci[0] < -30 < fv.ci[1]  # issue 10: pooled CI
     assert obs.fields["success_rate"].value == 50.0
     assert obs.fields["success_rate_delta_mde"].value == fv.mde > 0
 

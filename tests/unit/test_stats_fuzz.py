@@ -114,7 +114,8 @@ def test_rate_intervals_and_per_task_tests_take_any_counts(rows):
     tables = [(min(bk, bn), bn, min(ck, cn), cn) for bk, bn, ck, cn in rows]
     for bk, bn, ck, cn in tables:
         assert_finite(two_proportion_z(bn, bk, cn, ck))
-        assert_finite(intervals.success_rate_interval(bk, bn, ck, cn))
+        one = [np.array([x]) for x in (bk, bn, ck, cn)]
+        assert_finite(intervals.pooled_interval(*one, tasks_match=True))
         assert_finite(intervals.wilson(bk, bn))
     usable = [t for t in tables if t[1] and t[3]]
     if usable:
@@ -124,6 +125,10 @@ def test_rate_intervals_and_per_task_tests_take_any_counts(rows):
         b_rates = cols[0] / cols[1]
         c_rates = cols[2] / cols[3]
         assert_finite(intervals.paired_tasks(b_rates, c_rates), "paired_tasks")
+        assert_finite(intervals.pooled_interval(*cols, tasks_match=True), "pooled_interval")
+        assert_finite(intervals.task_weighted_interval(*cols), "task_weighted_interval")
+        assert_finite(intervals.mix_shift(*cols), "mix_shift")
+        assert_finite(intervals.newcombe_pp(*cols), "newcombe_pp")
     assert_finite(D.false_discovery_control(np.array([p for p in np.linspace(0, 1, len(rows))])))
 
 
