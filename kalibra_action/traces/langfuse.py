@@ -1,8 +1,8 @@
 """Langfuse observations and scores (the public API's wire JSON: a page `{"data": [...], "meta": ...}`, or
 one object a line) as Kalibra flat traces, the scores joined from any of the side's files.
 
-One trace per root observation (no `parentObservationId`), with every observation of its `traceId` in the
-same file as a span:
+One trace per root observation (no `parentObservationId`), with every observation of its `traceId` as a
+span, from any file of the side (an export split over pages, files or a directory joins up):
 - task: the root's `metadata.dataset_item_id` (or `datasetItemId`: the dataset item, in a dataset run),
   else the trace's name (`traceName`, else the root's `name`);
 - outcome: the trace's scores of one name (the only name on the side, else `read: outcome_annotation` /
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from kalibra_action.traces.registry import ReadOptions
 
 NAME = "langfuse"
+TITLE = "Langfuse"
 PIPELINE = "flat"
 SELECTORS = ("release",)
 
@@ -90,33 +91,55 @@ def auxiliary(tf: TraceFile) -> bool:
     return row is not None and _kind_of_line(row) == SCORE
 
 
+def explain_empty(tf: TraceFile) -> str | None:
+    """What a Langfuse file without traces holds, and what to give with it."""
+    if auxiliary(tf):
+        return (f"this looks like {TITLE} scores only (no observations on this side): give the observations "
+                "export too (a side's files are joined: e.g. path: \"lf/baseline.*\")")
+    return (f"this looks like {TITLE} observations, but no root observation (one without "
+            "parentObservationId) on this side: give the whole export")
+
+
 def objects(tf: TraceFile, options: ReadOptions, warnings: list[str]) -> Iterator[tuple[str, dict]]:
-    return joined_objects(tf, (tf,), options, warnings)
+    return joined_objects(tf, registry.Side((tf,)), options, warnings)
 
 
-def joined_objects(tf: TraceFile, side: Sequence[TraceFile], options: ReadOptions,
+def joined_objects(tf: TraceFile, side: registry.Side, options: ReadOptions,
                    warnings: list[str]) -> Iterator[tuple[str, dict]]:
-    """The traces of the observations in `tf`, with the scores found in any file of the side."""
-    observations = [(loc, row) for loc, row, kind in _records(tf, warnings) if kind == OBSERVATION]
-    if not observations:
-        return
-    scores = [(other, loc, row) for other in side for loc, row, kind in _records(other, warnings)
-              if kind == SCORE]
-    for other, location, row in scores:
-        if not isinstance(row.get("name"), str):
-            shown = native.show(row.get("name"))
-            raise registry.reader_error(other, location, f"{NAME} score: name is {shown}, not text")
-    name = native.choose_score(tf, (row["name"] for _, _, row in scores),
-                               options.outcome_annotation or options.scorer, "score name", NAME)
-    if name is None:
-        warnings.append(f"{tf.name}: no {NAME} scores among the side's files, so no trace has an outcome "
-                        "(give the scores file too)")
-    threshold = native.score_threshold(options)
-    by_trace_scores = _scores(scores, name)
-    for position, trace, root, group in native.rooted_traces(
-            tf, observations, trace_key="traceId", is_root=lambda row: not row.get("parentObservationId"),
-            what=f"{NAME} observation", warnings=warnings):
-        yield root[0], _trace(tf, root, group, by_trace_scores.get(trace, []), threshold, position)
+    """The traces whose root observation is in `tf`, with their observations and scores from any file of
+    the side (joined once for the whole side)."""
+    join = side.once(NAME, lambda: _Join(side, options, warnings))
+    for position, trace, root, group in join.traces.get(tf.path, ()):
+        yield root[1], _trace(root, group, join.scores.get(trace, []), join.threshold, position)
+
+
+class _Join:
+    """The side's observations grouped into traces (by the file of their root), and its scores."""
+
+    def __init__(self, side: Sequence[TraceFile], options: ReadOptions, warnings: list[str]) -> None:
+        observations: list[native.Record] = []
+        scores: list[native.Record] = []
+        for other in side:
+            for location, row, kind in _records(other, warnings):
+                (observations if kind == OBSERVATION else scores).append((other, location, row))
+        self.traces: dict[object, list] = defaultdict(list)
+        if not observations:
+            return
+        for other, location, row in scores:
+            if not isinstance(row.get("name"), str):
+                shown = native.show(row.get("name"))
+                raise registry.reader_error(other, location, f"{NAME} score: name is {shown}, not text")
+        name = native.choose_score(side[0], (row["name"] for _, _, row in scores),
+                                   options.outcome_annotation or options.scorer, "score name", NAME)
+        if name is None:
+            warnings.append(f"{native.files_named(observations)}: no {NAME} scores among the side's files, "
+                            "so no trace has an outcome (give the scores file too)")
+        self.threshold = native.score_threshold(options)
+        self.scores = _scores(scores, name)
+        for position, trace, root, group in native.rooted_traces(
+                observations, trace_key="traceId", is_root=lambda row: not row.get("parentObservationId"),
+                what=f"{NAME} observation", warnings=warnings):
+            self.traces[root[0].path].append((position, trace, root, group))
 
 
 def _records(tf: TraceFile, warnings: list[str]) -> Iterator[tuple[str, dict, str]]:
@@ -148,7 +171,7 @@ def _page(tf: TraceFile, page: dict, prefix: str) -> Iterator[tuple[str, dict, s
         yield location, item, kind
 
 
-def _scores(scores: list[tuple[TraceFile, str, dict]], name: str | None) -> dict[str, list[float]]:
+def _scores(scores: list[native.Record], name: str | None) -> dict[str, list[float]]:
     """traceId → the values of the chosen score name (numeric `value`; booleans count as 1/0)."""
     out: dict[str, list[float]] = defaultdict(list)
     for other, location, row in scores:
@@ -164,9 +187,9 @@ def _scores(scores: list[tuple[TraceFile, str, dict]], name: str | None) -> dict
     return out
 
 
-def _trace(tf: TraceFile, root_at: tuple[str, dict], group: list[tuple[str, dict]], scores: list[float],
-           threshold: float, position: int) -> dict:
-    location, root = root_at
+def _trace(root_at: native.Record, group: list[native.Record], scores: list[float], threshold: float,
+           position: int) -> dict:
+    tf, location, root = root_at
 
     def fail(message: str) -> Exception:
         return registry.reader_error(tf, location, f"{NAME} observation: {message}")
@@ -178,7 +201,7 @@ def _trace(tf: TraceFile, root_at: tuple[str, dict], group: list[tuple[str, dict
     if not task:
         raise fail("no metadata.dataset_item_id and no trace name: nothing tells which task this is")
     errored = root.get("level") == "ERROR"
-    spans, leaf_values = _spans(tf, group)
+    spans, leaf_values = _spans(group)
     start = native.iso_ns(root.get("startTime"), "startTime", fail)
     end = native.iso_ns(root.get("endTime"), "endTime", fail)
     latency = native.amount(root.get("latency"), "latency", _MAX_LATENCY_S, fail)
@@ -221,12 +244,12 @@ def _values(obs: dict, fail) -> dict:
             "cost": native.amount(cost, "cost", native.MAX_COST, fail, decimal_text=True)}
 
 
-def _spans(tf: TraceFile, group: list[tuple[str, dict]]) -> tuple[list[dict], bool]:
+def _spans(group: list[native.Record]) -> tuple[list[dict], bool]:
     """Every observation of the trace as a span; tokens and cost on the leaves only (a parent's are sums)."""
-    parents = {row.get("parentObservationId") for _, row in group}
+    parents = {row.get("parentObservationId") for _, _, row in group}
     spans, leaf_values = [], False
-    for location, obs in group:
-        def fail(message: str, location: str = location) -> Exception:
+    for tf, location, obs in group:
+        def fail(message: str, tf: TraceFile = tf, location: str = location) -> Exception:
             return registry.reader_error(tf, location, f"{NAME} observation: {message}")
 
         span_id = native.text(obs.get("id"), "id", fail)

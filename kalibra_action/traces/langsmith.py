@@ -2,7 +2,8 @@
 their feedback (`Feedback`) and, when given, the dataset's examples (`Example`), from any of the side's
 files.
 
-One trace per root run (no `parent_run_id`), with every run of its `trace_id` in the same file as a span:
+One trace per root run (no `parent_run_id`), with every run of its `trace_id` as a span, from any file of
+the side (an export split over files or a directory joins up, as OTLP spans do):
 - task: `reference_example_id` (the dataset example, in an experiment), else the root run's `name`;
 - outcome: the root run's feedback of one key (the only key on the side, else `read: outcome_annotation`
   / `--scorer`; several and none chosen is an error listing them): mean score ≥ the threshold (default 1)
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from kalibra_action.traces.registry import ReadOptions
 
 NAME = "langsmith"
+TITLE = "LangSmith"
 PIPELINE = "flat"
 SELECTORS = ("session_id",)
 
@@ -66,28 +68,69 @@ def auxiliary(tf: TraceFile) -> bool:
     return row is not None and record_kind(row) in (FEEDBACK, EXAMPLE)
 
 
+def explain_empty(tf: TraceFile) -> str | None:
+    """What a LangSmith file without traces holds, and what to give with it."""
+    row = native.first_row(tf)
+    kind = record_kind(row) if row is not None else None
+    join = "(no runs on this side): give the runs export too (a side's files are joined: e.g. path: " \
+           "\"ls/baseline.*.jsonl\")"
+    if kind == FEEDBACK:
+        return f"this looks like {TITLE} feedback only {join}"
+    if kind == EXAMPLE:
+        return f"this looks like {TITLE} dataset examples only {join}"
+    if kind == RUN:
+        return (f"this looks like {TITLE} runs, but no root run (one without parent_run_id) on this side: "
+                "give the whole export")
+    return None
+
+
 def objects(tf: TraceFile, options: ReadOptions, warnings: list[str]) -> Iterator[tuple[str, dict]]:
-    return joined_objects(tf, (tf,), options, warnings)
+    return joined_objects(tf, registry.Side((tf,)), options, warnings)
 
 
-def joined_objects(tf: TraceFile, side: Sequence[TraceFile], options: ReadOptions,
+def joined_objects(tf: TraceFile, side: registry.Side, options: ReadOptions,
                    warnings: list[str]) -> Iterator[tuple[str, dict]]:
-    """The traces of the runs in `tf`, with the feedback and examples found in any file of the side."""
-    runs = [(loc, row) for loc, row, kind in _records(tf, warnings) if kind == RUN]
-    if not runs:
-        return
-    feedback, examples = _joined_records(side, warnings)
-    key = native.choose_score(tf, (row["key"] for _, _, row in feedback),
-                              options.outcome_annotation or options.scorer, "feedback key", NAME)
-    if key is None:
-        warnings.append(f"{tf.name}: no {NAME} feedback among the side's files, so no run has an outcome "
-                        "(give the feedback file too, e.g. a glob such as DIR/baseline.*.jsonl)")
-    threshold = native.score_threshold(options)
-    scores = _scores(feedback, key)
-    for position, _trace_id, root, group in native.rooted_traces(
-            tf, runs, trace_key="trace_id", is_root=lambda row: row.get("parent_run_id") is None,
-            what=f"{NAME} run", warnings=warnings):
-        yield root[0], _trace(tf, root, group, scores, threshold, examples, position)
+    """The traces whose root run is in `tf`, with their runs, feedback and examples from any file of the
+    side (joined once for the whole side)."""
+    join = side.once(NAME, lambda: _Join(side, options, warnings))
+    for position, root, group in join.traces.get(tf.path, ()):
+        yield root[1], _trace(root, group, join, position)
+
+
+class _Join:
+    """The side's runs grouped into traces (by the file of their root), its scores and its examples."""
+
+    def __init__(self, side: Sequence[TraceFile], options: ReadOptions, warnings: list[str]) -> None:
+        runs: list[native.Record] = []
+        feedback: list[native.Record] = []
+        self.examples: dict[str, dict] = {}
+        for other in side:
+            for location, row, kind in _records(other, warnings):
+                if kind == RUN:
+                    runs.append((other, location, row))
+                elif kind == FEEDBACK:
+                    if not isinstance(row.get("key"), str):
+                        shown = native.show(row.get("key"))
+                        message = f"{NAME} feedback: key is {shown}, not text"
+                        raise registry.reader_error(other, location, message)
+                    feedback.append((other, location, row))
+                elif isinstance(row.get("id"), str):
+                    self.examples[row["id"]] = row
+        self.traces: dict[object, list] = defaultdict(list)
+        if not runs:
+            return
+        key = native.choose_score(side[0], (row["key"] for _, _, row in feedback),
+                                  options.outcome_annotation or options.scorer, "feedback key", NAME)
+        if key is None:
+            warnings.append(f"{native.files_named(runs)}: no {NAME} feedback among the side's files, so no "
+                            "run has an outcome (give the feedback file too, e.g. a glob such as "
+                            "DIR/baseline.*.jsonl)")
+        self.threshold = native.score_threshold(options)
+        self.scores = _scores(feedback, key)
+        for position, _trace_id, root, group in native.rooted_traces(
+                runs, trace_key="trace_id", is_root=lambda row: row.get("parent_run_id") is None,
+                what=f"{NAME} run", warnings=warnings):
+            self.traces[root[0].path].append((position, root, group))
 
 
 def _records(tf: TraceFile, warnings: list[str]) -> Iterator[tuple[str, dict, str]]:
@@ -99,27 +142,7 @@ def _records(tf: TraceFile, warnings: list[str]) -> Iterator[tuple[str, dict, st
         yield f"line {line_no}", row, kind
 
 
-_Feedback = tuple[TraceFile, str, dict]  # (file, location, row)
-
-
-def _joined_records(side: Sequence[TraceFile],
-                    warnings: list[str]) -> tuple[list[_Feedback], dict[str, dict]]:
-    """Feedback rows (with their file and line) and examples by id, from every file of the side."""
-    feedback: list[_Feedback] = []
-    examples: dict[str, dict] = {}
-    for other in side:
-        for location, row, kind in _records(other, warnings):
-            if kind == FEEDBACK:
-                if not isinstance(row.get("key"), str):
-                    raise registry.reader_error(other, location, f"{NAME} feedback: key is "
-                                                                 f"{native.show(row.get('key'))}, not text")
-                feedback.append((other, location, row))
-            elif kind == EXAMPLE and isinstance(row.get("id"), str):
-                examples[row["id"]] = row
-    return feedback, examples
-
-
-def _scores(feedback: list[_Feedback], key: str | None) -> dict[str, list[float]]:
+def _scores(feedback: list[native.Record], key: str | None) -> dict[str, list[float]]:
     """Run id → the scores of the chosen key (`score`, else a numeric or true/false `value`)."""
     out: dict[str, list[float]] = defaultdict(list)
     for other, location, row in feedback:
@@ -136,10 +159,9 @@ def _scores(feedback: list[_Feedback], key: str | None) -> dict[str, list[float]
     return out
 
 
-def _trace(tf: TraceFile, root_at: tuple[str, dict], group: list[tuple[str, dict]],
-           scores: dict[str, list[float]], threshold: float, examples: dict[str, dict],
-           position: int) -> dict:
-    location, root = root_at
+def _trace(root_at: native.Record, group: list[native.Record], join: _Join, position: int) -> dict:
+    tf, location, root = root_at
+    examples = join.examples
 
     def fail(message: str) -> Exception:
         return registry.reader_error(tf, location, f"{NAME} run: {message}")
@@ -150,7 +172,7 @@ def _trace(tf: TraceFile, root_at: tuple[str, dict], group: list[tuple[str, dict
     if not task:
         raise fail("no reference_example_id and no name: nothing tells which task this is")
     errored = _errored(root)
-    spans, leaf_values = _spans(tf, group)
+    spans, leaf_values = _spans(group)
     start = native.iso_ns(root.get("start_time"), "start_time", fail)
     end = native.iso_ns(root.get("end_time"), "end_time", fail)
     extra = root.get("extra") if isinstance(root.get("extra"), dict) else {}
@@ -165,7 +187,7 @@ def _trace(tf: TraceFile, root_at: tuple[str, dict], group: list[tuple[str, dict
     trace = {
         "trace_id": native.trace_id(tf, task, root_id.replace("_", "-") or "run", position,
                                     registry.reader_error),
-        "outcome": None if errored else native.score_outcome(scores.get(root_id, []), threshold),
+        "outcome": None if errored else native.score_outcome(join.scores.get(root_id, []), join.threshold),
         "spans": spans,
         "metadata": metadata,
     }
@@ -188,12 +210,12 @@ def _values(run: dict, fail) -> dict:
                                   decimal_text=True)}
 
 
-def _spans(tf: TraceFile, group: list[tuple[str, dict]]) -> tuple[list[dict], bool]:
+def _spans(group: list[native.Record]) -> tuple[list[dict], bool]:
     """Every run of the trace as a span; tokens and cost on the leaves only (a parent's are sums)."""
-    parents = {row.get("parent_run_id") for _, row in group}
+    parents = {row.get("parent_run_id") for _, _, row in group}
     spans, leaf_values = [], False
-    for location, run in group:
-        def fail(message: str, location: str = location) -> Exception:
+    for tf, location, run in group:
+        def fail(message: str, tf: TraceFile = tf, location: str = location) -> Exception:
             return registry.reader_error(tf, location, f"{NAME} run: {message}")
 
         span = {"span_id": native.text(run.get("id"), "id", fail), "parent_id": run.get("parent_run_id"),

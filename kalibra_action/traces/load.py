@@ -21,7 +21,9 @@ from kalibra_action.traces.registry import (
     NATIVE_READERS,
     SECONDS_PER_UNIT,
     ReadOptions,
+    check_joins,
     claimed_by,
+    explain_empty,
     file_formats,
     is_auxiliary,
     object_source,
@@ -39,8 +41,9 @@ _DEFAULT_OPTIONS = ReadOptions()
 
 
 def read_into(sink: Sink, files: Sequence[TraceFile], fmt: str | None, warnings: list[str],
-              options: ReadOptions = _DEFAULT_OPTIONS, *, strict: bool = True) -> str:
-    """Read the files into the sink (flat files in order, span files grouped per pipeline); the format.
+              options: ReadOptions = _DEFAULT_OPTIONS, *, strict: bool = True) -> tuple[str, list[str]]:
+    """Read the files into the sink (flat files in order, span files grouped per pipeline); the side's
+    format and each file's.
 
     A file in another tool's format is read by its native reader (traces/registry.py) into the pipeline
     the reader names; the rest are JSON Lines.
@@ -52,6 +55,7 @@ def read_into(sink: Sink, files: Sequence[TraceFile], fmt: str | None, warnings:
     objects = object_source(files, formats, options, sink.where)
     # Whether each file only feeds a join (annotations, feedback): asked once, a reader may open the file.
     joins = [is_auxiliary(tf, name) for tf, name in zip(files, formats, strict=True)]
+    check_joins(files, formats, joins)
     for tf, pipeline, join in zip(files, pipelines, joins, strict=True):
         if pipeline == FLAT:
             before = sink.total + sink.dup_traces
@@ -68,7 +72,7 @@ def read_into(sink: Sink, files: Sequence[TraceFile], fmt: str | None, warnings:
             read_span_files(group, span_fmt, sink, warnings, objects, verdicts)
     # The format named is that of the files with traces; files that only feed a join do not mix it.
     distinct = sorted({name for name, join in zip(formats, joins, strict=True) if not join} or set(formats))
-    return distinct[0] if len(distinct) == 1 else "mixed"
+    return (distinct[0] if len(distinct) == 1 else "mixed"), formats
 
 
 def load_population(paths: Sequence[str], *, label: str, fields: FieldMap = _DEFAULT_FIELDS,
@@ -88,12 +92,11 @@ def load_population(paths: Sequence[str], *, label: str, fields: FieldMap = _DEF
                                 warnings=warnings)
     sink = Sink(builder, fields, where, on_trace,
                 duration_scale=SECONDS_PER_UNIT[options.duration_unit or "s"])
-    builder.format = read_into(sink, files, fmt, warnings, options, strict=strict)
+    builder.format, formats = read_into(sink, files, fmt, warnings, options, strict=strict)
     builder.total_before_filter = sink.total
     warnings.extend(sink.warnings())
     if sink.total == 0:
-        raise InputError("no traces in " + ", ".join(names), file=names[0] if len(names) == 1 else None,
-                         hint="each line must be one JSON object (a trace, or a span with context.trace_id)")
+        raise _no_traces(files, formats)
     if len(builder) == 0:
         filters = "; ".join(m.raw for m in where)
         raise InputError(f"where matched 0 of {sink.total} traces (where: {filters})", key=label)
@@ -103,6 +106,18 @@ def load_population(paths: Sequence[str], *, label: str, fields: FieldMap = _DEF
     if strict:
         _check_understood(pop, files)
     return _warn_empty_traces(pop)
+
+
+def _no_traces(files: Sequence[TraceFile], formats: Sequence[str]) -> InputError:
+    """The error for a side without traces: a file a native reader recognised names its format and what is
+    missing (feedback without its runs); else the generic one."""
+    for tf, name in zip(files, formats, strict=True):
+        reason = explain_empty(tf, name)
+        if reason is not None:
+            return InputError(reason, file=tf.name)
+    names = [tf.name for tf in files]
+    return InputError("no traces in " + ", ".join(names), file=names[0] if len(names) == 1 else None,
+                      hint="each line must be one JSON object (a trace, or a span with context.trace_id)")
 
 
 _SAMPLE = 20  # objects of a flat file compared with other tools' formats

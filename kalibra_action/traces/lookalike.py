@@ -40,6 +40,8 @@ def _langfuse_page(obj: dict) -> bool:
 SIGNATURES: tuple[Signature, ...] = (
     ("OpenTelemetry OTLP/JSON (resourceSpans)", _keys("resourceSpans"), ("otlp", "otel", "otlp-json")),
     ("OpenTelemetry OTLP/JSON (resource_spans)", _keys("resource_spans"), ("otlp", "otel", "otlp-json")),
+    ("OpenTelemetry OTLP/JSON logs (resourceLogs), not spans", _keys("resourceLogs"), ()),
+    ("OpenTelemetry OTLP/JSON metrics (resourceMetrics), not spans", _keys("resourceMetrics"), ()),
     ("a Phoenix spans dataframe export (context.trace_id, attributes.* columns)", _dataframe,
      ("phoenix", "phoenix-dataframe", "openinference")),
     ("a Phoenix span annotations export (span_id, annotation_name)", _keys("span_id", "annotation_name"),
@@ -55,6 +57,8 @@ SIGNATURES: tuple[Signature, ...] = (
     ("a Langfuse API page (data, meta)", _langfuse_page, ("langfuse",)),
     ("Langfuse observations (traceId, type)", _keys("traceId", "type"), ("langfuse",)),
     ("Langfuse scores (traceId, name, dataType)", _keys("traceId", "name", "dataType"), ()),
+    ("Langfuse traces (htmlPath, observations): export the trace's observations instead",
+     _keys("htmlPath", "observations"), ()),
 )
 
 # Keys only Kalibra's flat traces carry: an object with one is not mistaken for another tool's (trace_id

@@ -37,7 +37,10 @@ if TYPE_CHECKING:
     from kalibra_action.traces.registry import ReadOptions
 
 NAME = "phoenix"
+TITLE = "Phoenix"
 PIPELINE = "openinference"
+# The span files its annotations join: its own dataframe spans, REST spans read as JSON Lines, OTLP.
+JOINS = (NAME, "openinference", "otel-genai", "otlp")
 
 SPAN_FRAME, SPAN_REST, NOTE_FRAME, NOTE_REST = "span-dataframe", "span-rest", "annotation-dataframe", \
     "annotation-rest"
@@ -86,16 +89,24 @@ def auxiliary(tf: TraceFile) -> bool:
     return row is not None and record_kind(row) in _NOTES
 
 
+def explain_empty(tf: TraceFile) -> str | None:
+    """What a Phoenix file without traces holds, and what to give with it."""
+    if auxiliary(tf):
+        return (f"this looks like {TITLE} span annotations only (no spans on this side): give the spans "
+                "export too (a side's files are joined: e.g. path: \"phx/baseline.*.jsonl\")")
+    return None
+
+
 def objects(tf: TraceFile, options: ReadOptions, warnings: list[str]) -> Iterator[tuple[str, dict]]:
-    return joined_objects(tf, (tf,), options, warnings)
+    return joined_objects(tf, registry.Side((tf,)), options, warnings)
 
 
-def joined_objects(tf: TraceFile, side: Sequence[TraceFile], options: ReadOptions,
+def joined_objects(tf: TraceFile, side: registry.Side, options: ReadOptions,
                    warnings: list[str]) -> Iterator[tuple[str, dict]]:
     """The spans of `tf`, each root span with the verdict of its annotation from any file of the side."""
     if auxiliary(tf):
         return
-    verdicts = span_verdicts(side, options, warnings)
+    verdicts = side.once(NAME, lambda: span_verdicts(side, options, warnings))
     off_root = 0
     for location, row, kind in _records(tf, warnings):
         if kind in _NOTES:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from kalibra_action.traces.registry import ReadOptions
 
 NAME = "promptfoo"
+TITLE = "promptfoo results"
 PIPELINE = "flat"
 # Metadata paths that split one file into populations: a side must hold one value of each (or `where`
 # must select one), else the comparison would silently pool two providers or two prompts.
@@ -73,6 +74,11 @@ def _first_row_is_result(tf: TraceFile) -> bool:
     """Whether the file's first line is a JSON object with three of a result row's keys."""
     row = native.first_row(tf)
     return row is not None and sum(key.strip(b'":').decode() in row for key in _ROW_KEYS) >= 3
+
+
+def explain_empty(tf: TraceFile) -> str:
+    return (f"this looks like {TITLE} without a result row (an eval that ran no test, or an export cut "
+            "short): give the results of a finished `promptfoo eval -o FILE`")
 
 
 def objects(tf: TraceFile, options: ReadOptions, warnings: list[str]) -> Iterator[tuple[str, dict]]:
