@@ -228,20 +228,38 @@ def _trace(root_at: native.Record, group: list[native.Record], scores: list[floa
 
 
 def _values(obs: dict, fail) -> dict:
-    """Tokens and cost an observation reports itself."""
-    usage = obs.get("usageDetails") if obs.get("usageDetails") is not None else obs.get("usage")
-    if usage is not None and not isinstance(usage, dict):
-        raise fail(f"usageDetails is a {native.kind(usage)}, not an object")
-    usage = usage or {}
-    costs = obs.get("costDetails")
-    if costs is not None and not isinstance(costs, dict):
-        raise fail(f"costDetails is a {native.kind(costs)}, not an object")
-    cost = (costs or {}).get("total")
-    if cost is None:
-        cost = obs.get("totalCost")
-    return {"input_tokens": native.count(usage.get("input"), "usageDetails.input", fail),
-            "output_tokens": native.count(usage.get("output"), "usageDetails.output", fail),
-            "cost": native.amount(cost, "cost", native.MAX_COST, fail, decimal_text=True)}
+    """Tokens and cost an observation reports itself: `usageDetails` / `costDetails` (Langfuse ≥ 2.5x),
+    else the deprecated `usage` and `calculatedTotalCost` that older servers return (and still fill)."""
+    details, usage = _object(obs, "usageDetails", fail), _object(obs, "usage", fail)
+    tokens = {key: next((value for value in (details.get(key), usage.get(key)) if value is not None), None)
+              for key in ("input", "output")}
+    return {"input_tokens": native.count(tokens["input"], "usageDetails.input", fail),
+            "output_tokens": native.count(tokens["output"], "usageDetails.output", fail),
+            "cost": _cost(obs, usage, fail)}
+
+
+def _cost(obs: dict, usage: dict, fail) -> float | None:
+    """costDetails.total, else the sum of its cost types (Langfuse sums them when no total is given),
+    else calculatedTotalCost, usage.totalCost, totalCost; None when the observation has none."""
+    details = _object(obs, "costDetails", fail)
+    if details.get("total") is None and details:
+        parts = [native.amount(value, f"costDetails.{key}", native.MAX_COST, fail, decimal_text=True)
+                 for key, value in details.items()]
+        return sum(part for part in parts if part is not None)
+    for what, value in (("costDetails.total", details.get("total")),
+                        ("calculatedTotalCost", obs.get("calculatedTotalCost")),
+                        ("usage.totalCost", usage.get("totalCost")), ("totalCost", obs.get("totalCost"))):
+        if value is not None:
+            return native.amount(value, what, native.MAX_COST, fail, decimal_text=True)
+    return None
+
+
+def _object(obs: dict, key: str, fail) -> dict:
+    """An optional object field ({} when absent or null)."""
+    value = obs.get(key)
+    if value is not None and not isinstance(value, dict):
+        raise fail(f"{key} is a {native.kind(value)}, not an object")
+    return value or {}
 
 
 def _spans(group: list[native.Record]) -> tuple[list[dict], bool]:

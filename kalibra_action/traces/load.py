@@ -15,13 +15,14 @@ from kalibra_action.paths import Roots
 from kalibra_action.traces.detect import FLAT
 from kalibra_action.traces.fields import FieldMap
 from kalibra_action.traces.flat import read_flat
-from kalibra_action.traces.lookalike import Signature, advice, looks_like
+from kalibra_action.traces.lookalike import ARRAY_PEEK, Signature, advice, first_of_array, looks_like
 from kalibra_action.traces.population import OUTCOME_UNKNOWN, Population, PopulationBuilder
 from kalibra_action.traces.registry import (
     NATIVE_READERS,
     SECONDS_PER_UNIT,
     ReadOptions,
     check_joins,
+    check_one_tool,
     claimed_by,
     explain_empty,
     file_formats,
@@ -32,7 +33,7 @@ from kalibra_action.traces.registry import (
     span_verdicts,
 )
 from kalibra_action.traces.sink import Sink, TraceHook
-from kalibra_action.traces.source import TraceFile, iter_objects
+from kalibra_action.traces.source import TraceFile, iter_objects, open_text
 from kalibra_action.traces.spans import FORMATS, read_span_files
 from kalibra_action.traces.where import Matcher
 
@@ -55,6 +56,7 @@ def read_into(sink: Sink, files: Sequence[TraceFile], fmt: str | None, warnings:
     objects = object_source(files, formats, options, sink.where)
     # Whether each file only feeds a join (annotations, feedback): asked once, a reader may open the file.
     joins = [is_auxiliary(tf, name) for tf, name in zip(files, formats, strict=True)]
+    check_one_tool(files, formats, joins)
     check_joins(files, formats, joins)
     for tf, pipeline, join in zip(files, pipelines, joins, strict=True):
         if pipeline == FLAT:
@@ -92,7 +94,11 @@ def load_population(paths: Sequence[str], *, label: str, fields: FieldMap = _DEF
                                 warnings=warnings)
     sink = Sink(builder, fields, where, on_trace,
                 duration_scale=SECONDS_PER_UNIT[options.duration_unit or "s"])
-    builder.format, formats = read_into(sink, files, fmt, warnings, options, strict=strict)
+    try:
+        builder.format, formats = read_into(sink, files, fmt, warnings, options, strict=strict)
+    except InputError as exc:  # a JSON array of a tool's records fails as JSON Lines: name the tool
+        named = next((tf for tf in files if tf.name == exc.file), None)
+        raise (named and _array_of_records(named)) or exc from None
     builder.total_before_filter = sink.total
     warnings.extend(sink.warnings())
     if sink.total == 0:
@@ -143,6 +149,23 @@ def _refuse_lookalikes(files: Sequence[TraceFile], formats: Sequence[str]) -> No
             signature = looks_like(_sample(tf))
             if signature is not None:
                 raise _foreign(tf, signature, "not Kalibra flat traces")
+
+
+def _array_of_records(tf: TraceFile) -> InputError | None:
+    """For a file that is one JSON array of another tool's records (error path only): the error naming the
+    tool, and the conversion to the JSON Lines its reader takes."""
+    try:
+        with open_text(tf) as f:
+            first = first_of_array(f.read(min(ARRAY_PEEK, tf.limits.max_line_bytes)))
+    except (OSError, ValueError, InputError):
+        return None
+    signature = looks_like([first]) if first is not None else None
+    if signature is None:
+        return None
+    readers = [name for name in signature[2] if name in {r.NAME for r in NATIVE_READERS}]
+    then = f", which the {readers[0]} reader reads" if readers else ""
+    return InputError(f"one JSON array of {signature[0]}, not JSON Lines", file=tf.name,
+                      hint=f"convert it with `jq -c '.[]' FILE > FILE.jsonl`{then}")
 
 
 def _check_understood(pop: Population, files: Sequence[TraceFile]) -> None:

@@ -9,6 +9,7 @@ a sample of the objects, so reading a real flat file costs nothing extra.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 
 # (what the file looks like, test on one object, the native reader names that would read it)
@@ -37,6 +38,10 @@ def _langfuse_page(obj: dict) -> bool:
             and any(isinstance(d, dict) and "traceId" in d for d in data[:5]))
 
 
+def _empty_page(obj: dict) -> bool:
+    return obj.get("data") == [] and isinstance(obj.get("meta"), dict)
+
+
 SIGNATURES: tuple[Signature, ...] = (
     ("OpenTelemetry OTLP/JSON (resourceSpans)", _keys("resourceSpans"), ("otlp", "otel", "otlp-json")),
     ("OpenTelemetry OTLP/JSON (resource_spans)", _keys("resource_spans"), ("otlp", "otel", "otlp-json")),
@@ -55,6 +60,7 @@ SIGNATURES: tuple[Signature, ...] = (
     ("LangSmith runs (run_type, parent_run_id)", _keys("run_type", "parent_run_id"), ("langsmith",)),
     ("LangSmith feedback (key, score, run_id)", _keys("key", "score", "run_id"), ()),
     ("a Langfuse API page (data, meta)", _langfuse_page, ("langfuse",)),
+    ("an empty Langfuse API page (data: [], meta): the export holds no observations", _empty_page, ()),
     ("Langfuse observations (traceId, type)", _keys("traceId", "type"), ("langfuse",)),
     ("Langfuse scores (traceId, name, dataType)", _keys("traceId", "name", "dataType"), ()),
     ("Langfuse traces (htmlPath, observations): export the trace's observations instead",
@@ -85,3 +91,20 @@ def advice(signature: Signature, readers: Iterable[str]) -> str:
         return f"read it with --trace-format {usable[0]} (config: format: {usable[0]})"
     return ("no reader here reads it as written: convert it to Kalibra flat JSONL (README 'Trace formats') "
             "or map its fields (fields: in kalibra.yml, --outcome, --cost, --duration ...)")
+
+
+ARRAY_PEEK = 1 << 20  # characters of an array file read to find its first element
+
+
+def first_of_array(text: str) -> dict | None:
+    """The first element of a JSON array (`json.dump(rows)`, `to_json(orient="records")`) from the start of
+    the file, when it is an object: enough to tell which tool's records the array holds."""
+    start = text.lstrip("\ufeff \t\r\n")
+    if not start.startswith("["):
+        return None
+    body = start[1:].lstrip()
+    try:
+        first, _end = json.JSONDecoder().raw_decode(body)
+    except (ValueError, RecursionError):
+        return None
+    return first if isinstance(first, dict) else None

@@ -252,6 +252,21 @@ def check_joins(files: Sequence[TraceFile], formats: Sequence[str], joins: Seque
             raise InputError(explain_empty(tf, name) or "", file=tf.name)
 
 
+def check_one_tool(files: Sequence[TraceFile], formats: Sequence[str], joins: Sequence[bool]) -> None:
+    """A side holds one tool's traces: files that two native readers claimed (LangSmith runs beside a
+    promptfoo export, or a file a reader mistook) would pool two tools' tasks and numbers unnoticed.
+    JSON Lines files may join a tool's (Kalibra's own traces, a converted file)."""
+    first: dict[str, TraceFile] = {}
+    for tf, name, join in zip(files, formats, joins, strict=True):
+        if not join and get_reader(name) is not None:
+            first.setdefault(name, tf)
+    if len(first) > 1:
+        (one, a), (other, b) = list(first.items())[:2]
+        raise InputError(f"one side mixes two tools' files: {a.name} ({title(one)}) and {b.name} "
+                         f"({title(other)})",
+                         hint="a side compares one tool's traces: give each tool its own comparison")
+
+
 def _checked_objects(reader: Reader, options: ReadOptions, side: Side | None, tf: TraceFile,
                      warnings: list[str]) -> Iterator[tuple[str, dict]]:
     joined = getattr(reader, "joined_objects", None)

@@ -1,0 +1,302 @@
+"""Held-out-style variants of the files the real tools wrote (tests/data/formats), per format: what a
+newer or older version of each tool writes (fields added, optional fields missing, deprecated fields
+instead of new ones), empty files, a side mixing two tools, a directory with one unreadable file, a JSON
+array of records. Each either reads to the numbers of the original file or exits 2 with one line that
+names the file and the format it saw: never a silent pass, never a traceback.
+
+The "right numbers" of a variant are those of the unmodified fixture, which each reader's own test
+module checks against numbers recomputed from the raw lines.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from kalibra_action.errors import InputError
+from kalibra_action.traces.load import load_population
+from tests.fixtures.cli import call
+from tests.unit.test_convert_parity import PHOENIX, load, per_task
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "formats"
+NEW = {"zz_added_in_a_later_version": {"nested": [1, "two", None], "flag": True}}
+
+Record = Callable[[dict], dict]
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def write_lines(path: Path, rows: list[dict]) -> str:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return str(path)
+
+
+def rewrite_jsonl(source: Path, target: Path, change: Record) -> str:
+    return write_lines(target, [change(dict(row)) for row in lines(source)])
+
+
+def rewrite_page(source: Path, target: Path, change: Record) -> str:
+    """A Langfuse page with every item changed (pretty, as the API client writes it)."""
+    page = json.loads(source.read_text(encoding="utf-8"))
+    page = {**page, "data": [change(dict(item)) for item in page["data"]]}
+    target.write_text(json.dumps(page, indent=2), encoding="utf-8")
+    return str(target)
+
+
+def added(row: dict) -> dict:
+    return {**row, **NEW}
+
+
+def without(*keys: str) -> Record:
+    return lambda row: {k: v for k, v in row.items() if k not in keys}
+
+
+def assert_reads_the_same(variant, original) -> None:
+    assert len(variant) == len(original) > 0
+    assert per_task(variant) == per_task(original)
+
+
+# --- fields added by a newer version --------------------------------------------------------------------
+
+
+def _otlp_added(row: dict) -> dict:
+    for resource in row["resourceSpans"]:
+        resource.update(NEW)
+        for scope in resource["scopeSpans"]:
+            scope["spans"] = [added(span) for span in scope["spans"]]
+    return added(row)
+
+
+def _inspect_added(source: Path, target: Path) -> str:
+    log = json.loads(source.read_text(encoding="utf-8"))
+    log = added({**log, "samples": [added(sample) for sample in log["samples"]]})
+    target.write_text(json.dumps(log, indent=2), encoding="utf-8")
+    return str(target)
+
+
+def _eval_set_log(part: int) -> Path:
+    return next((DATA / "inspect" / "eval-set" / "current").glob(f"*part{part}_*.json"))
+
+
+# case → (original paths, a function writing the variant's paths into a directory, options)
+ADDED = {
+    "langsmith": (["langsmith/current.runs.jsonl", "langsmith/current.feedback.jsonl", "langsmith/examples.jsonl"],
+                  lambda d: [rewrite_jsonl(DATA / "langsmith" / name, d / name, added)
+                             for name in ("current.runs.jsonl", "current.feedback.jsonl", "examples.jsonl")],
+                  {}),
+    "langfuse": (["langfuse/current.observations.json", "langfuse/current.scores.jsonl"],
+                 lambda d: [rewrite_page(DATA / "langfuse/current.observations.json", d / "obs.json", added),
+                            rewrite_jsonl(DATA / "langfuse/current.scores.jsonl", d / "scores.jsonl", added)],
+                 {"--outcome-annotation": "correctness"}),
+    "phoenix-dataframe": (["phoenix/current.spans-dataframe.jsonl", "phoenix/current.annotations-dataframe.jsonl"],
+                          lambda d: [rewrite_jsonl(DATA / "phoenix" / name, d / name, added) for name in
+                                     ("current.spans-dataframe.jsonl", "current.annotations-dataframe.jsonl")],
+                          PHOENIX),
+    "phoenix-rest": (["phoenix/current.spans-rest.jsonl", "phoenix/current.annotations-rest.jsonl"],
+                     lambda d: [rewrite_jsonl(DATA / "phoenix" / name, d / name, added) for name in
+                                ("current.spans-rest.jsonl", "current.annotations-rest.jsonl")],
+                     PHOENIX),
+    "promptfoo": (["promptfoo/current.jsonl"],
+                  lambda d: [rewrite_jsonl(DATA / "promptfoo/current.jsonl", d / "results.jsonl", added)], {}),
+    "inspect-json": ([str(_eval_set_log(1)), str(_eval_set_log(2))],
+                     lambda d: [_inspect_added(_eval_set_log(part), d / f"part{part}.json") for part in (1, 2)],
+                     {}),
+    "otlp": (["otel/current.collector.jsonl"],
+             lambda d: [rewrite_jsonl(DATA / "otel/current.collector.jsonl", d / "spans.jsonl", _otlp_added)],
+             {"--task-id": "app.task.id", "--cost": "app.cost_usd"}),
+}
+
+
+@pytest.mark.parametrize("case", list(ADDED))
+def test_fields_a_newer_version_adds_change_nothing(tmp_path: Path, case: str) -> None:
+    originals, make, options = ADDED[case]
+    original = load([str(DATA / p) for p in originals], options, None)
+    assert_reads_the_same(load(make(tmp_path), options, None), original)
+
+
+# --- fields an older version did not write --------------------------------------------------------------
+
+_LANGSMITH_NEWER = ("dotted_order", "child_run_ids", "child_runs", "parent_run_ids", "app_path", "attachments",
+                    "manifest_id", "feedback_stats", "first_token_time", "in_dataset", "prompt_token_details",
+                    "completion_token_details", "prompt_cost_details", "completion_cost_details", "total_tokens",
+                    "events", "serialized", "prompt_cost", "completion_cost")
+
+
+def _langfuse_v2(obs: dict) -> dict:
+    """An observation as Langfuse servers before usageDetails/costDetails returned it: `usage` with the
+    token counts and `calculatedTotalCost`, no `totalCost`, `environment` or `costDetails`."""
+    old = {k: v for k, v in obs.items()
+           if k not in ("usageDetails", "costDetails", "totalCost", "environment", "isRootObservation")}
+    details = obs.get("usageDetails") or {}
+    if details:
+        old["usage"] = {"input": details.get("input"), "output": details.get("output"),
+                        "total": details.get("total"), "unit": "TOKENS"}
+    if obs.get("costDetails"):
+        old["calculatedTotalCost"] = obs["costDetails"]["total"]
+    return old
+
+
+def test_langsmith_runs_without_the_newer_fields_read_the_same(tmp_path: Path) -> None:
+    names = ("current.runs.jsonl", "current.feedback.jsonl")
+    variant = [rewrite_jsonl(DATA / "langsmith" / names[0], tmp_path / names[0], without(*_LANGSMITH_NEWER)),
+               str(DATA / "langsmith" / names[1])]
+    assert_reads_the_same(load_population(variant, label="c"),
+                          load_population([str(DATA / "langsmith" / n) for n in names], label="c"))
+
+
+@pytest.mark.parametrize("side", ["baseline", "current"])
+def test_langfuse_observations_of_an_older_server_read_the_same(tmp_path: Path, side: str) -> None:
+    """Tokens from `usage`, cost from `calculatedTotalCost`: the deprecated fields older servers return."""
+    scores = str(DATA / "langfuse" / f"{side}.scores.jsonl")
+    options = {"--outcome-annotation": "correctness"}
+    variant = [rewrite_page(DATA / "langfuse" / f"{side}.observations.json", tmp_path / "obs.json", _langfuse_v2),
+               scores]
+    original = load([str(DATA / "langfuse" / f"{side}.observations.json"), scores], options, None)
+    assert_reads_the_same(load(variant, options, None), original)
+    assert all(row["cost"] is not None for row in per_task(original).values())
+
+
+def test_langfuse_cost_types_without_a_total_are_summed(tmp_path: Path) -> None:
+    def no_total(obs: dict) -> dict:
+        costs = obs.pop("costDetails", None)
+        obs.pop("totalCost", None)
+        if costs:
+            obs["costDetails"] = {k: v for k, v in costs.items() if k != "total"}
+        return obs
+
+    scores = str(DATA / "langfuse" / "current.scores.jsonl")
+    options = {"--outcome-annotation": "correctness"}
+    variant = [rewrite_page(DATA / "langfuse/current.observations.json", tmp_path / "obs.json", no_total), scores]
+    want = per_task(load([str(DATA / "langfuse/current.observations.json"), scores], options, None))
+    got = per_task(load(variant, options, None))
+    assert got.keys() == want.keys()
+    for task, row in want.items():
+        assert got[task]["cost"] == pytest.approx(row["cost"], rel=1e-12)
+
+
+def test_promptfoo_rows_before_failure_reason_read_the_same(tmp_path: Path) -> None:
+    """promptfoo before `failureReason`: the provider error is told by response.error."""
+    original = load_population([str(DATA / "promptfoo/current.jsonl")], label="c")
+    variant = rewrite_jsonl(DATA / "promptfoo/current.jsonl", tmp_path / "old.jsonl",
+                            without("failureReason", "namedScores", "metadata", "promptId", "tokenUsage"))
+    assert_reads_the_same(load_population([variant], label="c"), original)
+
+
+def test_phoenix_dataframe_without_cost_and_events_keeps_outcomes_and_tokens(tmp_path: Path) -> None:
+    spans = DATA / "phoenix/current.spans-dataframe.jsonl"
+    variant = rewrite_jsonl(spans, tmp_path / "spans.jsonl",
+                            without("attributes.llm.cost.total", "events", "status_message"))
+    got, want = per_task(load([variant], PHOENIX, None)), per_task(load([str(spans)], PHOENIX, None))
+    assert {t: (r["k"], r["n"], r["errors"], r["in"], r["out"], r["duration"]) for t, r in got.items()} == \
+        {t: (r["k"], r["n"], r["errors"], r["in"], r["out"], r["duration"]) for t, r in want.items()}
+    assert all(r["cost"] is None for r in got.values())
+
+
+# --- files that cannot be read: exit 2, one line, the file and the format named ------------------------------
+
+
+def one_line_error(argv: list[str]) -> str:
+    code, out, err = call("compare", *argv, "-q")
+    assert code == 2 and not out, (code, err)
+    found = [line for line in err.splitlines() if line.strip()]
+    assert len(found) == 1 and "Traceback" not in err, err
+    return found[0]
+
+
+EMPTY = [
+    ("empty.eval", b"", "Inspect AI log"),
+    ("empty.jsonl", b"", "no traces"),
+    ("blank.jsonl", b"\n  \n\r\n", "no traces"),
+    ("page.json", b'{"data": [], "meta": {"page": 1, "totalItems": 0}}\n', "Langfuse"),
+    ("export.json", b'{"evalId": "eval-1", "results": {"version": 3, "results": []}}\n', "promptfoo"),
+    ("spans.jsonl", b'{"resourceSpans": []}\n', "otlp"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "what"), EMPTY, ids=[e[0] for e in EMPTY])
+def test_an_empty_file_exits_2_naming_it(tmp_path: Path, name: str, content: bytes, what: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    line = one_line_error([str(path), str(path)])
+    assert name in line and what in line, line
+
+
+MIXED = [
+    ("langsmith/current.runs.jsonl", "promptfoo/current.jsonl", ("LangSmith", "promptfoo")),
+    ("langfuse/current.observations.json", "phoenix/current.spans-dataframe.jsonl", ("Langfuse", "Phoenix")),
+    ("promptfoo/current.json", "inspect/current.eval", ("promptfoo", "Inspect AI")),
+]
+
+
+@pytest.mark.parametrize(("first", "second", "tools"), MIXED, ids=[m[0] for m in MIXED])
+def test_a_side_mixing_two_tools_files_exits_2_naming_both(tmp_path: Path, first: str, second: str,
+                                                           tools: tuple[str, str]) -> None:
+    side = tmp_path / "side"
+    side.mkdir()
+    for name in (first, second):
+        shutil.copy(DATA / name, side / Path(name).name)
+    line = one_line_error([str(side), str(DATA / "promptfoo/current.jsonl")])
+    assert all(tool in line for tool in tools) and "mixes" in line, line
+    assert Path(first).name in line and Path(second).name in line
+
+
+BROKEN = [
+    ("broken.jsonl.gz", lambda: gzip.compress(b'{"trace_id": "t__r__1"}\n')[:25], "cannot read"),
+    ("cut.eval", lambda: (DATA / "inspect/current.eval").read_bytes()[:2000], "Inspect AI log"),
+    ("latin1.jsonl", lambda: '{"run_type": "chain", "name": "caf\xe9"}\n'.encode("latin-1"), "UTF-8"),
+    ("garbage.jsonl", lambda: b"\x00\x01\x02 not json\n", "JSON"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "why"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_a_directory_with_one_unreadable_file_exits_2_naming_that_file(tmp_path: Path, name: str, content,
+                                                                       why: str) -> None:
+    side = tmp_path / "side"
+    side.mkdir()
+    for part in ("runs", "feedback"):
+        shutil.copy(DATA / "langsmith" / f"current.{part}.jsonl", side)
+    (side / name).write_bytes(content())
+    line = one_line_error([str(side), str(DATA / "langsmith/baseline.runs.jsonl")])
+    assert name in line and why in line, line
+
+
+ARRAYS = [
+    ("langsmith/current.runs.jsonl", "LangSmith runs", "langsmith"),
+    ("phoenix/current.spans-dataframe.jsonl", "Phoenix spans dataframe", "phoenix"),
+    ("promptfoo/current.jsonl", "promptfoo result rows", "promptfoo"),
+    ("langfuse/current.scores.jsonl", "Langfuse scores", None),
+]
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+@pytest.mark.parametrize(("source", "what", "reader"), ARRAYS, ids=[a[0] for a in ARRAYS])
+def test_a_json_array_of_a_tools_records_names_the_tool(tmp_path: Path, source: str, what: str,
+                                                        reader: str | None, indent: int | None) -> None:
+    """`json.dump(rows)` / `to_json(orient="records")`: one array, not JSON Lines; the error says whose
+    records these are and how to make the JSON Lines its reader takes."""
+    path = tmp_path / "records.json"
+    path.write_text(json.dumps(lines(DATA / source), indent=indent), encoding="utf-8")
+    line = one_line_error([str(path), str(path)])
+    assert "records.json" in line and what in line and "jq -c" in line, line
+    assert reader is None or f"the {reader} reader" in line
+
+
+def test_feedback_records_in_a_runs_file_are_read_not_refused(tmp_path: Path) -> None:
+    """One file holding runs and their feedback (a hand-merged export) reads like the two files."""
+    merged = write_lines(tmp_path / "merged.jsonl", lines(DATA / "langsmith/current.runs.jsonl")
+                         + lines(DATA / "langsmith/current.feedback.jsonl"))
+    two = [str(DATA / "langsmith/current.runs.jsonl"), str(DATA / "langsmith/current.feedback.jsonl")]
+    assert_reads_the_same(load_population([merged], label="c"), load_population(two, label="c"))
+
+
+def test_a_forced_reader_on_another_tools_file_is_one_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as caught:
+        load_population([str(DATA / "promptfoo/current.jsonl")], label="c", fmt="langsmith")
+    assert "current.jsonl" in str(caught.value) and "langsmith" in str(caught.value)
