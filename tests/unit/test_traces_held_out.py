@@ -85,32 +85,30 @@ def _eval_set_log(part: int) -> Path:
     return next((DATA / "inspect" / "eval-set" / "current").glob(f"*part{part}_*.json"))
 
 
-# case → (original paths, a function writing the variant's paths into a directory, options)
+def each_line(*names: str, change: Record = added) -> Callable[[Path], list[str]]:
+    """A variant maker: the fixture files `names` (under DATA), every line changed, written into a dir."""
+    return lambda d: [rewrite_jsonl(DATA / name, d / Path(name).name, change) for name in names]
+
+
+LS = ("langsmith/current.runs.jsonl", "langsmith/current.feedback.jsonl", "langsmith/examples.jsonl")
+LF = ("langfuse/current.observations.json", "langfuse/current.scores.jsonl")
+PHX_FRAME = ("phoenix/current.spans-dataframe.jsonl", "phoenix/current.annotations-dataframe.jsonl")
+PHX_REST = ("phoenix/current.spans-rest.jsonl", "phoenix/current.annotations-rest.jsonl")
+OTLP = {"--task-id": "app.task.id", "--cost": "app.cost_usd"}
+
+# case → (original paths under DATA, a function writing the variant's files into a directory, options)
 ADDED = {
-    "langsmith": (["langsmith/current.runs.jsonl", "langsmith/current.feedback.jsonl", "langsmith/examples.jsonl"],
-                  lambda d: [rewrite_jsonl(DATA / "langsmith" / name, d / name, added)
-                             for name in ("current.runs.jsonl", "current.feedback.jsonl", "examples.jsonl")],
-                  {}),
-    "langfuse": (["langfuse/current.observations.json", "langfuse/current.scores.jsonl"],
-                 lambda d: [rewrite_page(DATA / "langfuse/current.observations.json", d / "obs.json", added),
-                            rewrite_jsonl(DATA / "langfuse/current.scores.jsonl", d / "scores.jsonl", added)],
+    "langsmith": (LS, each_line(*LS), {}),
+    "langfuse": (LF, lambda d: [rewrite_page(DATA / LF[0], d / "obs.json", added), *each_line(LF[1])(d)],
                  {"--outcome-annotation": "correctness"}),
-    "phoenix-dataframe": (["phoenix/current.spans-dataframe.jsonl", "phoenix/current.annotations-dataframe.jsonl"],
-                          lambda d: [rewrite_jsonl(DATA / "phoenix" / name, d / name, added) for name in
-                                     ("current.spans-dataframe.jsonl", "current.annotations-dataframe.jsonl")],
-                          PHOENIX),
-    "phoenix-rest": (["phoenix/current.spans-rest.jsonl", "phoenix/current.annotations-rest.jsonl"],
-                     lambda d: [rewrite_jsonl(DATA / "phoenix" / name, d / name, added) for name in
-                                ("current.spans-rest.jsonl", "current.annotations-rest.jsonl")],
-                     PHOENIX),
-    "promptfoo": (["promptfoo/current.jsonl"],
-                  lambda d: [rewrite_jsonl(DATA / "promptfoo/current.jsonl", d / "results.jsonl", added)], {}),
-    "inspect-json": ([str(_eval_set_log(1)), str(_eval_set_log(2))],
-                     lambda d: [_inspect_added(_eval_set_log(part), d / f"part{part}.json") for part in (1, 2)],
+    "phoenix-dataframe": (PHX_FRAME, each_line(*PHX_FRAME), PHOENIX),
+    "phoenix-rest": (PHX_REST, each_line(*PHX_REST), PHOENIX),
+    "promptfoo": (("promptfoo/current.jsonl",), each_line("promptfoo/current.jsonl"), {}),
+    "inspect-json": ((str(_eval_set_log(1)), str(_eval_set_log(2))),
+                     lambda d: [_inspect_added(_eval_set_log(i), d / f"part{i}.json") for i in (1, 2)],
                      {}),
-    "otlp": (["otel/current.collector.jsonl"],
-             lambda d: [rewrite_jsonl(DATA / "otel/current.collector.jsonl", d / "spans.jsonl", _otlp_added)],
-             {"--task-id": "app.task.id", "--cost": "app.cost_usd"}),
+    "otlp": (("otel/current.collector.jsonl",), each_line("otel/current.collector.jsonl", change=_otlp_added),
+             OTLP),
 }
 
 
@@ -123,10 +121,11 @@ def test_fields_a_newer_version_adds_change_nothing(tmp_path: Path, case: str) -
 
 # --- fields an older version did not write --------------------------------------------------------------
 
-_LANGSMITH_NEWER = ("dotted_order", "child_run_ids", "child_runs", "parent_run_ids", "app_path", "attachments",
-                    "manifest_id", "feedback_stats", "first_token_time", "in_dataset", "prompt_token_details",
-                    "completion_token_details", "prompt_cost_details", "completion_cost_details", "total_tokens",
-                    "events", "serialized", "prompt_cost", "completion_cost")
+_LANGSMITH_NEWER = ("dotted_order", "child_run_ids", "child_runs", "parent_run_ids", "app_path",
+                    "attachments", "manifest_id", "feedback_stats", "first_token_time", "in_dataset",
+                    "prompt_token_details", "completion_token_details", "prompt_cost_details",
+                    "completion_cost_details", "total_tokens", "events", "serialized", "prompt_cost",
+                    "completion_cost")
 
 
 def _langfuse_v2(obs: dict) -> dict:
@@ -156,8 +155,8 @@ def test_langfuse_observations_of_an_older_server_read_the_same(tmp_path: Path, 
     """Tokens from `usage`, cost from `calculatedTotalCost`: the deprecated fields older servers return."""
     scores = str(DATA / "langfuse" / f"{side}.scores.jsonl")
     options = {"--outcome-annotation": "correctness"}
-    variant = [rewrite_page(DATA / "langfuse" / f"{side}.observations.json", tmp_path / "obs.json", _langfuse_v2),
-               scores]
+    page = DATA / "langfuse" / f"{side}.observations.json"
+    variant = [rewrite_page(page, tmp_path / "obs.json", _langfuse_v2), scores]
     original = load([str(DATA / "langfuse" / f"{side}.observations.json"), scores], options, None)
     assert_reads_the_same(load(variant, options, None), original)
     assert all(row["cost"] is not None for row in per_task(original).values())
@@ -173,7 +172,8 @@ def test_langfuse_cost_types_without_a_total_are_summed(tmp_path: Path) -> None:
 
     scores = str(DATA / "langfuse" / "current.scores.jsonl")
     options = {"--outcome-annotation": "correctness"}
-    variant = [rewrite_page(DATA / "langfuse/current.observations.json", tmp_path / "obs.json", no_total), scores]
+    page = DATA / "langfuse/current.observations.json"
+    variant = [rewrite_page(page, tmp_path / "obs.json", no_total), scores]
     want = per_task(load([str(DATA / "langfuse/current.observations.json"), scores], options, None))
     got = per_task(load(variant, options, None))
     assert got.keys() == want.keys()
@@ -199,7 +199,7 @@ def test_phoenix_dataframe_without_cost_and_events_keeps_outcomes_and_tokens(tmp
     assert all(r["cost"] is None for r in got.values())
 
 
-# --- files that cannot be read: exit 2, one line, the file and the format named ------------------------------
+# --- files that cannot be read: exit 2, one line, the file and the format named -----------------------
 
 
 def one_line_error(argv: list[str]) -> str:
