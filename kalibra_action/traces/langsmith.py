@@ -44,8 +44,10 @@ def describe() -> str:
 
 
 def record_kind(row: dict) -> str | None:
-    """Which LangSmith model a JSON object is (by the keys its model_dump_json always writes)."""
-    if "run_type" in row and "trace_id" in row and "start_time" in row:
+    """Which LangSmith model a JSON object is (by the keys its model_dump_json always writes; runs of SDKs
+    before `trace_id` have `parent_run_id` / `execution_order` instead)."""
+    if "run_type" in row and "start_time" in row and (
+            "trace_id" in row or "parent_run_id" in row or "execution_order" in row):
         return RUN
     if "run_id" in row and "key" in row and ("score" in row or "value" in row):
         return FEEDBACK
@@ -128,9 +130,28 @@ class _Join:
         self.threshold = native.score_threshold(options)
         self.scores = _scores(feedback, key)
         for position, _trace_id, root, group in native.rooted_traces(
-                runs, trace_key="trace_id", is_root=lambda row: row.get("parent_run_id") is None,
+                _with_trace_ids(runs), trace_key="trace_id", is_root=lambda row: row.get("parent_run_id") is None,
                 what=f"{NAME} run", warnings=warnings):
             self.traces[root[0].path].append((position, root, group))
+
+
+def _with_trace_ids(runs: list[native.Record]) -> list[native.Record]:
+    """The runs, those without a `trace_id` key (SDKs before it: older exports) given their topmost
+    ancestor's id through `parent_run_id`, which is what LangSmith's trace_id is; a cycle or a missing
+    parent stops the walk at the last run found. A `trace_id` that is there but null stays an error."""
+    if all("trace_id" in row for _, _, row in runs):
+        return runs
+    parent = {row["id"]: row.get("parent_run_id") for _, _, row in runs if isinstance(row.get("id"), str)}
+    out = []
+    for tf, location, row in runs:
+        if "trace_id" not in row and isinstance(row.get("id"), str):
+            top, seen = row["id"], set()
+            while isinstance(parent.get(top), str) and parent[top] in parent and top not in seen:
+                seen.add(top)
+                top = parent[top]
+            row = {**row, "trace_id": top}
+        out.append((tf, location, row))
+    return out
 
 
 def _records(tf: TraceFile, warnings: list[str]) -> Iterator[tuple[str, dict, str]]:

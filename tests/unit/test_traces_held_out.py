@@ -300,3 +300,18 @@ def test_a_forced_reader_on_another_tools_file_is_one_error(tmp_path: Path) -> N
     with pytest.raises(InputError) as caught:
         load_population([str(DATA / "promptfoo/current.jsonl")], label="c", fmt="langsmith")
     assert "current.jsonl" in str(caught.value) and "langsmith" in str(caught.value)
+
+
+def test_langsmith_runs_from_before_trace_id_group_by_their_root(tmp_path: Path) -> None:
+    """Runs written before LangSmith had `trace_id` (nor `dotted_order`): the trace is the topmost run
+    reached through `parent_run_id`; split over two files as well."""
+    def old(row: dict) -> dict:
+        return {**without("trace_id", "dotted_order")(row), "execution_order": 1}
+
+    rows = [old(row) for row in lines(DATA / "langsmith/current.runs.jsonl")]
+    halves = [write_lines(tmp_path / f"runs-{i}.jsonl", rows[i::2]) for i in range(2)]
+    feedback = str(DATA / "langsmith/current.feedback.jsonl")
+    original = load_population([str(DATA / "langsmith/current.runs.jsonl"), feedback], label="c")
+    variant = load_population([*halves, feedback], label="c")
+    assert_reads_the_same(variant, original)
+    assert not [w for w in variant.warnings if "no root" in w]
