@@ -129,8 +129,9 @@ class _Join:
                             "DIR/baseline.*.jsonl)")
         self.threshold = native.score_threshold(options)
         self.scores = _scores(feedback, key)
+        traced = _with_trace_ids(runs)
         for position, _trace_id, root, group in native.rooted_traces(
-                _with_trace_ids(runs), trace_key="trace_id", is_root=lambda row: row.get("parent_run_id") is None,
+                traced, trace_key="trace_id", is_root=lambda row: row.get("parent_run_id") is None,
                 what=f"{NAME} run", warnings=warnings):
             self.traces[root[0].path].append((position, root, group))
 
