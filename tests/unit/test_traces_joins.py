@@ -170,3 +170,12 @@ def test_feedback_in_a_later_file_joins_runs_of_an_earlier_one(tmp_path: Path) -
     last = load_population([runs, feedback], label="c")
     assert langsmith_truth.pop_numbers(first) == langsmith_truth.pop_numbers(last)
     langsmith_truth.assert_same(langsmith_truth.pop_numbers(last), langsmith_truth.raw_numbers("current"))
+
+
+def test_an_eval_set_directory_reads_its_logs_and_says_nothing_of_its_index() -> None:
+    """logs.json and eval-set.json come with the logs: no "no traces in this file" about them."""
+    directory = DATA / "inspect" / "eval-set" / "current"
+    pop = load_population([str(directory)], label="current")
+    logs = [p for p in directory.glob("*.json") if p.name not in ("logs.json", "eval-set.json")]
+    assert len(pop) == sum(len(json.loads(p.read_text(encoding="utf-8"))["samples"]) for p in logs)
+    assert pop.format == "inspect" and pop.warnings == ()
