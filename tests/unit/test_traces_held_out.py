@@ -315,3 +315,34 @@ def test_langsmith_runs_from_before_trace_id_group_by_their_root(tmp_path: Path)
     variant = load_population([*halves, feedback], label="c")
     assert_reads_the_same(variant, original)
     assert not [w for w in variant.warnings if "no root" in w]
+
+
+# --- Phoenix, no flags but the task: the root span's status decides over its LLM calls' finish reasons
+
+
+def _phoenix_root_view(span: dict, layout: str) -> tuple[str | None, str, str]:
+    """(parent, status, task) of one raw span line."""
+    if layout == "dataframe":
+        task = (span.get("attributes.metadata") or {}).get("task")
+    else:
+        task = span["attributes"].get("metadata.task")
+    return span["parent_id"], span["status_code"], task
+
+
+@pytest.mark.parametrize("layout", ["dataframe", "rest"])
+@pytest.mark.parametrize("side", ["baseline", "current"])
+def test_phoenix_spans_without_annotations_fail_on_the_root_error(tmp_path: Path, side: str,
+                                                                  layout: str) -> None:
+    """Every failed run of the fixture is a root ERROR over LLM calls that stopped normally: with no
+    annotation the root's status is the outcome, in whatever order the spans come."""
+    rows = lines(DATA / "phoenix" / f"{side}.spans-{layout}.jsonl")
+    want: dict = {}
+    for parent, status, task in map(lambda s: _phoenix_root_view(s, layout), rows):
+        if parent is None:
+            k, n, errors = want.get(task, (0, 0, 0))
+            want[task] = (k + (status == "OK"), n + 1, errors + (status == "ERROR"))
+    assert any(k < n for k, n, _ in want.values())  # the fixture has failed runs
+    for order, arranged in (("as written", rows), ("reversed", rows[::-1])):
+        path = write_lines(tmp_path / f"{order}.jsonl", arranged)
+        got = {task: (r["k"], r["n"], r["errors"]) for task, r in per_task(load([path], PHOENIX, None)).items()}
+        assert got == want, order
