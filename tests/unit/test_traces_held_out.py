@@ -344,5 +344,5 @@ def test_phoenix_spans_without_annotations_fail_on_the_root_error(tmp_path: Path
     assert any(k < n for k, n, _ in want.values())  # the fixture has failed runs
     for order, arranged in (("as written", rows), ("reversed", rows[::-1])):
         path = write_lines(tmp_path / f"{order}.jsonl", arranged)
-        got = {task: (r["k"], r["n"], r["errors"]) for task, r in per_task(load([path], PHOENIX, None)).items()}
-        assert got == want, order
+        got = per_task(load([path], PHOENIX, None))
+        assert {task: (r["k"], r["n"], r["errors"]) for task, r in got.items()} == want, order
