@@ -172,7 +172,9 @@ def _page(tf: TraceFile, page: dict, prefix: str) -> Iterator[tuple[str, dict, s
 
 
 def _scores(scores: list[native.Record], name: str | None) -> dict[str, list[float]]:
-    """traceId → the values of the chosen score name (numeric `value`; booleans count as 1/0)."""
+    """traceId → the values of the chosen score name: numeric `value` (booleans count as 1/0); for a
+    CATEGORICAL score, or one without a value, a `stringValue` that is a pass / fail word (correct,
+    incorrect ...) counts as 1 / 0, since the category's number depends on a score config."""
     out: dict[str, list[float]] = defaultdict(list)
     for other, location, row in scores:
         if row["name"] != name:
@@ -181,7 +183,9 @@ def _scores(scores: list[native.Record], name: str | None) -> dict[str, list[flo
         def fail(message: str, other: TraceFile = other, location: str = location) -> Exception:
             return registry.reader_error(other, location, f"{NAME} score: {message}")
 
-        value = native.score(row.get("value"), f"value of {name!r}", fail)
+        value = native.label_score(row.get("stringValue"))
+        if value is None or (row.get("dataType") != "CATEGORICAL" and row.get("value") is not None):
+            value = native.score(row.get("value"), f"value of {name!r}", fail)
         if value is not None and isinstance(row.get("traceId"), str):
             out[row["traceId"]].append(value)
     return out

@@ -165,7 +165,8 @@ def _records(tf: TraceFile, warnings: list[str]) -> Iterator[tuple[str, dict, st
 
 
 def _scores(feedback: list[native.Record], key: str | None) -> dict[str, list[float]]:
-    """Run id → the scores of the chosen key (`score`, else a numeric or true/false `value`)."""
+    """Run id → the scores of the chosen key (`score`, else a numeric or true/false `value`, else a
+    `value` label that is a pass / fail word: correct, incorrect ...)."""
     out: dict[str, list[float]] = defaultdict(list)
     for other, location, row in feedback:
         if row["key"] != key:
@@ -175,7 +176,13 @@ def _scores(feedback: list[native.Record], key: str | None) -> dict[str, list[fl
             return registry.reader_error(other, location, f"{NAME} feedback: {message}")
 
         value = row.get("score")
-        score = native.score(row.get("value") if value is None else value, f"score of {key!r}", fail)
+        if value is None:  # categorical feedback: a `value` label such as correct / incorrect
+            value = row.get("value")
+            value = native.label_score(value) if isinstance(value, str) else value
+            if isinstance(row.get("value"), str) and value is None:
+                raise fail(f"value {native.show(row['value'])} of {key!r} is not a pass/fail word and there "
+                           "is no score")
+        score = native.score(value, f"score of {key!r}", fail)
         if score is not None and isinstance(row.get("run_id"), str):
             out[row["run_id"]].append(score)
     return out

@@ -17,13 +17,17 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
 from kalibra_action.errors import InputError
-from kalibra_action.traces.fields import task_from_trace_id
+from kalibra_action.traces.fields import FAILURE_WORDS, SUCCESS_WORDS, task_from_trace_id
 from kalibra_action.traces.source import TraceFile, open_text
 
 if TYPE_CHECKING:
     from kalibra_action.traces.registry import ReadOptions
 
 Fail = Callable[[str], InputError]
+
+# Evaluation labels that are a verdict (Phoenix annotations, LangSmith and Langfuse categorical scores).
+PASS_LABELS = SUCCESS_WORDS | {"correct", "yes", "accurate", "factual"}
+FAIL_LABELS = FAILURE_WORDS | {"incorrect", "no", "wrong", "inaccurate", "hallucinated"}
 
 MAX_TOKENS = 10**12
 MAX_COST = 1e9  # USD
@@ -179,6 +183,14 @@ def score(value: object, what: str, fail: Fail) -> float | None:
     if value.__class__ not in (int, float) or not math.isfinite(value) or abs(value) > 1e300:
         raise fail(f"{what} is {show(value)}, not a finite number")
     return float(value)
+
+
+def label_score(label: object) -> float | None:
+    """1.0 / 0.0 for a label that is a pass / fail word (any case), else None."""
+    if not isinstance(label, str):
+        return None
+    word = label.strip().lower()
+    return 1.0 if word in PASS_LABELS else 0.0 if word in FAIL_LABELS else None
 
 
 def score_outcome(scores: list[float], threshold: float) -> str | None:

@@ -30,7 +30,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from kalibra_action.traces import native, registry
-from kalibra_action.traces.fields import FAILURE_WORDS, SUCCESS_WORDS
 from kalibra_action.traces.source import TraceFile, iter_objects
 
 if TYPE_CHECKING:
@@ -45,8 +44,6 @@ JOINS = (NAME, "openinference", "otel-genai", "otlp")
 SPAN_FRAME, SPAN_REST, NOTE_FRAME, NOTE_REST = "span-dataframe", "span-rest", "annotation-dataframe", \
     "annotation-rest"
 _SPANS, _NOTES = (SPAN_FRAME, SPAN_REST), (NOTE_FRAME, NOTE_REST)
-_PASS_LABELS = SUCCESS_WORDS | {"correct", "yes", "accurate", "factual"}
-_FAIL_LABELS = FAILURE_WORDS | {"incorrect", "no", "wrong", "inaccurate", "hallucinated"}
 _STATUSES = ("OK", "ERROR", "UNSET", "")
 _COUNTS = ("llm.token_count.prompt", "llm.token_count.completion", "llm.token_count.total")
 _COST = "llm.cost.total"
@@ -195,9 +192,9 @@ def _note(tf: TraceFile, location: str, row: dict, kind: str) -> tuple[str, _Not
 def _verdict(label: str | None, score: float | None, threshold: float, explicit: bool) -> str | None:
     """The annotation's verdict: an outcome-word label, else the score against the threshold (the score
     first when the user set the threshold); None when neither says."""
-    word = label.strip().lower() if label is not None else None
     by_score = None if score is None else "success" if score >= threshold else "failure"
-    by_label = "success" if word in _PASS_LABELS else "failure" if word in _FAIL_LABELS else None
+    word = native.label_score(label)
+    by_label = None if word is None else "success" if word else "failure"
     return (by_score or by_label) if explicit else (by_label or by_score)
 
 

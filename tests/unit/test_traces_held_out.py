@@ -346,3 +346,38 @@ def test_phoenix_spans_without_annotations_fail_on_the_root_error(tmp_path: Path
         path = write_lines(tmp_path / f"{order}.jsonl", arranged)
         got = per_task(load([path], PHOENIX, None))
         assert {task: (r["k"], r["n"], r["errors"]) for task, r in got.items()} == want, order
+
+
+# --- categorical verdicts: labels, not numbers ----------------------------------------------------------
+
+
+def test_langsmith_categorical_feedback_reads_its_label(tmp_path: Path) -> None:
+    """Feedback with a `value` label (correct / incorrect) and no score reads like the 1 / 0 scores."""
+    def categorical(row: dict) -> dict:
+        return {**row, "score": None, "value": "correct" if row["score"] >= 1 else "Incorrect"}
+
+    runs = str(DATA / "langsmith/current.runs.jsonl")
+    feedback = rewrite_jsonl(DATA / "langsmith/current.feedback.jsonl", tmp_path / "fb.jsonl", categorical)
+    assert_reads_the_same(load_population([runs, feedback], label="c"),
+                          load_population([runs, str(DATA / "langsmith/current.feedback.jsonl")], label="c"))
+
+
+def test_langsmith_feedback_label_that_is_no_verdict_is_an_error(tmp_path: Path) -> None:
+    feedback = rewrite_jsonl(DATA / "langsmith/current.feedback.jsonl", tmp_path / "fb.jsonl",
+                             lambda row: {**row, "score": None, "value": "maybe"})
+    with pytest.raises(InputError) as caught:
+        load_population([str(DATA / "langsmith/current.runs.jsonl"), feedback], label="c")
+    assert "fb.jsonl: line 1" in str(caught.value) and "maybe" in str(caught.value)
+
+
+def test_langfuse_categorical_score_without_a_configured_number_reads_its_label(tmp_path: Path) -> None:
+    """A CATEGORICAL score's number comes from a score config (0 without one): its stringValue decides."""
+    def unmapped(row: dict) -> dict:
+        return {**row, "value": 0} if row["dataType"] == "CATEGORICAL" else row
+
+    observations = str(DATA / "langfuse/current.observations.json")
+    scores = rewrite_jsonl(DATA / "langfuse/current.scores.jsonl", tmp_path / "scores.jsonl", unmapped)
+    by_label = load([observations, scores], {"--outcome-annotation": "verdict"}, None)
+    by_number = load([observations, str(DATA / "langfuse/current.scores.jsonl")],
+                     {"--outcome-annotation": "correctness"}, None)
+    assert_reads_the_same(by_label, by_number)
