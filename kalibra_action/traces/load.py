@@ -56,7 +56,8 @@ def read_into(sink: Sink, files: Sequence[TraceFile], fmt: str | None, warnings:
     objects = object_source(files, formats, options, sink.where)
     # Whether each file only feeds a join (annotations, feedback): asked once, a reader may open the file.
     joins = [is_auxiliary(tf, name) for tf, name in zip(files, formats, strict=True)]
-    check_one_tool(files, formats, joins)
+    if strict:  # `inspect` describes any mix of files it is given
+        check_one_tool(files, formats, joins)
     check_joins(files, formats, joins)
     for tf, pipeline, join in zip(files, pipelines, joins, strict=True):
         if pipeline == FLAT:

@@ -381,3 +381,12 @@ def test_langfuse_categorical_score_without_a_configured_number_reads_its_label(
     by_number = load([observations, str(DATA / "langfuse/current.scores.jsonl")],
                      {"--outcome-annotation": "correctness"}, None)
     assert_reads_the_same(by_label, by_number)
+
+
+def test_inspect_describes_two_tools_files_that_compare_refuses() -> None:
+    """`inspect` is there to find out: it names each file's reader, where `compare` refuses the mix."""
+    files = [str(DATA / "langsmith/baseline.runs.jsonl"), str(DATA / "langsmith/baseline.feedback.jsonl"),
+             str(DATA / "promptfoo/baseline.jsonl")]
+    code, out, err = call("inspect", *files)
+    assert code == 0 and "Traceback" not in err, err
+    assert "Format: mixed" in out and "LangSmith runs:" in out and "promptfoo results:" in out
