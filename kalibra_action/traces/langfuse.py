@@ -137,8 +137,8 @@ class _Join:
         self.threshold = native.score_threshold(options)
         self.scores = _scores(scores, name)
         for position, trace, root, group in native.rooted_traces(
-                observations, trace_key="traceId", is_root=lambda row: not row.get("parentObservationId"),
-                what=f"{NAME} observation", warnings=warnings):
+                observations, trace_key="traceId", is_root=_is_top, what=f"{NAME} observation",
+                warnings=warnings, several_roots=True):
             self.traces[root[0].path].append((position, trace, root, group))
 
 
@@ -191,33 +191,35 @@ def _scores(scores: list[native.Record], name: str | None) -> dict[str, list[flo
     return out
 
 
+def _is_top(row: dict) -> bool:
+    return not row.get("parentObservationId")
+
+
 def _trace(root_at: native.Record, group: list[native.Record], scores: list[float], threshold: float,
            position: int) -> dict:
+    """One trace: its root observation, or, when the trace has several top-level observations (SDK v2
+    traces often hold generations right under the trace), all of them together: the run spans them
+    (first start to last end), ended in an error when one of them did, and its task and metadata come
+    from the first that names them."""
     tf, location, root = root_at
+    tops = [record for record in group if _is_top(record[2])]
 
     def fail(message: str) -> Exception:
         return registry.reader_error(tf, location, f"{NAME} observation: {message}")
 
-    metadata = root.get("metadata") if isinstance(root.get("metadata"), dict) else {}
-    task = next((metadata[k] for k in _TASK_KEYS if isinstance(metadata.get(k), str) and metadata[k]), None)
-    task = task or native.text(root.get("traceName"), "traceName", fail) or native.text(
-        root.get("name"), "name", fail)
-    if not task:
-        raise fail("no metadata.dataset_item_id and no trace name: nothing tells which task this is")
-    errored = root.get("level") == "ERROR"
+    task, metadata = _task(tops, fail)
+    errored = next((row for _, _, row in tops if row.get("level") == "ERROR"), None)
     spans, leaf_values = _spans(group)
-    start = native.iso_ns(root.get("startTime"), "startTime", fail)
-    end = native.iso_ns(root.get("endTime"), "endTime", fail)
-    latency = native.amount(root.get("latency"), "latency", _MAX_LATENCY_S, fail)
+    start, end, latency = _extent(tops)
     meta = dict(metadata)
     meta.update({"name": root.get("name"), "environment": root.get("environment"),
                  "release": root.get("release"), "version": root.get("version")})
-    if errored:
-        meta["error"] = str(root.get("statusMessage") or "ERROR")[:500]
-    root_id = native.text(root.get("id"), "id", fail) or "obs"
+    if errored is not None:
+        meta["error"] = str(errored.get("statusMessage") or "ERROR")[:500]
+    run_id = native.text(root.get("id") if len(tops) == 1 else root.get("traceId"), "id", fail) or "obs"
     trace = {
-        "trace_id": native.trace_id(tf, task, root_id.replace("_", "-"), position, registry.reader_error),
-        "outcome": None if errored else native.score_outcome(scores, threshold),
+        "trace_id": native.trace_id(tf, task, run_id.replace("_", "-"), position, registry.reader_error),
+        "outcome": None if errored is not None else native.score_outcome(scores, threshold),
         "spans": spans,
         "metadata": meta,
     }
@@ -225,10 +227,53 @@ def _trace(root_at: native.Record, group: list[native.Record], scores: list[floa
         trace["start_ns"], trace["end_ns"] = start, end
     elif latency is not None:
         trace["duration_s"] = latency
-    sums = _values(root, fail)  # checked even when unused: a broken file is not read in part
+    sums = [_values(row, _fail(other, where)) for other, where, row in tops]  # checked even when unused
     if not leaf_values:
-        trace.update(sums)
+        trace.update({key: _total(part[key] for part in sums) for key in sums[0]})
     return trace
+
+
+def _fail(tf: TraceFile, location: str):
+    def fail(message: str) -> Exception:
+        return registry.reader_error(tf, location, f"{NAME} observation: {message}")
+    return fail
+
+
+def _task(tops: list[native.Record], fail) -> tuple[str, dict]:
+    """The task (dataset item id, else trace name, else name) and metadata of the first top-level
+    observation that has them."""
+    for _, _, row in tops:
+        metadata = row.get("metadata") if isinstance(row.get("metadata"), dict) else {}
+        item = next((metadata[k] for k in _TASK_KEYS if isinstance(metadata.get(k), str)), None)
+        if item:
+            return item, metadata
+    for _, _, row in tops:
+        named = native.text(row.get("traceName"), "traceName", fail)
+        named = named or native.text(row.get("name"), "name", fail)
+        if named:
+            metadata = row.get("metadata") if isinstance(row.get("metadata"), dict) else {}
+            return named, metadata
+    raise fail("no metadata.dataset_item_id and no trace name: nothing tells which task this is")
+
+
+def _extent(tops: list[native.Record]) -> tuple[int | None, int | None, float | None]:
+    """(first start, last end) over the top-level observations, None when one lacks a time; and the
+    latency of a lone top-level observation (seconds), for when it lacks a time. Each value is checked."""
+    starts, ends, latencies = [], [], []
+    for other, where, row in tops:
+        fail = _fail(other, where)
+        starts.append(native.iso_ns(row.get("startTime"), "startTime", fail))
+        ends.append(native.iso_ns(row.get("endTime"), "endTime", fail))
+        latencies.append(native.amount(row.get("latency"), "latency", _MAX_LATENCY_S, fail))
+    latency = latencies[0] if len(tops) == 1 else None
+    if None in starts or None in ends:
+        return None, None, latency
+    return min(starts), max(ends), latency
+
+
+def _total(values) -> float | None:
+    present = [value for value in values if value is not None]
+    return sum(present) if present else None
 
 
 def _values(obs: dict, fail) -> dict:

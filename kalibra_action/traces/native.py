@@ -204,13 +204,15 @@ Record = tuple[TraceFile, str, dict]  # (file, location in it, object)
 
 
 def rooted_traces(records: Sequence[Record], *, trace_key: str, is_root: Callable[[dict], bool], what: str,
-                  warnings: list[str]) -> Iterator[tuple[int, str, Record, list[Record]]]:
+                  warnings: list[str],
+                  several_roots: bool = False) -> Iterator[tuple[int, str, Record, list[Record]]]:
     """(position, trace id, root record, every record of the trace) for each trace of a side's `records`
     grouped by `trace_key` across its files (an export split in two, a directory), as OTLP spans are.
 
-    A record without a text trace id, or a second root in a trace, is an error naming `what` (e.g.
-    "langsmith run"); a record whose `id` its trace already holds (overlapping exports) is read once, with
-    a warning; traces without a root on the side are left out with one warning."""
+    A record without a text trace id, or a second root in a trace (unless `several_roots`: then the first
+    root stands for the trace and the caller reads the others from the group), is an error naming `what`
+    (e.g. "langsmith run"); a record whose `id` its trace already holds (overlapping exports) is read
+    once, with a warning; traces without a root on the side are left out with one warning."""
     from kalibra_action.traces import registry  # the registry imports the readers, which import this
 
     reader, noun = what.split()[0], what.split()[-1]
@@ -235,7 +237,7 @@ def rooted_traces(records: Sequence[Record], *, trace_key: str, is_root: Callabl
         if not roots:
             rootless += 1
             continue
-        if len(roots) > 1:
+        if len(roots) > 1 and not several_roots:
             raise registry.reader_error(roots[1][0], roots[1][1],
                                         f"{what}: a second root {noun} in trace {show(trace)}")
         yield position, trace, roots[0], group

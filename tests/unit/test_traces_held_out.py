@@ -13,7 +13,9 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+import statistics
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -390,3 +392,32 @@ def test_inspect_describes_two_tools_files_that_compare_refuses() -> None:
     code, out, err = call("inspect", *files)
     assert code == 0 and "Traceback" not in err, err
     assert "Format: mixed" in out and "LangSmith runs:" in out and "promptfoo results:" in out
+
+
+def test_langfuse_traces_with_several_top_level_observations_are_one_run(tmp_path: Path) -> None:
+    """SDK v2 traces often hold generations right under the trace, with no wrapping span: the trace is
+    the run (first start to last end, tokens and cost of its observations, the trace's score)."""
+    page = json.loads((DATA / "langfuse/current.observations.json").read_text(encoding="utf-8"))
+    roots = {o["id"]: o for o in page["data"] if not o.get("parentObservationId")}
+    flat = [{**o, "parentObservationId": None, "metadata": roots[o["parentObservationId"]]["metadata"]}
+            for o in page["data"] if o.get("parentObservationId")]
+    path = tmp_path / "v2.json"
+    path.write_text(json.dumps({**page, "data": flat}, indent=2), encoding="utf-8")
+    scores = str(DATA / "langfuse/current.scores.jsonl")
+    options = {"--outcome-annotation": "correctness"}
+    got = per_task(load([str(path), scores], options, None))
+    want = per_task(load([str(DATA / "langfuse/current.observations.json"), scores], options, None))
+    assert {t: (r["k"], r["n"], r["in"], r["out"]) for t, r in got.items()} == \
+        {t: (r["k"], r["n"], r["in"], r["out"]) for t, r in want.items()}
+    spans: dict[str, list[tuple[datetime, datetime]]] = {}
+    for o in flat:
+        spans.setdefault(o["traceId"], []).append((datetime.fromisoformat(o["startTime"]),
+                                                   datetime.fromisoformat(o["endTime"])))
+    by_task: dict[str, list[float]] = {}
+    for o in roots.values():
+        times = spans[o["traceId"]]
+        seconds = (max(end for _, end in times) - min(start for start, _ in times)).total_seconds()
+        by_task.setdefault(o["metadata"]["dataset_item_id"], []).append(seconds)
+    for task, durations in by_task.items():
+        assert got[task]["duration"] == pytest.approx(statistics.median(durations), rel=1e-9)
+        assert got[task]["cost"] == pytest.approx(want[task]["cost"], rel=1e-12)
