@@ -216,7 +216,8 @@ def _trace(root_at: native.Record, group: list[native.Record], join: _Join, posi
     trace = {
         "trace_id": native.trace_id(tf, task, root_id.replace("_", "-") or "run", position,
                                     registry.reader_error),
-        "outcome": None if errored else native.score_outcome(join.scores.get(root_id, []), join.threshold),
+        "outcome": None if errored else native.score_outcome(_trace_scores(root_id, group, join),
+                                                             join.threshold),
         "spans": spans,
         "metadata": metadata,
     }
@@ -226,6 +227,16 @@ def _trace(root_at: native.Record, group: list[native.Record], join: _Join, posi
     if not leaf_values:  # the root's own sums stand in when no leaf run reports any
         trace.update(sums)
     return trace
+
+
+def _trace_scores(root_id: str, group: list[native.Record], join: _Join) -> list[float]:
+    """The root run's scores; when it has none, those given on its other runs (an evaluator that scores
+    the LLM call inside the run), so that the verdict is not lost."""
+    own = join.scores.get(root_id)
+    if own:
+        return own
+    return [score for _, _, run in group if isinstance(run.get("id"), str)
+            for score in join.scores.get(run["id"], ())]
 
 
 def _errored(run: dict) -> bool:

@@ -421,3 +421,18 @@ def test_langfuse_traces_with_several_top_level_observations_are_one_run(tmp_pat
     for task, durations in by_task.items():
         assert got[task]["duration"] == pytest.approx(statistics.median(durations), rel=1e-9)
         assert got[task]["cost"] == pytest.approx(want[task]["cost"], rel=1e-12)
+
+
+def test_langsmith_feedback_on_a_child_run_is_the_traces_verdict(tmp_path: Path) -> None:
+    """An evaluator that scored the LLM call inside each run: its feedback decides the run's outcome."""
+    runs = lines(DATA / "langsmith/current.runs.jsonl")
+    child = {}
+    for run in runs:
+        if run["parent_run_id"] is not None:
+            child.setdefault(run["parent_run_id"], run["id"])
+    feedback = rewrite_jsonl(DATA / "langsmith/current.feedback.jsonl", tmp_path / "fb.jsonl",
+                             lambda row: {**row, "run_id": child[row["run_id"]]})
+    original = str(DATA / "langsmith/current.feedback.jsonl")
+    runs_file = str(DATA / "langsmith/current.runs.jsonl")
+    assert_reads_the_same(load_population([runs_file, feedback], label="c"),
+                          load_population([runs_file, original], label="c"))
