@@ -136,6 +136,9 @@ class _Join:
                             "so no trace has an outcome (give the scores file too)")
         self.threshold = native.score_threshold(options)
         self.scores = _scores(scores, name)
+        if self.scores and not any(row.get("traceId") in self.scores for _, _, row in observations):
+            warnings.append(f"{native.files_named(scores)}: no {NAME} score named {name!r} refers to a trace "
+                            "of this side (scores of another project?); no trace has an outcome")
         for position, trace, root, group in native.rooted_traces(
                 observations, trace_key="traceId", is_root=_is_top, what=f"{NAME} observation",
                 warnings=warnings, several_roots=True):

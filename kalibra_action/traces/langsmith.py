@@ -129,6 +129,9 @@ class _Join:
                             "DIR/baseline.*.jsonl)")
         self.threshold = native.score_threshold(options)
         self.scores = _scores(feedback, key)
+        if self.scores and not any(row.get("id") in self.scores for _, _, row in runs):
+            warnings.append(f"{native.files_named(feedback)}: no {NAME} feedback of key {key!r} refers to a "
+                            "run of this side (feedback of another experiment?); no run has an outcome")
         traced = _with_trace_ids(runs)
         for position, _trace_id, root, group in native.rooted_traces(
                 traced, trace_key="trace_id", is_root=lambda row: row.get("parent_run_id") is None,

@@ -436,3 +436,17 @@ def test_langsmith_feedback_on_a_child_run_is_the_traces_verdict(tmp_path: Path)
     runs_file = str(DATA / "langsmith/current.runs.jsonl")
     assert_reads_the_same(load_population([runs_file, feedback], label="c"),
                           load_population([runs_file, original], label="c"))
+
+
+@pytest.mark.parametrize("tool", ["langsmith", "langfuse"])
+def test_scores_of_the_other_side_warn_that_no_run_has_an_outcome(tool: str) -> None:
+    """The baseline's feedback given with the current runs joins nothing: the report says so."""
+    if tool == "langsmith":
+        paths = ["langsmith/current.runs.jsonl", "langsmith/baseline.feedback.jsonl"]
+        options: dict[str, str] = {}
+    else:
+        paths = ["langfuse/current.observations.json", "langfuse/baseline.scores.jsonl"]
+        options = {"--outcome-annotation": "correctness"}
+    pop = load([str(DATA / p) for p in paths], options, None)
+    assert all(r["n"] == 0 for r in per_task(pop).values())
+    assert any("refers to a" in w and "no" in w for w in pop.warnings), pop.warnings
