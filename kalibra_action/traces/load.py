@@ -15,7 +15,7 @@ from kalibra_action.paths import Roots
 from kalibra_action.traces.detect import FLAT
 from kalibra_action.traces.fields import FieldMap
 from kalibra_action.traces.flat import read_flat
-from kalibra_action.traces.lookalike import ARRAY_PEEK, Signature, advice, first_of_array, looks_like
+from kalibra_action.traces.lookalike import PEEK, SPAN_RECORDS, Signature, advice, looks_like, records_in
 from kalibra_action.traces.population import OUTCOME_UNKNOWN, Population, PopulationBuilder
 from kalibra_action.traces.registry import (
     NATIVE_READERS,
@@ -99,7 +99,7 @@ def load_population(paths: Sequence[str], *, label: str, fields: FieldMap = _DEF
         builder.format, formats = read_into(sink, files, fmt, warnings, options, strict=strict)
     except InputError as exc:  # a JSON array of a tool's records fails as JSON Lines: name the tool
         named = next((tf for tf in files if tf.name == exc.file), None)
-        raise (named and _array_of_records(named)) or exc from None
+        raise (named and _records_in_one_document(named)) or exc from None
     builder.total_before_filter = sink.total
     warnings.extend(sink.warnings())
     if sink.total == 0:
@@ -152,21 +152,23 @@ def _refuse_lookalikes(files: Sequence[TraceFile], formats: Sequence[str]) -> No
                 raise _foreign(tf, signature, "not Kalibra flat traces")
 
 
-def _array_of_records(tf: TraceFile) -> InputError | None:
-    """For a file that is one JSON array of another tool's records (error path only): the error naming the
-    tool, and the conversion to the JSON Lines its reader takes."""
+def _records_in_one_document(tf: TraceFile) -> InputError | None:
+    """For a file that is one JSON array or API page of a tool's records (error path only): the error
+    naming the tool, and the `jq` that makes the JSON Lines its reader takes."""
     try:
         with open_text(tf) as f:
-            first = first_of_array(f.read(min(ARRAY_PEEK, tf.limits.max_line_bytes)))
+            found = records_in(f.read(min(PEEK, tf.limits.max_line_bytes)))
     except (OSError, ValueError, InputError):
         return None
-    signature = looks_like([first]) if first is not None else None
+    if found is None:
+        return None
+    container, unwrap, records = found
+    signature = looks_like(records) or (SPAN_RECORDS if all(SPAN_RECORDS[1](r) for r in records) else None)
     if signature is None:
         return None
-    readers = [name for name in signature[2] if name in {r.NAME for r in NATIVE_READERS}]
-    then = f", which the {readers[0]} reader reads" if readers else ""
-    return InputError(f"one JSON array of {signature[0]}, not JSON Lines", file=tf.name,
-                      hint=f"convert it with `jq -c '.[]' FILE > FILE.jsonl`{then}")
+    then = f", which the {signature[2][0]} reader reads" if signature[2] else ""
+    return InputError(f"{container} of {signature[0]}, not JSON Lines", file=tf.name,
+                      hint=f"convert it with `jq -c '{unwrap}' FILE > FILE.jsonl`{then}")
 
 
 def _check_understood(pop: Population, files: Sequence[TraceFile]) -> None:

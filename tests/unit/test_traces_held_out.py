@@ -274,6 +274,7 @@ ARRAYS = [
     ("phoenix/current.spans-dataframe.jsonl", "Phoenix spans dataframe", "phoenix"),
     ("promptfoo/current.jsonl", "promptfoo result rows", "promptfoo"),
     ("langfuse/current.scores.jsonl", "Langfuse scores", None),
+    ("phoenix/current.spans-rest.jsonl", "Phoenix REST spans", "openinference"),
 ]
 
 
@@ -450,3 +451,14 @@ def test_scores_of_the_other_side_warn_that_no_run_has_an_outcome(tool: str) -> 
     pop = load([str(DATA / p) for p in paths], options, None)
     assert all(r["n"] == 0 for r in per_task(pop).values())
     assert any("refers to a" in w and "no" in w for w in pop.warnings), pop.warnings
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_a_phoenix_rest_page_of_spans_names_them_and_the_jq_that_lists_them(tmp_path: Path,
+                                                                             indent: int | None) -> None:
+    """The REST API's own response, saved as it came: `{"data": [spans], "next_cursor": ...}`."""
+    path = tmp_path / "page.json"
+    page = {"data": lines(DATA / "phoenix/current.spans-rest.jsonl"), "next_cursor": None}
+    path.write_text(json.dumps(page, indent=indent), encoding="utf-8")
+    line = one_line_error([str(path), str(path)])
+    assert "page.json" in line and "Phoenix REST spans" in line and "jq -c '.data[]'" in line, line
