@@ -97,8 +97,8 @@ def load_population(paths: Sequence[str], *, label: str, fields: FieldMap = _DEF
                 duration_scale=SECONDS_PER_UNIT[options.duration_unit or "s"])
     try:
         builder.format, formats = read_into(sink, files, fmt, warnings, options, strict=strict)
-    except InputError as exc:  # a JSON array of a tool's records fails as JSON Lines: name the tool
-        named = next((tf for tf in files if tf.name == exc.file), None)
+    except InputError as exc:  # an array or page of a tool's records, read as JSON Lines: name the tool
+        named = next((tf for tf in files if tf.name == exc.file and not claimed_by(tf)), None)
         raise (named and _records_in_one_document(named)) or exc from None
     builder.total_before_filter = sink.total
     warnings.extend(sink.warnings())
