@@ -462,3 +462,15 @@ def test_a_phoenix_rest_page_of_spans_names_them_and_the_jq_that_lists_them(tmp_
     path.write_text(json.dumps(page, indent=indent), encoding="utf-8")
     line = one_line_error([str(path), str(path)])
     assert "page.json" in line and "Phoenix REST spans" in line and "jq -c '.data[]'" in line, line
+
+
+def test_promptfoo_tests_sharing_a_description_warn_that_they_are_pooled(tmp_path: Path) -> None:
+    """Two different tests (different vars) under one description count as one task: the report says so."""
+    rows = lines(DATA / "promptfoo/current.jsonl")
+    for row in rows:
+        row["testCase"]["description"] = "the same description"
+    pop = load_population([write_lines(tmp_path / "same.jsonl", rows)], label="c")
+    assert list(per_task(pop)) == ["the same description"]
+    assert any("pooled into one task" in w and "same.jsonl" in w for w in pop.warnings), pop.warnings
+    plain = load_population([str(DATA / "promptfoo/current.jsonl")], label="c")
+    assert not any("pooled" in w for w in plain.warnings)
