@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # registry imports this module: only its types here, its func
 NAME = "inspect"
 PIPELINE = "flat"
 
-WHAT = "Inspect AI log"
+WHAT = TITLE = "Inspect AI log"
 ZIP_ZSTD = 93
 MAX_MEMBERS = 500_000
 CHUNK = 1 << 16
@@ -73,6 +73,21 @@ def sniff(tf: TraceFile, head: bytes) -> bool:
         return True
     text = head.removeprefix(_BOM)
     return any(pattern.match(text) for pattern in (_JSON_LOG, _LOG_INDEX, _EVAL_SET))
+
+
+def auxiliary(tf: TraceFile) -> bool:
+    """An eval set's own index (logs.json, eval-set.json) holds no samples: it comes with the logs (a log
+    directory), and alone it is an error naming it, not a file without traces."""
+    text = registry.head(tf).removeprefix(_BOM)
+    return bool(_LOG_INDEX.match(text) or _EVAL_SET.match(text))
+
+
+def explain_empty(tf: TraceFile) -> str:
+    """What an Inspect file without samples is: an eval set's own index, or a log without samples."""
+    if auxiliary(tf):
+        return ("this looks like an Inspect AI eval set's index (logs.json / eval-set.json) only: give the "
+                "logs too (e.g. logs/*.eval, or the log directory)")
+    return f"this looks like an {WHAT} without samples: give a log of an eval that ran samples"
 
 
 def describe() -> str:

@@ -1,8 +1,8 @@
 """Langfuse observations and scores (the public API's wire JSON: a page `{"data": [...], "meta": ...}`, or
 one object a line) as Kalibra flat traces, the scores joined from any of the side's files.
 
-One trace per root observation (no `parentObservationId`), with every observation of its `traceId` in the
-same file as a span:
+One trace per root observation (no `parentObservationId`), with every observation of its `traceId` as a
+span, from any file of the side (an export split over pages, files or a directory joins up):
 - task: the root's `metadata.dataset_item_id` (or `datasetItemId`: the dataset item, in a dataset run),
   else the trace's name (`traceName`, else the root's `name`);
 - outcome: the trace's scores of one name (the only name on the side, else `read: outcome_annotation` /
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from kalibra_action.traces.registry import ReadOptions
 
 NAME = "langfuse"
+TITLE = "Langfuse"
 PIPELINE = "flat"
 SELECTORS = ("release",)
 
@@ -90,33 +91,58 @@ def auxiliary(tf: TraceFile) -> bool:
     return row is not None and _kind_of_line(row) == SCORE
 
 
+def explain_empty(tf: TraceFile) -> str | None:
+    """What a Langfuse file without traces holds, and what to give with it."""
+    if auxiliary(tf):
+        return (f"this looks like {TITLE} scores only (no observations on this side): give the observations "
+                "export too (a side's files are joined: e.g. path: \"lf/baseline.*\")")
+    return (f"this looks like {TITLE} observations, but no root observation (one without "
+            "parentObservationId) on this side: give the whole export")
+
+
 def objects(tf: TraceFile, options: ReadOptions, warnings: list[str]) -> Iterator[tuple[str, dict]]:
-    return joined_objects(tf, (tf,), options, warnings)
+    return joined_objects(tf, registry.Side((tf,)), options, warnings)
 
 
-def joined_objects(tf: TraceFile, side: Sequence[TraceFile], options: ReadOptions,
+def joined_objects(tf: TraceFile, side: registry.Side, options: ReadOptions,
                    warnings: list[str]) -> Iterator[tuple[str, dict]]:
-    """The traces of the observations in `tf`, with the scores found in any file of the side."""
-    observations = [(loc, row) for loc, row, kind in _records(tf, warnings) if kind == OBSERVATION]
-    if not observations:
-        return
-    scores = [(other, loc, row) for other in side for loc, row, kind in _records(other, warnings)
-              if kind == SCORE]
-    for other, location, row in scores:
-        if not isinstance(row.get("name"), str):
-            shown = native.show(row.get("name"))
-            raise registry.reader_error(other, location, f"{NAME} score: name is {shown}, not text")
-    name = native.choose_score(tf, (row["name"] for _, _, row in scores),
-                               options.outcome_annotation or options.scorer, "score name", NAME)
-    if name is None:
-        warnings.append(f"{tf.name}: no {NAME} scores among the side's files, so no trace has an outcome "
-                        "(give the scores file too)")
-    threshold = native.score_threshold(options)
-    by_trace_scores = _scores(scores, name)
-    for position, trace, root, group in native.rooted_traces(
-            tf, observations, trace_key="traceId", is_root=lambda row: not row.get("parentObservationId"),
-            what=f"{NAME} observation", warnings=warnings):
-        yield root[0], _trace(tf, root, group, by_trace_scores.get(trace, []), threshold, position)
+    """The traces whose root observation is in `tf`, with their observations and scores from any file of
+    the side (joined once for the whole side)."""
+    join = side.once(NAME, lambda: _Join(side, options, warnings))
+    for position, trace, root, group in join.traces.get(tf.path, ()):
+        yield root[1], _trace(root, group, join.scores.get(trace, []), join.threshold, position)
+
+
+class _Join:
+    """The side's observations grouped into traces (by the file of their root), and its scores."""
+
+    def __init__(self, side: Sequence[TraceFile], options: ReadOptions, warnings: list[str]) -> None:
+        observations: list[native.Record] = []
+        scores: list[native.Record] = []
+        for other in side:
+            for location, row, kind in _records(other, warnings):
+                (observations if kind == OBSERVATION else scores).append((other, location, row))
+        self.traces: dict[object, list] = defaultdict(list)
+        if not observations:
+            return
+        for other, location, row in scores:
+            if not isinstance(row.get("name"), str):
+                shown = native.show(row.get("name"))
+                raise registry.reader_error(other, location, f"{NAME} score: name is {shown}, not text")
+        name = native.choose_score(side[0], (row["name"] for _, _, row in scores),
+                                   options.outcome_annotation or options.scorer, "score name", NAME)
+        if name is None:
+            warnings.append(f"{native.files_named(observations)}: no {NAME} scores among the side's files, "
+                            "so no trace has an outcome (give the scores file too)")
+        self.threshold = native.score_threshold(options)
+        self.scores = _scores(scores, name)
+        if self.scores and not any(row.get("traceId") in self.scores for _, _, row in observations):
+            warnings.append(f"{native.files_named(scores)}: no {NAME} score named {name!r} refers to a trace "
+                            "of this side (scores of another project?); no trace has an outcome")
+        for position, trace, root, group in native.rooted_traces(
+                observations, trace_key="traceId", is_root=_is_top, what=f"{NAME} observation",
+                warnings=warnings, several_roots=True):
+            self.traces[root[0].path].append((position, trace, root, group))
 
 
 def _records(tf: TraceFile, warnings: list[str]) -> Iterator[tuple[str, dict, str]]:
@@ -148,8 +174,10 @@ def _page(tf: TraceFile, page: dict, prefix: str) -> Iterator[tuple[str, dict, s
         yield location, item, kind
 
 
-def _scores(scores: list[tuple[TraceFile, str, dict]], name: str | None) -> dict[str, list[float]]:
-    """traceId → the values of the chosen score name (numeric `value`; booleans count as 1/0)."""
+def _scores(scores: list[native.Record], name: str | None) -> dict[str, list[float]]:
+    """traceId → the values of the chosen score name: numeric `value` (booleans count as 1/0); for a
+    CATEGORICAL score, or one without a value, a `stringValue` that is a pass / fail word (correct,
+    incorrect ...) counts as 1 / 0, since the category's number depends on a score config."""
     out: dict[str, list[float]] = defaultdict(list)
     for other, location, row in scores:
         if row["name"] != name:
@@ -158,39 +186,43 @@ def _scores(scores: list[tuple[TraceFile, str, dict]], name: str | None) -> dict
         def fail(message: str, other: TraceFile = other, location: str = location) -> Exception:
             return registry.reader_error(other, location, f"{NAME} score: {message}")
 
-        value = native.score(row.get("value"), f"value of {name!r}", fail)
+        value = native.label_score(row.get("stringValue"))
+        if value is None or (row.get("dataType") != "CATEGORICAL" and row.get("value") is not None):
+            value = native.score(row.get("value"), f"value of {name!r}", fail)
         if value is not None and isinstance(row.get("traceId"), str):
             out[row["traceId"]].append(value)
     return out
 
 
-def _trace(tf: TraceFile, root_at: tuple[str, dict], group: list[tuple[str, dict]], scores: list[float],
-           threshold: float, position: int) -> dict:
-    location, root = root_at
+def _is_top(row: dict) -> bool:
+    return not row.get("parentObservationId")
+
+
+def _trace(root_at: native.Record, group: list[native.Record], scores: list[float], threshold: float,
+           position: int) -> dict:
+    """One trace: its root observation, or, when the trace has several top-level observations (SDK v2
+    traces often hold generations right under the trace), all of them together: the run spans them
+    (first start to last end), ended in an error when one of them did, and its task and metadata come
+    from the first that names them."""
+    tf, location, root = root_at
+    tops = [record for record in group if _is_top(record[2])]
 
     def fail(message: str) -> Exception:
         return registry.reader_error(tf, location, f"{NAME} observation: {message}")
 
-    metadata = root.get("metadata") if isinstance(root.get("metadata"), dict) else {}
-    task = next((metadata[k] for k in _TASK_KEYS if isinstance(metadata.get(k), str) and metadata[k]), None)
-    task = task or native.text(root.get("traceName"), "traceName", fail) or native.text(
-        root.get("name"), "name", fail)
-    if not task:
-        raise fail("no metadata.dataset_item_id and no trace name: nothing tells which task this is")
-    errored = root.get("level") == "ERROR"
-    spans, leaf_values = _spans(tf, group)
-    start = native.iso_ns(root.get("startTime"), "startTime", fail)
-    end = native.iso_ns(root.get("endTime"), "endTime", fail)
-    latency = native.amount(root.get("latency"), "latency", _MAX_LATENCY_S, fail)
+    task, metadata = _task(tops, fail)
+    errored = next((row for _, _, row in tops if row.get("level") == "ERROR"), None)
+    spans, leaf_values = _spans(group)
+    start, end, latency = _extent(tops)
     meta = dict(metadata)
     meta.update({"name": root.get("name"), "environment": root.get("environment"),
                  "release": root.get("release"), "version": root.get("version")})
-    if errored:
-        meta["error"] = str(root.get("statusMessage") or "ERROR")[:500]
-    root_id = native.text(root.get("id"), "id", fail) or "obs"
+    if errored is not None:
+        meta["error"] = str(errored.get("statusMessage") or "ERROR")[:500]
+    run_id = native.text(root.get("id") if len(tops) == 1 else root.get("traceId"), "id", fail) or "obs"
     trace = {
-        "trace_id": native.trace_id(tf, task, root_id.replace("_", "-"), position, registry.reader_error),
-        "outcome": None if errored else native.score_outcome(scores, threshold),
+        "trace_id": native.trace_id(tf, task, run_id.replace("_", "-"), position, registry.reader_error),
+        "outcome": None if errored is not None else native.score_outcome(scores, threshold),
         "spans": spans,
         "metadata": meta,
     }
@@ -198,35 +230,96 @@ def _trace(tf: TraceFile, root_at: tuple[str, dict], group: list[tuple[str, dict
         trace["start_ns"], trace["end_ns"] = start, end
     elif latency is not None:
         trace["duration_s"] = latency
-    sums = _values(root, fail)  # checked even when unused: a broken file is not read in part
+    sums = [_values(row, _fail(other, where)) for other, where, row in tops]  # checked even when unused
     if not leaf_values:
-        trace.update(sums)
+        trace.update({key: _total(part[key] for part in sums) for key in sums[0]})
     return trace
 
 
+def _fail(tf: TraceFile, location: str):
+    def fail(message: str) -> Exception:
+        return registry.reader_error(tf, location, f"{NAME} observation: {message}")
+    return fail
+
+
+def _task(tops: list[native.Record], fail) -> tuple[str, dict]:
+    """The task (dataset item id, else trace name, else name) and metadata of the first top-level
+    observation that has them."""
+    for _, _, row in tops:
+        metadata = row.get("metadata") if isinstance(row.get("metadata"), dict) else {}
+        item = next((metadata[k] for k in _TASK_KEYS if isinstance(metadata.get(k), str)), None)
+        if item:
+            return item, metadata
+    for _, _, row in tops:
+        named = native.text(row.get("traceName"), "traceName", fail)
+        named = named or native.text(row.get("name"), "name", fail)
+        if named:
+            metadata = row.get("metadata") if isinstance(row.get("metadata"), dict) else {}
+            return named, metadata
+    raise fail("no metadata.dataset_item_id and no trace name: nothing tells which task this is")
+
+
+def _extent(tops: list[native.Record]) -> tuple[int | None, int | None, float | None]:
+    """(first start, last end) over the top-level observations, None when one lacks a time; and the
+    latency of a lone top-level observation (seconds), for when it lacks a time. Each value is checked."""
+    starts, ends, latencies = [], [], []
+    for other, where, row in tops:
+        fail = _fail(other, where)
+        starts.append(native.iso_ns(row.get("startTime"), "startTime", fail))
+        ends.append(native.iso_ns(row.get("endTime"), "endTime", fail))
+        latencies.append(native.amount(row.get("latency"), "latency", _MAX_LATENCY_S, fail))
+    latency = latencies[0] if len(tops) == 1 else None
+    if None in starts or None in ends:
+        return None, None, latency
+    return min(starts), max(ends), latency
+
+
+def _total(values) -> float | None:
+    present = [value for value in values if value is not None]
+    return sum(present) if present else None
+
+
 def _values(obs: dict, fail) -> dict:
-    """Tokens and cost an observation reports itself."""
-    usage = obs.get("usageDetails") if obs.get("usageDetails") is not None else obs.get("usage")
-    if usage is not None and not isinstance(usage, dict):
-        raise fail(f"usageDetails is a {native.kind(usage)}, not an object")
-    usage = usage or {}
-    costs = obs.get("costDetails")
-    if costs is not None and not isinstance(costs, dict):
-        raise fail(f"costDetails is a {native.kind(costs)}, not an object")
-    cost = (costs or {}).get("total")
-    if cost is None:
-        cost = obs.get("totalCost")
-    return {"input_tokens": native.count(usage.get("input"), "usageDetails.input", fail),
-            "output_tokens": native.count(usage.get("output"), "usageDetails.output", fail),
-            "cost": native.amount(cost, "cost", native.MAX_COST, fail, decimal_text=True)}
+    """Tokens and cost an observation reports itself: `usageDetails` / `costDetails` (Langfuse ≥ 2.5x),
+    else the deprecated `usage` and `calculatedTotalCost` that older servers return (and still fill)."""
+    details, usage = _object(obs, "usageDetails", fail), _object(obs, "usage", fail)
+    tokens = {key: next((value for value in (details.get(key), usage.get(key)) if value is not None), None)
+              for key in ("input", "output")}
+    return {"input_tokens": native.count(tokens["input"], "usageDetails.input", fail),
+            "output_tokens": native.count(tokens["output"], "usageDetails.output", fail),
+            "cost": _cost(obs, usage, fail)}
 
 
-def _spans(tf: TraceFile, group: list[tuple[str, dict]]) -> tuple[list[dict], bool]:
+def _cost(obs: dict, usage: dict, fail) -> float | None:
+    """costDetails.total, else the sum of its cost types (Langfuse sums them when no total is given),
+    else calculatedTotalCost, usage.totalCost, totalCost; None when the observation has none."""
+    details = _object(obs, "costDetails", fail)
+    if details.get("total") is None and details:
+        parts = [native.amount(value, f"costDetails.{key}", native.MAX_COST, fail, decimal_text=True)
+                 for key, value in details.items()]
+        return sum(part for part in parts if part is not None)
+    for what, value in (("costDetails.total", details.get("total")),
+                        ("calculatedTotalCost", obs.get("calculatedTotalCost")),
+                        ("usage.totalCost", usage.get("totalCost")), ("totalCost", obs.get("totalCost"))):
+        if value is not None:
+            return native.amount(value, what, native.MAX_COST, fail, decimal_text=True)
+    return None
+
+
+def _object(obs: dict, key: str, fail) -> dict:
+    """An optional object field ({} when absent or null)."""
+    value = obs.get(key)
+    if value is not None and not isinstance(value, dict):
+        raise fail(f"{key} is a {native.kind(value)}, not an object")
+    return value or {}
+
+
+def _spans(group: list[native.Record]) -> tuple[list[dict], bool]:
     """Every observation of the trace as a span; tokens and cost on the leaves only (a parent's are sums)."""
-    parents = {row.get("parentObservationId") for _, row in group}
+    parents = {row.get("parentObservationId") for _, _, row in group}
     spans, leaf_values = [], False
-    for location, obs in group:
-        def fail(message: str, location: str = location) -> Exception:
+    for tf, location, obs in group:
+        def fail(message: str, tf: TraceFile = tf, location: str = location) -> Exception:
             return registry.reader_error(tf, location, f"{NAME} observation: {message}")
 
         span_id = native.text(obs.get("id"), "id", fail)

@@ -2,7 +2,8 @@
 their feedback (`Feedback`) and, when given, the dataset's examples (`Example`), from any of the side's
 files.
 
-One trace per root run (no `parent_run_id`), with every run of its `trace_id` in the same file as a span:
+One trace per root run (no `parent_run_id`), with every run of its `trace_id` as a span, from any file of
+the side (an export split over files or a directory joins up, as OTLP spans do):
 - task: `reference_example_id` (the dataset example, in an experiment), else the root run's `name`;
 - outcome: the root run's feedback of one key (the only key on the side, else `read: outcome_annotation`
   / `--scorer`; several and none chosen is an error listing them): mean score ≥ the threshold (default 1)
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from kalibra_action.traces.registry import ReadOptions
 
 NAME = "langsmith"
+TITLE = "LangSmith"
 PIPELINE = "flat"
 SELECTORS = ("session_id",)
 
@@ -42,8 +44,10 @@ def describe() -> str:
 
 
 def record_kind(row: dict) -> str | None:
-    """Which LangSmith model a JSON object is (by the keys its model_dump_json always writes)."""
-    if "run_type" in row and "trace_id" in row and "start_time" in row:
+    """Which LangSmith model a JSON object is (by the keys its model_dump_json always writes; runs of SDKs
+    before `trace_id` have `parent_run_id` / `execution_order` instead)."""
+    if "run_type" in row and "start_time" in row and (
+            "trace_id" in row or "parent_run_id" in row or "execution_order" in row):
         return RUN
     if "run_id" in row and "key" in row and ("score" in row or "value" in row):
         return FEEDBACK
@@ -66,28 +70,92 @@ def auxiliary(tf: TraceFile) -> bool:
     return row is not None and record_kind(row) in (FEEDBACK, EXAMPLE)
 
 
+def explain_empty(tf: TraceFile) -> str | None:
+    """What a LangSmith file without traces holds, and what to give with it."""
+    row = native.first_row(tf)
+    kind = record_kind(row) if row is not None else None
+    join = "(no runs on this side): give the runs export too (a side's files are joined: e.g. path: " \
+           "\"ls/baseline.*.jsonl\")"
+    if kind == FEEDBACK:
+        return f"this looks like {TITLE} feedback only {join}"
+    if kind == EXAMPLE:
+        return f"this looks like {TITLE} dataset examples only {join}"
+    if kind == RUN:
+        return (f"this looks like {TITLE} runs, but no root run (one without parent_run_id) on this side: "
+                "give the whole export")
+    return None
+
+
 def objects(tf: TraceFile, options: ReadOptions, warnings: list[str]) -> Iterator[tuple[str, dict]]:
-    return joined_objects(tf, (tf,), options, warnings)
+    return joined_objects(tf, registry.Side((tf,)), options, warnings)
 
 
-def joined_objects(tf: TraceFile, side: Sequence[TraceFile], options: ReadOptions,
+def joined_objects(tf: TraceFile, side: registry.Side, options: ReadOptions,
                    warnings: list[str]) -> Iterator[tuple[str, dict]]:
-    """The traces of the runs in `tf`, with the feedback and examples found in any file of the side."""
-    runs = [(loc, row) for loc, row, kind in _records(tf, warnings) if kind == RUN]
-    if not runs:
-        return
-    feedback, examples = _joined_records(side, warnings)
-    key = native.choose_score(tf, (row["key"] for _, _, row in feedback),
-                              options.outcome_annotation or options.scorer, "feedback key", NAME)
-    if key is None:
-        warnings.append(f"{tf.name}: no {NAME} feedback among the side's files, so no run has an outcome "
-                        "(give the feedback file too, e.g. a glob such as DIR/baseline.*.jsonl)")
-    threshold = native.score_threshold(options)
-    scores = _scores(feedback, key)
-    for position, _trace_id, root, group in native.rooted_traces(
-            tf, runs, trace_key="trace_id", is_root=lambda row: row.get("parent_run_id") is None,
-            what=f"{NAME} run", warnings=warnings):
-        yield root[0], _trace(tf, root, group, scores, threshold, examples, position)
+    """The traces whose root run is in `tf`, with their runs, feedback and examples from any file of the
+    side (joined once for the whole side)."""
+    join = side.once(NAME, lambda: _Join(side, options, warnings))
+    for position, root, group in join.traces.get(tf.path, ()):
+        yield root[1], _trace(root, group, join, position)
+
+
+class _Join:
+    """The side's runs grouped into traces (by the file of their root), its scores and its examples."""
+
+    def __init__(self, side: Sequence[TraceFile], options: ReadOptions, warnings: list[str]) -> None:
+        runs: list[native.Record] = []
+        feedback: list[native.Record] = []
+        self.examples: dict[str, dict] = {}
+        for other in side:
+            for location, row, kind in _records(other, warnings):
+                if kind == RUN:
+                    runs.append((other, location, row))
+                elif kind == FEEDBACK:
+                    if not isinstance(row.get("key"), str):
+                        shown = native.show(row.get("key"))
+                        message = f"{NAME} feedback: key is {shown}, not text"
+                        raise registry.reader_error(other, location, message)
+                    feedback.append((other, location, row))
+                elif isinstance(row.get("id"), str):
+                    self.examples[row["id"]] = row
+        self.traces: dict[object, list] = defaultdict(list)
+        if not runs:
+            return
+        key = native.choose_score(side[0], (row["key"] for _, _, row in feedback),
+                                  options.outcome_annotation or options.scorer, "feedback key", NAME)
+        if key is None:
+            warnings.append(f"{native.files_named(runs)}: no {NAME} feedback among the side's files, so no "
+                            "run has an outcome (give the feedback file too, e.g. a glob such as "
+                            "DIR/baseline.*.jsonl)")
+        self.threshold = native.score_threshold(options)
+        self.scores = _scores(feedback, key)
+        if self.scores and not any(row.get("id") in self.scores for _, _, row in runs):
+            warnings.append(f"{native.files_named(feedback)}: no {NAME} feedback of key {key!r} refers to a "
+                            "run of this side (feedback of another experiment?); no run has an outcome")
+        traced = _with_trace_ids(runs)
+        for position, _trace_id, root, group in native.rooted_traces(
+                traced, trace_key="trace_id", is_root=lambda row: row.get("parent_run_id") is None,
+                what=f"{NAME} run", warnings=warnings):
+            self.traces[root[0].path].append((position, root, group))
+
+
+def _with_trace_ids(runs: list[native.Record]) -> list[native.Record]:
+    """The runs, those without a `trace_id` key (SDKs before it: older exports) given their topmost
+    ancestor's id through `parent_run_id`, which is what LangSmith's trace_id is; a cycle or a missing
+    parent stops the walk at the last run found. A `trace_id` that is there but null stays an error."""
+    if all("trace_id" in row for _, _, row in runs):
+        return runs
+    parent = {row["id"]: row.get("parent_run_id") for _, _, row in runs if isinstance(row.get("id"), str)}
+    out = []
+    for tf, location, row in runs:
+        if "trace_id" not in row and isinstance(row.get("id"), str):
+            top, seen = row["id"], set()
+            while isinstance(parent.get(top), str) and parent[top] in parent and top not in seen:
+                seen.add(top)
+                top = parent[top]
+            row = {**row, "trace_id": top}
+        out.append((tf, location, row))
+    return out
 
 
 def _records(tf: TraceFile, warnings: list[str]) -> Iterator[tuple[str, dict, str]]:
@@ -99,28 +167,9 @@ def _records(tf: TraceFile, warnings: list[str]) -> Iterator[tuple[str, dict, st
         yield f"line {line_no}", row, kind
 
 
-_Feedback = tuple[TraceFile, str, dict]  # (file, location, row)
-
-
-def _joined_records(side: Sequence[TraceFile],
-                    warnings: list[str]) -> tuple[list[_Feedback], dict[str, dict]]:
-    """Feedback rows (with their file and line) and examples by id, from every file of the side."""
-    feedback: list[_Feedback] = []
-    examples: dict[str, dict] = {}
-    for other in side:
-        for location, row, kind in _records(other, warnings):
-            if kind == FEEDBACK:
-                if not isinstance(row.get("key"), str):
-                    raise registry.reader_error(other, location, f"{NAME} feedback: key is "
-                                                                 f"{native.show(row.get('key'))}, not text")
-                feedback.append((other, location, row))
-            elif kind == EXAMPLE and isinstance(row.get("id"), str):
-                examples[row["id"]] = row
-    return feedback, examples
-
-
-def _scores(feedback: list[_Feedback], key: str | None) -> dict[str, list[float]]:
-    """Run id → the scores of the chosen key (`score`, else a numeric or true/false `value`)."""
+def _scores(feedback: list[native.Record], key: str | None) -> dict[str, list[float]]:
+    """Run id → the scores of the chosen key (`score`, else a numeric or true/false `value`, else a
+    `value` label that is a pass / fail word: correct, incorrect ...)."""
     out: dict[str, list[float]] = defaultdict(list)
     for other, location, row in feedback:
         if row["key"] != key:
@@ -130,16 +179,21 @@ def _scores(feedback: list[_Feedback], key: str | None) -> dict[str, list[float]
             return registry.reader_error(other, location, f"{NAME} feedback: {message}")
 
         value = row.get("score")
-        score = native.score(row.get("value") if value is None else value, f"score of {key!r}", fail)
+        if value is None:  # categorical feedback: a `value` label such as correct / incorrect
+            value = row.get("value")
+            value = native.label_score(value) if isinstance(value, str) else value
+            if isinstance(row.get("value"), str) and value is None:
+                raise fail(f"value {native.show(row['value'])} of {key!r} is not a pass/fail word and there "
+                           "is no score")
+        score = native.score(value, f"score of {key!r}", fail)
         if score is not None and isinstance(row.get("run_id"), str):
             out[row["run_id"]].append(score)
     return out
 
 
-def _trace(tf: TraceFile, root_at: tuple[str, dict], group: list[tuple[str, dict]],
-           scores: dict[str, list[float]], threshold: float, examples: dict[str, dict],
-           position: int) -> dict:
-    location, root = root_at
+def _trace(root_at: native.Record, group: list[native.Record], join: _Join, position: int) -> dict:
+    tf, location, root = root_at
+    examples = join.examples
 
     def fail(message: str) -> Exception:
         return registry.reader_error(tf, location, f"{NAME} run: {message}")
@@ -150,7 +204,7 @@ def _trace(tf: TraceFile, root_at: tuple[str, dict], group: list[tuple[str, dict
     if not task:
         raise fail("no reference_example_id and no name: nothing tells which task this is")
     errored = _errored(root)
-    spans, leaf_values = _spans(tf, group)
+    spans, leaf_values = _spans(group)
     start = native.iso_ns(root.get("start_time"), "start_time", fail)
     end = native.iso_ns(root.get("end_time"), "end_time", fail)
     extra = root.get("extra") if isinstance(root.get("extra"), dict) else {}
@@ -165,7 +219,8 @@ def _trace(tf: TraceFile, root_at: tuple[str, dict], group: list[tuple[str, dict
     trace = {
         "trace_id": native.trace_id(tf, task, root_id.replace("_", "-") or "run", position,
                                     registry.reader_error),
-        "outcome": None if errored else native.score_outcome(scores.get(root_id, []), threshold),
+        "outcome": None if errored else native.score_outcome(_trace_scores(root_id, group, join),
+                                                             join.threshold),
         "spans": spans,
         "metadata": metadata,
     }
@@ -175,6 +230,16 @@ def _trace(tf: TraceFile, root_at: tuple[str, dict], group: list[tuple[str, dict
     if not leaf_values:  # the root's own sums stand in when no leaf run reports any
         trace.update(sums)
     return trace
+
+
+def _trace_scores(root_id: str, group: list[native.Record], join: _Join) -> list[float]:
+    """The root run's scores; when it has none, those given on its other runs (an evaluator that scores
+    the LLM call inside the run), so that the verdict is not lost."""
+    own = join.scores.get(root_id)
+    if own:
+        return own
+    return [score for _, _, run in group if isinstance(run.get("id"), str)
+            for score in join.scores.get(run["id"], ())]
 
 
 def _errored(run: dict) -> bool:
@@ -188,12 +253,12 @@ def _values(run: dict, fail) -> dict:
                                   decimal_text=True)}
 
 
-def _spans(tf: TraceFile, group: list[tuple[str, dict]]) -> tuple[list[dict], bool]:
+def _spans(group: list[native.Record]) -> tuple[list[dict], bool]:
     """Every run of the trace as a span; tokens and cost on the leaves only (a parent's are sums)."""
-    parents = {row.get("parent_run_id") for _, row in group}
+    parents = {row.get("parent_run_id") for _, _, row in group}
     spans, leaf_values = [], False
-    for location, run in group:
-        def fail(message: str, location: str = location) -> Exception:
+    for tf, location, run in group:
+        def fail(message: str, tf: TraceFile = tf, location: str = location) -> Exception:
             return registry.reader_error(tf, location, f"{NAME} run: {message}")
 
         span = {"span_id": native.text(run.get("id"), "id", fail), "parent_id": run.get("parent_run_id"),

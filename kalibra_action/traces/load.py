@@ -15,13 +15,16 @@ from kalibra_action.paths import Roots
 from kalibra_action.traces.detect import FLAT
 from kalibra_action.traces.fields import FieldMap
 from kalibra_action.traces.flat import read_flat
-from kalibra_action.traces.lookalike import Signature, advice, looks_like
+from kalibra_action.traces.lookalike import PEEK, SPAN_RECORDS, Signature, advice, looks_like, records_in
 from kalibra_action.traces.population import OUTCOME_UNKNOWN, Population, PopulationBuilder
 from kalibra_action.traces.registry import (
     NATIVE_READERS,
     SECONDS_PER_UNIT,
     ReadOptions,
+    check_joins,
+    check_one_tool,
     claimed_by,
+    explain_empty,
     file_formats,
     is_auxiliary,
     object_source,
@@ -30,7 +33,7 @@ from kalibra_action.traces.registry import (
     span_verdicts,
 )
 from kalibra_action.traces.sink import Sink, TraceHook
-from kalibra_action.traces.source import TraceFile, iter_objects
+from kalibra_action.traces.source import TraceFile, iter_objects, open_text
 from kalibra_action.traces.spans import FORMATS, read_span_files
 from kalibra_action.traces.where import Matcher
 
@@ -39,8 +42,9 @@ _DEFAULT_OPTIONS = ReadOptions()
 
 
 def read_into(sink: Sink, files: Sequence[TraceFile], fmt: str | None, warnings: list[str],
-              options: ReadOptions = _DEFAULT_OPTIONS, *, strict: bool = True) -> str:
-    """Read the files into the sink (flat files in order, span files grouped per pipeline); the format.
+              options: ReadOptions = _DEFAULT_OPTIONS, *, strict: bool = True) -> tuple[str, list[str]]:
+    """Read the files into the sink (flat files in order, span files grouped per pipeline); the side's
+    format and each file's.
 
     A file in another tool's format is read by its native reader (traces/registry.py) into the pipeline
     the reader names; the rest are JSON Lines.
@@ -52,6 +56,9 @@ def read_into(sink: Sink, files: Sequence[TraceFile], fmt: str | None, warnings:
     objects = object_source(files, formats, options, sink.where)
     # Whether each file only feeds a join (annotations, feedback): asked once, a reader may open the file.
     joins = [is_auxiliary(tf, name) for tf, name in zip(files, formats, strict=True)]
+    if strict:  # `inspect` describes any mix of files it is given
+        check_one_tool(files, formats, joins)
+    check_joins(files, formats, joins)
     for tf, pipeline, join in zip(files, pipelines, joins, strict=True):
         if pipeline == FLAT:
             before = sink.total + sink.dup_traces
@@ -68,7 +75,7 @@ def read_into(sink: Sink, files: Sequence[TraceFile], fmt: str | None, warnings:
             read_span_files(group, span_fmt, sink, warnings, objects, verdicts)
     # The format named is that of the files with traces; files that only feed a join do not mix it.
     distinct = sorted({name for name, join in zip(formats, joins, strict=True) if not join} or set(formats))
-    return distinct[0] if len(distinct) == 1 else "mixed"
+    return (distinct[0] if len(distinct) == 1 else "mixed"), formats
 
 
 def load_population(paths: Sequence[str], *, label: str, fields: FieldMap = _DEFAULT_FIELDS,
@@ -88,12 +95,15 @@ def load_population(paths: Sequence[str], *, label: str, fields: FieldMap = _DEF
                                 warnings=warnings)
     sink = Sink(builder, fields, where, on_trace,
                 duration_scale=SECONDS_PER_UNIT[options.duration_unit or "s"])
-    builder.format = read_into(sink, files, fmt, warnings, options, strict=strict)
+    try:
+        builder.format, formats = read_into(sink, files, fmt, warnings, options, strict=strict)
+    except InputError as exc:  # an array or page of a tool's records, read as JSON Lines: name the tool
+        named = next((tf for tf in files if tf.name == exc.file and not claimed_by(tf)), None)
+        raise (named and _records_in_one_document(named)) or exc from None
     builder.total_before_filter = sink.total
     warnings.extend(sink.warnings())
     if sink.total == 0:
-        raise InputError("no traces in " + ", ".join(names), file=names[0] if len(names) == 1 else None,
-                         hint="each line must be one JSON object (a trace, or a span with context.trace_id)")
+        raise _no_traces(files, formats)
     if len(builder) == 0:
         filters = "; ".join(m.raw for m in where)
         raise InputError(f"where matched 0 of {sink.total} traces (where: {filters})", key=label)
@@ -103,6 +113,18 @@ def load_population(paths: Sequence[str], *, label: str, fields: FieldMap = _DEF
     if strict:
         _check_understood(pop, files)
     return _warn_empty_traces(pop)
+
+
+def _no_traces(files: Sequence[TraceFile], formats: Sequence[str]) -> InputError:
+    """The error for a side without traces: a file a native reader recognised names its format and what is
+    missing (feedback without its runs); else the generic one."""
+    for tf, name in zip(files, formats, strict=True):
+        reason = explain_empty(tf, name)
+        if reason is not None:
+            return InputError(reason, file=tf.name)
+    names = [tf.name for tf in files]
+    return InputError("no traces in " + ", ".join(names), file=names[0] if len(names) == 1 else None,
+                      hint="each line must be one JSON object (a trace, or a span with context.trace_id)")
 
 
 _SAMPLE = 20  # objects of a flat file compared with other tools' formats
@@ -128,6 +150,25 @@ def _refuse_lookalikes(files: Sequence[TraceFile], formats: Sequence[str]) -> No
             signature = looks_like(_sample(tf))
             if signature is not None:
                 raise _foreign(tf, signature, "not Kalibra flat traces")
+
+
+def _records_in_one_document(tf: TraceFile) -> InputError | None:
+    """For a file that is one JSON array or API page of a tool's records (error path only): the error
+    naming the tool, and the `jq` that makes the JSON Lines its reader takes."""
+    try:
+        with open_text(tf) as f:
+            found = records_in(f.read(min(PEEK, tf.limits.max_line_bytes)))
+    except (OSError, ValueError, InputError):
+        return None
+    if found is None:
+        return None
+    container, unwrap, records = found
+    signature = looks_like(records) or (SPAN_RECORDS if all(SPAN_RECORDS[1](r) for r in records) else None)
+    if signature is None:
+        return None
+    then = f", which the {signature[2][0]} reader reads" if signature[2] else ""
+    return InputError(f"{container} of {signature[0]}, not JSON Lines", file=tf.name,
+                      hint=f"convert it with `jq -c '{unwrap}' FILE > FILE.jsonl`{then}")
 
 
 def _check_understood(pop: Population, files: Sequence[TraceFile]) -> None:

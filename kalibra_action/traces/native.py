@@ -17,13 +17,17 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
 from kalibra_action.errors import InputError
-from kalibra_action.traces.fields import task_from_trace_id
+from kalibra_action.traces.fields import FAILURE_WORDS, SUCCESS_WORDS, task_from_trace_id
 from kalibra_action.traces.source import TraceFile, open_text
 
 if TYPE_CHECKING:
     from kalibra_action.traces.registry import ReadOptions
 
 Fail = Callable[[str], InputError]
+
+# Evaluation labels that are a verdict (Phoenix annotations, LangSmith and Langfuse categorical scores).
+PASS_LABELS = SUCCESS_WORDS | {"correct", "yes", "accurate", "factual"}
+FAIL_LABELS = FAILURE_WORDS | {"incorrect", "no", "wrong", "inaccurate", "hallucinated"}
 
 MAX_TOKENS = 10**12
 MAX_COST = 1e9  # USD
@@ -181,6 +185,14 @@ def score(value: object, what: str, fail: Fail) -> float | None:
     return float(value)
 
 
+def label_score(label: object) -> float | None:
+    """1.0 / 0.0 for a label that is a pass / fail word (any case), else None."""
+    if not isinstance(label, str):
+        return None
+    word = label.strip().lower()
+    return 1.0 if word in PASS_LABELS else 0.0 if word in FAIL_LABELS else None
+
+
 def score_outcome(scores: list[float], threshold: float) -> str | None:
     """success when the mean score reaches the threshold, failure below it; None without scores."""
     if not scores:
@@ -188,33 +200,60 @@ def score_outcome(scores: list[float], threshold: float) -> str | None:
     return "success" if sum(scores) / len(scores) >= threshold else "failure"
 
 
-def rooted_traces(tf: TraceFile, records: Sequence[tuple[str, dict]], *, trace_key: str,
-                  is_root: Callable[[dict], bool], what: str,
-                  warnings: list[str]) -> Iterator[tuple[int, str, tuple[str, dict], list[tuple[str, dict]]]]:
-    """(position, trace id, root record, every record of the trace) for each trace of `records` (location,
-    object) grouped by `trace_key`. A record without a text id, or a second root in a trace, is an error
-    naming `what` (e.g. "langsmith run"); traces without a root in this file are left out with one warning."""
+Record = tuple[TraceFile, str, dict]  # (file, location in it, object)
+
+
+def rooted_traces(records: Sequence[Record], *, trace_key: str, is_root: Callable[[dict], bool], what: str,
+                  warnings: list[str],
+                  several_roots: bool = False) -> Iterator[tuple[int, str, Record, list[Record]]]:
+    """(position, trace id, root record, every record of the trace) for each trace of a side's `records`
+    grouped by `trace_key` across its files (an export split in two, a directory), as OTLP spans are.
+
+    A record without a text trace id, or a second root in a trace (unless `several_roots`: then the first
+    root stands for the trace and the caller reads the others from the group), is an error naming `what`
+    (e.g. "langsmith run"); a record whose `id` its trace already holds (overlapping exports) is read
+    once, with a warning; traces without a root on the side are left out with one warning."""
     from kalibra_action.traces import registry  # the registry imports the readers, which import this
 
     reader, noun = what.split()[0], what.split()[-1]
-    by_trace: dict[str, list[tuple[str, dict]]] = defaultdict(list)
-    for location, row in records:
+    by_trace: dict[str, list[Record]] = defaultdict(list)
+    seen: set[tuple[str, str]] = set()
+    repeated = 0
+    for record in records:
+        tf, location, row = record
         trace = row.get(trace_key)
         if not isinstance(trace, str) or not trace:
             raise registry.reader_error(tf, location, f"{what}: {trace_key} is {show(trace)}, not an id")
-        by_trace[trace].append((location, row))
+        own = row.get("id")
+        if isinstance(own, str) and own:
+            if (trace, own) in seen:
+                repeated += 1
+                continue
+            seen.add((trace, own))
+        by_trace[trace].append(record)
     rootless = 0
     for position, (trace, group) in enumerate(by_trace.items(), 1):
-        roots = [(loc, row) for loc, row in group if is_root(row)]
+        roots = [record for record in group if is_root(record[2])]
         if not roots:
             rootless += 1
             continue
-        if len(roots) > 1:
-            raise registry.reader_error(tf, roots[1][0],
+        if len(roots) > 1 and not several_roots:
+            raise registry.reader_error(roots[1][0], roots[1][1],
                                         f"{what}: a second root {noun} in trace {show(trace)}")
         yield position, trace, roots[0], group
+    names = files_named(records)
+    if repeated:
+        warnings.append(f"{names}: {repeated} {reader} {noun}(s) appear twice (same id in the same trace); "
+                        "each is read once")
     if rootless:
-        warnings.append(f"{tf.name}: {rootless} {reader} trace(s) have no root {noun} in this file; left out")
+        warnings.append(f"{names}: {rootless} {reader} trace(s) have no root {noun} on this side; left out")
+
+
+def files_named(records: Iterable[Record], most: int = 3) -> str:
+    """The files the records come from, for a warning: the first `most` names, then how many more."""
+    names = list(dict.fromkeys(tf.name for tf, _, _ in records))
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
 
 
 def score_threshold(options: ReadOptions) -> float:

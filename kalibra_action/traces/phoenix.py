@@ -30,20 +30,20 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from kalibra_action.traces import native, registry
-from kalibra_action.traces.fields import FAILURE_WORDS, SUCCESS_WORDS
 from kalibra_action.traces.source import TraceFile, iter_objects
 
 if TYPE_CHECKING:
     from kalibra_action.traces.registry import ReadOptions
 
 NAME = "phoenix"
+TITLE = "Phoenix"
 PIPELINE = "openinference"
+# The span files its annotations join: its own dataframe spans, REST spans read as JSON Lines, OTLP.
+JOINS = (NAME, "openinference", "otel-genai", "otlp")
 
 SPAN_FRAME, SPAN_REST, NOTE_FRAME, NOTE_REST = "span-dataframe", "span-rest", "annotation-dataframe", \
     "annotation-rest"
 _SPANS, _NOTES = (SPAN_FRAME, SPAN_REST), (NOTE_FRAME, NOTE_REST)
-_PASS_LABELS = SUCCESS_WORDS | {"correct", "yes", "accurate", "factual"}
-_FAIL_LABELS = FAILURE_WORDS | {"incorrect", "no", "wrong", "inaccurate", "hallucinated"}
 _STATUSES = ("OK", "ERROR", "UNSET", "")
 _COUNTS = ("llm.token_count.prompt", "llm.token_count.completion", "llm.token_count.total")
 _COST = "llm.cost.total"
@@ -86,16 +86,24 @@ def auxiliary(tf: TraceFile) -> bool:
     return row is not None and record_kind(row) in _NOTES
 
 
+def explain_empty(tf: TraceFile) -> str | None:
+    """What a Phoenix file without traces holds, and what to give with it."""
+    if auxiliary(tf):
+        return (f"this looks like {TITLE} span annotations only (no spans on this side): give the spans "
+                "export too (a side's files are joined: e.g. path: \"phx/baseline.*.jsonl\")")
+    return None
+
+
 def objects(tf: TraceFile, options: ReadOptions, warnings: list[str]) -> Iterator[tuple[str, dict]]:
-    return joined_objects(tf, (tf,), options, warnings)
+    return joined_objects(tf, registry.Side((tf,)), options, warnings)
 
 
-def joined_objects(tf: TraceFile, side: Sequence[TraceFile], options: ReadOptions,
+def joined_objects(tf: TraceFile, side: registry.Side, options: ReadOptions,
                    warnings: list[str]) -> Iterator[tuple[str, dict]]:
     """The spans of `tf`, each root span with the verdict of its annotation from any file of the side."""
     if auxiliary(tf):
         return
-    verdicts = span_verdicts(side, options, warnings)
+    verdicts = side.once(NAME, lambda: span_verdicts(side, options, warnings))
     off_root = 0
     for location, row, kind in _records(tf, warnings):
         if kind in _NOTES:
@@ -184,9 +192,9 @@ def _note(tf: TraceFile, location: str, row: dict, kind: str) -> tuple[str, _Not
 def _verdict(label: str | None, score: float | None, threshold: float, explicit: bool) -> str | None:
     """The annotation's verdict: an outcome-word label, else the score against the threshold (the score
     first when the user set the threshold); None when neither says."""
-    word = label.strip().lower() if label is not None else None
     by_score = None if score is None else "success" if score >= threshold else "failure"
-    by_label = "success" if word in _PASS_LABELS else "failure" if word in _FAIL_LABELS else None
+    word = native.label_score(label)
+    by_label = None if word is None else "success" if word else "failure"
     return (by_score or by_label) if explicit else (by_label or by_score)
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from kalibra_action.traces.registry import ReadOptions
 
 NAME = "promptfoo"
+TITLE = "promptfoo results"
 PIPELINE = "flat"
 # Metadata paths that split one file into populations: a side must hold one value of each (or `where`
 # must select one), else the comparison would silently pool two providers or two prompts.
@@ -75,16 +76,28 @@ def _first_row_is_result(tf: TraceFile) -> bool:
     return row is not None and sum(key.strip(b'":').decode() in row for key in _ROW_KEYS) >= 3
 
 
+def explain_empty(tf: TraceFile) -> str:
+    return (f"this looks like {TITLE} without a result row (an eval that ran no test, or an export cut "
+            "short): give the results of a finished `promptfoo eval -o FILE`")
+
+
 def objects(tf: TraceFile, options: ReadOptions, warnings: list[str]) -> Iterator[tuple[str, dict]]:
     """The file's result rows as flat traces, with where each came from."""
     cached = 0
+    tests: dict[str, set[str]] = {}  # description → the vars of the tests it names
     for position, (location, row) in enumerate(_rows(tf, warnings), 1):
         trace = _trace(tf, location, row, position)
         cached += trace.pop("_cached")
+        tests.setdefault(trace["metadata"]["task"], set()).add(vars_key(trace["metadata"]["vars"]))
         yield location, trace
     if cached:
         warnings.append(f"{tf.name}: {cached} promptfoo result(s) came from its cache and report no "
                         "prompt/completion tokens; their tokens count as not measured (run with --no-cache)")
+    shared = sorted(task for task, keys in tests.items() if len(keys) > 1)
+    if shared:
+        warnings.append(f"{tf.name}: {len(shared)} promptfoo description(s) name tests with different vars, "
+                        f"whose runs are pooled into one task each (e.g. {shared[0][:60]!r}); give each test "
+                        "its own description")
 
 
 # --- the layouts -------------------------------------------------------------------------------------

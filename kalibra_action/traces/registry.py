@@ -16,18 +16,24 @@ order). The module exposes:
 - describe() -> str (optional) — the mapping it uses, shown by `inspect`;
 - SELECTORS: tuple[str, ...] (optional, flat readers) — metadata paths that tell populations apart
   (providers, prompts, experiments): one side must hold one value of each (traces/selectors.py);
-- joined_objects(tf, side, options, warnings) (optional, instead of objects) — for a tool whose records
-  are split over files that must be joined (runs and their feedback): `side` is every file of the side
-  that this reader claimed, and a file that only feeds the join (feedback) yields nothing and says so with
-  auxiliary(tf) -> bool, so that it is not reported as a file without traces.
+- joined_objects(tf, side: Side, options, warnings) (optional, instead of objects) — for a tool whose
+  records are split over files that must be joined (runs and their feedback, spans of one trace in two
+  files): `side` holds every file of the side that this reader claimed (side.once() works out the join a
+  single time for all of them), and a file that only feeds the join (feedback) yields nothing and says so
+  with auxiliary(tf) -> bool, so that it is not reported as a file without traces;
+- JOINS: tuple[str, ...] (optional, with auxiliary) — the formats whose files an auxiliary file joins
+  (default: the reader's own); an auxiliary file on a side without one of them is an error, not ignored;
+- TITLE: str (optional) — the format as a person names it ("LangSmith"), for messages;
+- explain_empty(tf) -> str | None (optional) — what a file it recognised but got no traces from is and
+  what is missing ("this looks like LangSmith feedback only: give the runs export too"), for the error.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from types import ModuleType
@@ -80,6 +86,30 @@ class ReadOptions:
             return self
         return ReadOptions(**{k: v if v is not None else getattr(self, k)
                               for k, v in vars(other).items()})
+
+
+@dataclass(eq=False)
+class Side:
+    """The files of one side that one reader claimed, and what the reader worked out once from all of them
+    (a join's index): reading each of N files must not read the whole side again, N² in all."""
+
+    files: tuple[TraceFile, ...]
+    _memo: dict[str, object] = field(default_factory=dict, repr=False)
+
+    def __iter__(self) -> Iterator[TraceFile]:
+        return iter(self.files)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> TraceFile:
+        return self.files[index]
+
+    def once(self, key: str, compute: Callable[[], object]) -> object:
+        """compute() the first time `key` is asked for on this side, the same value after."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
 
 class Reader(Protocol):
@@ -168,10 +198,10 @@ def reader_error(tf: TraceFile, location: str, message: str, hint: str | None = 
     return InputError(f"{location}: {message}", file=tf.name, hint=hint)
 
 
-def objects_of(reader: Reader, options: ReadOptions, side: Sequence[TraceFile] = ()) -> ObjectSource:
+def objects_of(reader: Reader, options: ReadOptions, side: Side | None = None) -> ObjectSource:
     """An `objects(tf, warnings)` function for the pipelines: the reader's objects, each checked. `side`:
     the side's files this reader claimed, for a reader that joins records across them."""
-    return partial(_checked_objects, reader, options, tuple(side))
+    return partial(_checked_objects, reader, options, side)
 
 
 def is_auxiliary(tf: TraceFile, fmt: str) -> bool:
@@ -195,10 +225,52 @@ def span_verdicts(files: Sequence[TraceFile], formats: Sequence[str], options: R
     return verdicts
 
 
-def _checked_objects(reader: Reader, options: ReadOptions, side: tuple[TraceFile, ...], tf: TraceFile,
+def title(fmt: str) -> str:
+    """A format as a person names it: the reader's TITLE, else the format's name."""
+    return getattr(get_reader(fmt), "TITLE", fmt)
+
+
+def explain_empty(tf: TraceFile, fmt: str) -> str | None:
+    """Why a file that a native reader recognised gave no traces, naming its format; None for a JSON Lines
+    format (the generic message fits)."""
+    reader = get_reader(fmt)
+    if reader is None:
+        return None
+    explain = getattr(reader, "explain_empty", None)
+    reason = explain(tf) if explain is not None else None
+    named = title(fmt)
+    what = f"{named} (format {fmt})" if named != fmt else f"the {fmt} format"
+    return reason or f"this looks like {what}, but it holds no traces"
+
+
+def check_joins(files: Sequence[TraceFile], formats: Sequence[str], joins: Sequence[bool]) -> None:
+    """An auxiliary file (feedback, scores, annotations) whose reader finds nothing on the side to join it
+    to would be dropped without a word: it is an error that names its format and what to add."""
+    feeds = {name for name, join in zip(formats, joins, strict=True) if not join}
+    for tf, name, join in zip(files, formats, joins, strict=True):
+        if join and not feeds & set(getattr(get_reader(name), "JOINS", (name,))):
+            raise InputError(explain_empty(tf, name) or "", file=tf.name)
+
+
+def check_one_tool(files: Sequence[TraceFile], formats: Sequence[str], joins: Sequence[bool]) -> None:
+    """A side holds one tool's traces: files that two native readers claimed (LangSmith runs beside a
+    promptfoo export, or a file a reader mistook) would pool two tools' tasks and numbers unnoticed.
+    JSON Lines files may join a tool's (Kalibra's own traces, a converted file)."""
+    first: dict[str, TraceFile] = {}
+    for tf, name, join in zip(files, formats, joins, strict=True):
+        if not join and get_reader(name) is not None:
+            first.setdefault(name, tf)
+    if len(first) > 1:
+        (one, a), (other, b) = list(first.items())[:2]
+        raise InputError(f"one side mixes two tools' files: {a.name} ({title(one)}) and {b.name} "
+                         f"({title(other)})",
+                         hint="a side compares one tool's traces: give each tool its own comparison")
+
+
+def _checked_objects(reader: Reader, options: ReadOptions, side: Side | None, tf: TraceFile,
                      warnings: list[str]) -> Iterator[tuple[str, dict]]:
     joined = getattr(reader, "joined_objects", None)
-    objs = (joined(tf, side or (tf,), options, warnings) if joined is not None
+    objs = (joined(tf, side or Side((tf,)), options, warnings) if joined is not None
             else reader.objects(tf, options, warnings))
     for location, obj in objs:
         if obj.__class__ is not dict:
@@ -235,7 +307,7 @@ def object_source(files: Sequence[TraceFile], formats: Sequence[str], options: R
     if not readers:
         return iter_objects
     check = SelectorCheck(where) if where is not None else None
-    side = {name: tuple(tf for tf, other in zip(files, formats, strict=True) if other == name)
+    side = {name: Side(tuple(tf for tf, other in zip(files, formats, strict=True) if other == name))
             for name in set(formats)}
 
     def objects(tf: TraceFile, warnings: list[str]) -> Objects:

@@ -21,11 +21,12 @@ _VALUE_TEXT = 80
 
 
 class SelectorCheck:
-    """The selector values seen on one side so far, across its files."""
+    """The selector values seen on one side so far, across its files, per reader (each has its own
+    SELECTORS: `inspect` may be given two tools' files)."""
 
     def __init__(self, where: Sequence[Matcher]) -> None:
         self.where = tuple(where)
-        self.counts: Counter[tuple[str, ...]] = Counter()
+        self.by_reader: dict[str, Counter[tuple[str, ...]]] = {}
 
     def objects(self, reader: object, tf: TraceFile,
                 objs: Iterator[tuple[str, dict]]) -> Iterator[tuple[str, dict]]:
@@ -35,20 +36,23 @@ class SelectorCheck:
         if not selectors:
             yield from objs
             return
+        name = getattr(reader, "NAME", "native")
+        counts = self.by_reader.setdefault(name, Counter())
         for location, obj in objs:
             sources = _sources(obj)
             if self._kept(sources):
-                self.counts[tuple(_value(sources, path) for path in selectors)] += 1
+                counts[tuple(_value(sources, path) for path in selectors)] += 1
             yield location, obj
-        if len(self.counts) > 1:
-            raise self._mixed(tf, getattr(reader, "NAME", "native"), selectors)
+        if len(counts) > 1:
+            raise self._mixed(tf, name, selectors, counts)
 
     def _kept(self, sources: tuple[dict, ...]) -> bool:
         """Whether the side's `where` keeps the object (the flat reader's lookup, without span fallback)."""
         return all(m.matches(resolve_first(sources, m.field)) for m in self.where)
 
-    def _mixed(self, tf: TraceFile, name: str, selectors: tuple[str, ...]) -> InputError:
-        keys = sorted(self.counts)
+    def _mixed(self, tf: TraceFile, name: str, selectors: tuple[str, ...],
+               counts: Counter[tuple[str, ...]]) -> InputError:
+        keys = sorted(counts)
         varying = [i for i in range(len(selectors)) if len({key[i] for key in keys}) > 1]
         # Name the populations by one selector when it alone tells them all apart (the provider of each).
         alone = next((i for i in varying if len({key[i] for key in keys}) == len(keys)), None)
@@ -58,7 +62,7 @@ class SelectorCheck:
         def label(key: tuple[str, ...]) -> str:
             return ", ".join(f"{selectors[i]} == {_short(key[i])}" for i in varying)
 
-        listed = "; ".join(f"{label(key)} ({self.counts[key]} results)" for key in keys[:_SHOWN])
+        listed = "; ".join(f"{label(key)} ({counts[key]} results)" for key in keys[:_SHOWN])
         more = f"; and {len(keys) - _SHOWN} more" if len(keys) > _SHOWN else ""
         example = ", ".join(repr(f"{selectors[i]} == {_short(keys[0][i])}") for i in varying)
         return InputError(

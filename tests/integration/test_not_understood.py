@@ -35,10 +35,13 @@ def assert_refused(proc: subprocess.CompletedProcess[str], file: str, *words: st
     return errors[0]
 
 
-# Files that no registered reader reads as a side of its own: refused, naming what they look like.
+# Files that no registered reader reads as a side of its own: refused, naming what they look like and
+# what is missing.
 UNREAD_FILES = [
-    ("langsmith/baseline.feedback.jsonl", "langsmith/current.feedback.jsonl", ("no traces",)),
-    ("langfuse/baseline.scores.jsonl", "langfuse/current.scores.jsonl", ("no traces",)),
+    ("langsmith/baseline.feedback.jsonl", "langsmith/current.feedback.jsonl",
+     ("LangSmith feedback only", "give the runs export too")),
+    ("langfuse/baseline.scores.jsonl", "langfuse/current.scores.jsonl",
+     ("Langfuse scores only", "give the observations export too")),
     ("phoenix/baseline.annotations-rest.jsonl", "phoenix/current.annotations-rest.jsonl", ("annotation",)),
     ("phoenix/baseline.annotations-dataframe.jsonl", "phoenix/current.annotations-dataframe.jsonl",
      ("annotation",)),
