@@ -9,7 +9,8 @@ trace (`stats/decompose.py`), which splits exactly into per-task contributions; 
 the pooled rate over runs with a known outcome, the point success_rate_delta reports.
 
 Fields: `<metric>_from_regressed_pct`, the share (%) of a fall in mean tokens / cost / duration that the
-significantly regressed tasks contribute (null when the mean did not fall), and
+significantly regressed tasks contribute (null when the mean did not fall beyond the metric's noise
+floor, where the parts of a tiny fall can be many times the whole), and
 `savings_from_regressed_pct`, the largest of them. `metadata.savings_from_broken` flags when most
 (> 50 %) of a fall beyond the metric's noise floor comes from regressed tasks: savings bought by
 truncated or skipped work.
@@ -129,11 +130,15 @@ def _decompose(values_of, baseline: Population, current: Population, index: dict
 
 def _share_field(key: str, d: Decomposition | None) -> FieldValue:
     """<key>_from_regressed_pct: the regressed tasks' share of a fall; None with the reason otherwise."""
-    what = SAVINGS[key][1]
+    _, what, floor = SAVINGS[key]
     if d is None:
         return plain_field(None, f"no {key} data on one side (or values too large to sum)")
     if d.change >= 0:
         return FieldValue(None, missing=f"{what} did not fall ({_pct(d.change_pct)})", vacuous=True)
+    if d.change_pct is not None and d.change_pct > -floor:
+        # A fall inside the noise floor has no meaningful split: its parts can be many times the whole.
+        return FieldValue(None, missing=f"{what} fell by no more than its noise floor of {floor:g} % "
+                          f"({_pct(d.change_pct)})", vacuous=True)
     share = d.share_pct("regressed")
     return plain_field(round(share, 2) if share is not None else None, f"{what}: share undefined")
 

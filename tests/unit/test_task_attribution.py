@@ -151,3 +151,19 @@ def test_the_parts_add_up_to_the_whole(base_rows: list, cur_rows: list) -> None:
         shares = [g["share_pct"] for g in d["groups"].values()]
         if agg["change"] != 0 and abs(agg["change"]) > 1e-9 * scale:
             assert math.isclose(math.fsum(shares), 100.0, rel_tol=1e-9)
+
+
+def test_a_fall_inside_the_noise_floor_has_no_share_to_gate() -> None:
+    # broken: 10/10 -> 0/10 and 100 -> 50 tokens; other: 10/10 both sides, 100 -> 148 tokens.
+    # Mean tokens 100 -> (500 + 1480) / 20 = 99: a 1 % fall, inside the 3 % floor, whose regressed part (-25)
+    # is 25 times the whole (-1): a 2500 % "share" must not fail a gate.
+    base = runs("broken", 10, 10, 100) + runs("other", 10, 10, 100)
+    cur = runs("broken", 10, 0, 50) + runs("other", 10, 10, 148)
+    obs = make_metric("task_attribution").compare(build("b", base), build("c", cur))
+    d = obs.metadata["decomposition"]["tokens"]
+    assert math.isclose(d["aggregate"]["change"], -1.0)
+    assert math.isclose(d["groups"]["regressed"]["contribution"], -25.0)
+    fv = obs.fields["tokens_from_regressed_pct"]
+    assert fv.value is None and fv.vacuous and "noise floor" in fv.missing
+    res = evaluate_gate(parse_gate("tokens_from_regressed_pct < 50", all_fields()), fv)
+    assert res.status == GateStatus.PASS and "noise floor" in res.warning
