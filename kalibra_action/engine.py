@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from kalibra_action import metrics as metric_registry
 from kalibra_action.errors import InputError
 from kalibra_action.gates import DEFAULT_ON_INCONCLUSIVE, Gate, did_you_mean, evaluate_gates, gate_key
+from kalibra_action.history import summarize
 from kalibra_action.history.pool import PooledBaseline
 from kalibra_action.metrics.base import FieldSpec, Metric, StatsOptions
 from kalibra_action.result import Direction, FieldValue, Observation, Result, SideInfo
@@ -140,7 +141,7 @@ def compare(baseline: Population, current: Population, options: CompareOptions) 
         passed=all(g.passed for g in gates),
         settings={"resamples": options.stats.resamples, "seed": options.stats.seed,
                   "on_inconclusive": options.on_inconclusive, "metrics": names},
-        history=_history(options.history, observations),
+        history=_history(options.history, observations, current),
     )
 
 
@@ -160,11 +161,14 @@ def _history_warnings(history: PooledBaseline | None) -> list[str]:
             for r in history.runs if not r.pooled]
 
 
-def _history(history: PooledBaseline | None, observations: Mapping[str, Observation]) -> dict | None:
-    """The report's `history`: the pool's provenance plus what the per-task metric made of it."""
+def _history(history: PooledBaseline | None, observations: Mapping[str, Observation],
+             current: Population) -> dict | None:
+    """The report's `history`: the pool's provenance, what the per-task metric made of it, and this
+    run's headline values beside the base branch's (the trend)."""
     if history is None:
         return None
     out = history.as_dict()
+    out["current"] = summarize(current).headline()
     tb = observations.get("trace_breakdown")
     md = tb.metadata if tb is not None else {}
     out["mde_pp"] = md.get("history_mde")
