@@ -7,6 +7,12 @@ rate" the table's distribution given its margins is the multivariate hypergeomet
 statistic's exact tail under it (Freeman–Halton style, computed by dynamic programming over the runs) is the
 homogeneity p-value; large tables fall back to a seeded Monte-Carlo estimate. Benjamini–Hochberg across the
 tested tasks at the per-task FDR: a task whose between-run variation is beyond binomial noise is flaky.
+
+Flakiness the test cannot prove still inflates a pooled comparison (4 runs a task cannot tell a 15 %/85 %
+task from a steady one half of the time), so every task's counts are also scaled by its design effect
+before the per-task test: with the beta-binomial intra-run correlation ρ estimated from the runs (method
+of moments, clipped to [0, 1]), m runs a task per run count as m / (1 + (m − 1) ρ) independent ones, on the
+pooled side and on the current side (Kish 1965). A steady task keeps ρ ≈ 0 and its counts.
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ class PooledBaseline:
     tested: int  # tasks seen in two or more pooled runs (the ones that could be flaky)
     runs: tuple[RunInfo, ...]  # oldest first; the last one is the newest
     fdr: float
+    rho: dict[str, tuple[float, float]] = field(default_factory=dict)  # task → (ρ, mean runs a base run)
     flaky_counts: bool = False  # whether flaky tasks' regressions count toward the gates
     notes: tuple[str, ...] = field(default=())
 
@@ -122,10 +129,38 @@ def pool_runs(runs: Sequence[RunSummary], *, fdr: float = 0.10, flaky_counts: bo
     p = np.array([homogeneity_p(tables[t], seed) for t in testable], dtype=float)
     q = bh_adjust(p)
     flaky = {t: float(qv) for t, qv in zip(testable, q.tolist(), strict=True) if qv <= fdr}
+    rho = {t: r for t in testable if (r := _rho(tables[t]))[0] > 0}
     return PooledBaseline(
         counts={t: c for t, c in counts.items() if c[1]},
         newest={t: (c.passed, c.known) for t, c in newest.tasks.items() if c.known},
-        flaky=flaky, tested=len(testable), runs=tuple(infos), fdr=fdr, flaky_counts=flaky_counts)
+        flaky=flaky, tested=len(testable), runs=tuple(infos), fdr=fdr, rho=rho, flaky_counts=flaky_counts)
+
+
+def _rho(rows: tuple[tuple[int, int], ...]) -> tuple[float, float]:
+    """(ρ, mean runs a base run): the beta-binomial intra-run correlation by the method of moments."""
+    n = np.array([n for _, n in rows], dtype=float)
+    x = np.array([k for k, _ in rows], dtype=float) / n
+    m = float(n.mean())
+    p = float(sum(k for k, _ in rows) / n.sum())
+    if len(rows) < 2 or m <= 1 or p in (0.0, 1.0):
+        return 0.0, m
+    ratio = m * float(x.var(ddof=1)) / (p * (1 - p))
+    return min(1.0, max(0.0, (ratio - 1) / (m - 1))), m
+
+
+def effective_counts(pooled: PooledBaseline, task: str, b_k: int, b_n: int, c_k: int,
+                     c_n: int) -> tuple[int, int, int, int]:
+    """The four counts the per-task test uses: each side divided by its design effect for `task`."""
+    rho, m = pooled.rho.get(task, (0.0, 1.0))
+    if rho <= 0:
+        return b_k, b_n, c_k, c_n
+    base, cur = 1 + (m - 1) * rho, 1 + (c_n - 1) * rho
+
+    def shrink(k: int, n: int, deff: float) -> tuple[int, int]:
+        n_eff = max(1, round(n / deff))
+        return min(n_eff, round(k * n_eff / n)), n_eff
+
+    return (*shrink(b_k, b_n, base), *shrink(c_k, c_n, cur))
 
 
 @lru_cache(maxsize=65_536)

@@ -20,11 +20,12 @@ and `significant_regressions` only when the pool says `flaky_counts`. Field flak
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import ClassVar
 
 import numpy as np
 
-from kalibra_action.history.pool import PooledBaseline, mde_pp
+from kalibra_action.history.pool import PooledBaseline, effective_counts, mde_pp
 from kalibra_action.metrics._common import no_data, plain_field
 from kalibra_action.metrics.base import FieldSpec, Metric
 from kalibra_action.metrics.success_rate import task_rates
@@ -92,7 +93,9 @@ class TraceBreakdownMetric(Metric):
         counts = [np.array([side[t][j] for t in common], dtype=np.int64)
                   for side, j in ((b, 0), (b, 1), (c, 0), (c, 1))]
         cap = self.max_tasks
-        res = compare_tasks(common, *counts, fdr=self.fdr, keep=cap)
+        res = compare_tasks(common, *_tested_counts(counts, common, history), fdr=self.fdr, keep=cap)
+        if history is not None and history.rho:
+            res = _with_counts(res, b, c)
         cross = counts[2] * counts[1] - counts[0] * counts[3]  # sign of cs/cn - bs/bn, no float rounding
         ignored = _ignored_flaky(common, history)
         n_reg, n_imp = int(((cross < 0) & ~ignored).sum()), int((cross > 0).sum())
@@ -144,6 +147,26 @@ def _task_warnings(n_common: int, n_missing: int, n_new: int, cap: int | None) -
         out.append(f"{n_common + n_missing + n_new:,} tasks: the report lists full per-task data for at most "
                    f"{cap:,} in each list (the worst first); every count covers all tasks (limits.max_tasks)")
     return out
+
+
+def _tested_counts(counts: list[np.ndarray], common: list[str],
+                   history: PooledBaseline | None) -> list[np.ndarray]:
+    """The counts the exact tests see: with a pooled baseline, each task's divided by its design effect
+    (history.pool.effective_counts), so between-run variation the flakiness test missed does not alarm."""
+    if history is None or not history.rho:
+        return counts
+    rows = [effective_counts(history, t, *(int(a[i]) for a in counts)) for i, t in enumerate(common)]
+    return [np.array([r[j] for r in rows], dtype=np.int64) for j in range(4)]
+
+
+def _with_counts(res: PerTaskResult, b: dict, c: dict) -> PerTaskResult:
+    """`res` with each task's real counts and change shown (its p and q stay those of the tested counts)."""
+    tasks = tuple(replace(v, b_k=b[v.task_id][0], b_n=b[v.task_id][1], c_k=c[v.task_id][0],
+                          c_n=c[v.task_id][1],
+                          delta_pp=round((c[v.task_id][0] / c[v.task_id][1]
+                                          - b[v.task_id][0] / b[v.task_id][1]) * 100, 2))
+                  for v in res.tasks)
+    return replace(res, tasks=tasks)
 
 
 def _ignored_flaky(common: list[str], history: PooledBaseline | None) -> np.ndarray:

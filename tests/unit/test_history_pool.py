@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from kalibra_action.history.pool import _monte_carlo_p, homogeneity_p, mde_pp, pool_runs
+from kalibra_action.history.pool import _monte_carlo_p, effective_counts, homogeneity_p, mde_pp, pool_runs
 from kalibra_action.history.summary import RunSummary, TaskCounts
 
 
@@ -105,3 +105,14 @@ def test_mde_shrinks_with_more_baseline_runs() -> None:
     eight = mde_pp(0.9, 32, 4, 0.10 / 25)
     assert one is not None and eight is not None and eight < one
     assert mde_pp(0.9, 0, 4, 0.05) is None
+
+
+def test_design_effect_shrinks_an_overdispersed_task_and_keeps_a_steady_one() -> None:
+    runs = [_run({"wobbly": (4 if i % 2 else 0, 4), "steady": (4, 4)}, run_id=str(i)) for i in range(8)]
+    pooled = pool_runs(runs)
+    assert "steady" not in pooled.rho
+    assert effective_counts(pooled, "steady", 32, 32, 0, 4) == (32, 32, 0, 4)
+    rho, m = pooled.rho["wobbly"]
+    assert 0 < rho <= 1 and m == 4
+    bk, bn, ck, cn = effective_counts(pooled, "wobbly", 16, 32, 0, 4)
+    assert bn < 32 and cn < 4 and ck == 0 and abs(bk / bn - 0.5) <= 0.1
