@@ -160,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one baseline run (repeatable, oldest first): a trace file, directory or glob, or a "
                         "history summary JSON; the runs are pooled for the per-task tests and flaky tasks; "
                         "the last one (or --baseline) gives the traces of the continuous metrics")
+    c.add_argument("--history-out", metavar="FILE",
+                   help="also write the current traces' history summary (a few KB) to FILE, for later runs "
+                        "to pool with --baseline-run")
     c.add_argument("--format", choices=FORMATS, default="terminal", help="report format (default: terminal)")
     c.add_argument("-r", "--require", action="append", default=[], metavar="GATE",
                    help="gate such as 'success_rate_delta >= -2'; repeatable; added to the config's")
@@ -335,7 +338,8 @@ def _compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                         input_tokens=args.input_tokens, output_tokens=args.output_tokens,
                         duration=args.duration),
         on_inconclusive=args.on_inconclusive, resamples=args.resamples, seed=args.seed, roots=roots,
-        limits=_limit_flags(args.limit), read=_read_options(args), baseline_runs=tuple(args.baseline_run))
+        limits=_limit_flags(args.limit), read=_read_options(args), baseline_runs=tuple(args.baseline_run),
+        history_out=args.history_out)
     result = execute(req, status=_status(err, args.quiet))
     color = args.format == "terminal" and args.output is None and _use_color(out)
     _emit(_report(result, args.format, verbose=args.verbose, color=color, template=args.template),

@@ -43,6 +43,10 @@ class RunRequest:
     limits: tuple[tuple[str, int], ...] = ()  # (key, value) overrides of the config's `limits:`
     read: ReadOptions | None = None  # reader choices (--scorer ...): over per-source over the config's
     baseline_runs: tuple[str, ...] = ()  # several baseline runs, oldest first: trace paths or summaries
+    history_runs: tuple = ()  # older baseline runs already summarised (history.RunSummary), oldest first
+    history_skipped: tuple = ()  # (run, reason) of base-branch runs not even fetched (forks, PR events)
+    history_out: str | None = None  # write the current run's history summary here
+    history_meta: tuple[str | None, str | None] = (None, None)  # (run id, commit) it records
 
 
 @dataclass(frozen=True)
@@ -215,15 +219,31 @@ def _pool(req: RunRequest, config, baseline, say: Status):
     from kalibra_action.limits import HISTORY_MAX_RUNS
 
     older = req.baseline_runs if req.baseline else req.baseline_runs[:-1]
-    if len(older) + 1 > HISTORY_MAX_RUNS:
-        raise InputError(f"{len(older) + 1} baseline runs given; at most {HISTORY_MAX_RUNS} are pooled",
+    given = len(older) + len(req.history_runs) + 1
+    if given > HISTORY_MAX_RUNS:
+        raise InputError(f"{given} baseline runs given; at most {HISTORY_MAX_RUNS} are pooled",
                          key="--baseline-run")
     digest = config_hash(config)
-    runs = [_history_run(p, config, req, digest, say) for p in older]
+    runs = [*req.history_runs, *(_history_run(p, config, req, digest, say) for p in older)]
     runs.append(summarize(baseline, config_hash=digest))
-    pooled = pool_runs(runs, fdr=config.fdr, flaky_counts=config.flaky_counts, seed=config.seed)
+    pooled = pool_runs(runs, fdr=config.fdr, flaky_counts=config.flaky_counts, seed=config.seed,
+                       skipped=req.history_skipped)
     say(f"Pooled {len(pooled.pooled_runs)} of {len(runs)} baseline runs; {len(pooled.flaky)} flaky task(s)")
     return pooled
+
+
+def _write_history(req: RunRequest, config, current, say: Status) -> None:
+    """The current run's history summary, for later runs to pool (written after the comparison)."""
+    from datetime import UTC, datetime
+
+    from kalibra_action.history import summarize, write_summary
+
+    run_id, commit = req.history_meta
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    summary = summarize(current, run_id=run_id, commit=commit, created=created,
+                        config_hash=config_hash(config))
+    write_summary((req.base_dir or Path.cwd()) / str(req.history_out), summary, roots=req.roots)
+    say(f"Wrote the history summary {req.history_out} ({len(summary.tasks):,} tasks)")
 
 
 def _newest_side(req: RunRequest) -> RunRequest:
@@ -257,7 +277,8 @@ def execute(req: RunRequest, *, status: Status | None = None) -> Result:
     sides = [resolve_side(n, f, config, req) for n, f in (("baseline", req.baseline),
                                                            ("current", req.current))]
     baseline, current = _load_sides(sides, say)
-    pooled = _pool(history_req, config, baseline, say) if req.baseline_runs else None
+    several = req.baseline_runs or req.history_runs or req.history_skipped
+    pooled = _pool(history_req, config, baseline, say) if several else None
     options = CompareOptions(
         metrics=req.metrics if req.metrics is not None else config.metrics,
         gates=gates,
@@ -270,6 +291,8 @@ def execute(req: RunRequest, *, status: Status | None = None) -> Result:
         history=pooled,
     )
     result = compare(baseline, current, options)
+    if req.history_out:
+        _write_history(req, config, current, say)
     result.warnings[:0] = [f"{config.path}: {w}" for w in config.warnings]
     result.settings.setdefault("config", config.path)
     return result

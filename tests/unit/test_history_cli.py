@@ -121,3 +121,15 @@ def test_too_many_runs_is_exit_2(tmp_path: Path, runs: list[str]) -> None:
     code, _, err = call("compare", "-q", *(a for _ in range(3) for r in runs for a in ("--baseline-run", r)),
                         str(_write(tmp_path / "cur.jsonl", _base(0))))
     assert code == 2 and "at most 20" in err
+
+
+def test_history_out_writes_a_summary_a_later_run_pools(tmp_path: Path, runs: list[str]) -> None:
+    out = tmp_path / "h.history.json"
+    code, _, err = call("compare", "-q", runs[0], runs[1], "--history-out", str(out))
+    assert code == 0, err
+    summary = read_summary(out)
+    assert summary.tasks["flip"].passed == 0 and summary.traces == 44 and summary.config_hash
+    assert out.stat().st_size < 4_000
+    current = str(_write(tmp_path / "cur.jsonl", _base(0)))
+    _, data = _report("--baseline-run", str(out), "--baseline-run", runs[2], current)
+    assert data["history"]["runs_pooled"] == 2
