@@ -45,6 +45,7 @@ class RunRequest:
     baseline_runs: tuple[str, ...] = ()  # several baseline runs, oldest first: trace paths or summaries
     history_runs: tuple = ()  # older baseline runs already summarised (history.RunSummary), oldest first
     history_skipped: tuple = ()  # (run, reason) of base-branch runs not even fetched (forks, PR events)
+    newest_hash: str | None = None  # the newest baseline run's own config hash, when its summary says
     history_out: str | None = None  # write the current run's history summary here
     history_meta: tuple[str | None, str | None] = (None, None)  # (run id, commit) it records
 
@@ -225,7 +226,7 @@ def _pool(req: RunRequest, config, baseline, say: Status):
                          key="--baseline-run")
     digest = config_hash(config)
     runs = [*req.history_runs, *(_history_run(p, config, req, digest, say) for p in older)]
-    runs.append(summarize(baseline, config_hash=digest))
+    runs.append(summarize(baseline, config_hash=req.newest_hash or digest))
     pooled = pool_runs(runs, fdr=config.fdr, flaky_counts=config.flaky_counts, seed=config.seed,
                        skipped=req.history_skipped)
     say(f"Pooled {len(pooled.pooled_runs)} of {len(runs)} baseline runs; {len(pooled.flaky)} flaky task(s)")
@@ -242,7 +243,11 @@ def _write_history(req: RunRequest, config, current, say: Status) -> None:
     created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     summary = summarize(current, run_id=run_id, commit=commit, created=created,
                         config_hash=config_hash(config))
-    write_summary((req.base_dir or Path.cwd()) / str(req.history_out), summary, roots=req.roots)
+    try:
+        write_summary((req.base_dir or Path.cwd()) / str(req.history_out), summary, roots=req.roots)
+    except OSError as err:  # the comparison stands; only later runs lose this run's summary
+        say(f"warning: cannot write the history summary {req.history_out}: {err.strerror or err}")
+        return
     say(f"Wrote the history summary {req.history_out} ({len(summary.tasks):,} tasks)")
 
 
