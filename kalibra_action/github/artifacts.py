@@ -28,7 +28,7 @@ from kalibra_action.github.action_inputs import INPUT_DEFAULTS
 from kalibra_action.github.client import USER_AGENT, GitHubClient, GitHubError
 from kalibra_action.github.safezip import safe_extract
 from kalibra_action.github.target import get_path
-from kalibra_action.limits import ARTIFACT_MAX_BYTES, ARTIFACT_MAX_FILES, IO_CHUNK
+from kalibra_action.limits import ARTIFACT_MAX_BYTES, ARTIFACT_MAX_FILES, HISTORY_MAX_BYTES, IO_CHUNK
 
 MAX_API_CALLS = 10
 RUNS_PER_PAGE = 50
@@ -369,7 +369,7 @@ class HistoryRun:
 
 
 def fetch_history(client: GitHubClient, repo: str, *, artifact: str, runs: list[dict[str, Any]],
-                  dest: Path, max_bytes: int = 64 * 1024 * 1024) -> tuple[list[HistoryRun], int]:
+                  dest: Path, max_bytes: int = HISTORY_MAX_BYTES) -> tuple[list[HistoryRun], int]:
     """Each run's `<artifact>-history` summary, downloaded and extracted under `dest`/<run id>, newest first;
     two API calls a run (its artifact list, then the zip) within a budget of 2 × len(runs) + 2. Returns the
     runs (a path, or the reason there is none) and the number of API calls made."""
