@@ -199,6 +199,25 @@ def config_hash(config) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def write_history(path: str | Path, pop, *, digest: str, meta: tuple[str | None, str | None],
+                  roots: Roots | None, say: Status) -> None:
+    """Write `pop`'s history summary for later runs to pool; a failure to write is a warning only (the
+    comparison stands, later runs just lack this one)."""
+    from datetime import UTC, datetime
+
+    from kalibra_action.history import summarize, write_summary
+
+    run_id, commit = meta
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    summary = summarize(pop, run_id=run_id, commit=commit, created=created, config_hash=digest)
+    try:
+        write_summary(Path(path), summary, roots=roots)
+    except OSError as err:
+        say(f"warning: cannot write the history summary {path}: {err.strerror or err}")
+        return
+    say(f"Wrote the history summary {path} ({len(summary.tasks):,} tasks)")
+
+
 def _history_run(path: str, config, req: RunRequest, digest: str, say: Status):
     """One older baseline run: a history summary file, else trace files summarised after loading."""
     from kalibra_action.history import is_summary_file, read_summary, summarize
@@ -231,24 +250,6 @@ def _pool(req: RunRequest, config, baseline, say: Status):
                        skipped=req.history_skipped)
     say(f"Pooled {len(pooled.pooled_runs)} of {len(runs)} baseline runs; {len(pooled.flaky)} flaky task(s)")
     return pooled
-
-
-def _write_history(req: RunRequest, config, current, say: Status) -> None:
-    """The current run's history summary, for later runs to pool (written after the comparison)."""
-    from datetime import UTC, datetime
-
-    from kalibra_action.history import summarize, write_summary
-
-    run_id, commit = req.history_meta
-    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    summary = summarize(current, run_id=run_id, commit=commit, created=created,
-                        config_hash=config_hash(config))
-    try:
-        write_summary((req.base_dir or Path.cwd()) / str(req.history_out), summary, roots=req.roots)
-    except OSError as err:  # the comparison stands; only later runs lose this run's summary
-        say(f"warning: cannot write the history summary {req.history_out}: {err.strerror or err}")
-        return
-    say(f"Wrote the history summary {req.history_out} ({len(summary.tasks):,} tasks)")
 
 
 def _newest_side(req: RunRequest) -> RunRequest:
@@ -297,7 +298,8 @@ def execute(req: RunRequest, *, status: Status | None = None) -> Result:
     )
     result = compare(baseline, current, options)
     if req.history_out:
-        _write_history(req, config, current, say)
+        write_history((req.base_dir or Path.cwd()) / req.history_out, current, digest=config_hash(config),
+                      meta=req.history_meta, roots=req.roots, say=say)
     result.warnings[:0] = [f"{config.path}: {w}" for w in config.warnings]
     result.settings.setdefault("config", config.path)
     return result

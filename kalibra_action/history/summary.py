@@ -130,8 +130,16 @@ def summarize(pop: Population, *, run_id: str | None = None, commit: str | None 
     overall: dict[str, object] = {"success_rate": _rounded(100.0 * passed.sum() / known) if known else None}
     for m, arr in measures.items():
         overall[m] = _sketch(arr)
-    return RunSummary(tasks=tasks, traces=len(pop), overall=overall, run_id=run_id, commit=commit,
-                      created=created, config_hash=config_hash, source=pop.label)
+    return RunSummary(tasks=tasks, traces=len(pop), overall=overall, run_id=_kept(run_id, _RUN_ID),
+                      commit=_kept(commit.lower() if commit else None, _COMMIT),
+                      created=_kept(created, _CREATED), config_hash=_kept(config_hash, _HASH),
+                      source=pop.label)
+
+
+def _kept(value: str | None, pattern: re.Pattern[str]) -> str | None:
+    """A provenance value the reader will accept, else None (an odd GITHUB_RUN_ID must not make the
+    summary unreadable for every later run)."""
+    return value if value is not None and pattern.fullmatch(value) else None
 
 
 def dumps(summary: RunSummary) -> str:

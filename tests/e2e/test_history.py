@@ -108,3 +108,14 @@ def test_baseline_runs_needs_the_artifact(run_action, tmp_path):
 def test_baseline_runs_out_of_range_is_exit_2(run_action, fake_github, tmp_path, tmpdir_env):
     run = run_with_artifact(run_action, tmp_path, tmpdir_env, **{"INPUT_BASELINE-RUNS": "21"})
     assert run.code == 2 and "from 1 to 20" in run.log
+
+
+def test_a_run_without_a_baseline_still_writes_its_history_summary(run_action, fake_github, tmp_path,
+                                                                   tmpdir_env):
+    """The first runs on a base branch have nothing to compare with; their summaries start the history."""
+    run = run_with_artifact(run_action, tmp_path, tmpdir_env)
+    assert run.code == 0, run.log
+    written = json.loads((run.workspace / "kalibra-report.history.json").read_text())
+    assert written["schema"] == "kalibra-action-history/1" and written["traces"] > 0
+    assert written["config_hash"]
+    assert written["run_id"] is None or written["run_id"].isdigit()
