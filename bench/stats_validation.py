@@ -3,8 +3,10 @@
 Prints, beside Kalibra's naive per-task count: the false-flag rate of `significant_regressions > 0`
 with no change, power with three tasks dropping 30 pp, BCa coverage of the median change, the
 task-weighted success-rate CI width, and the coverage of the per-task CI of a pass-rate change over a
-grid of run counts and rates (simulated, with its Monte-Carlo error, beside the exact value).
-Usage: python bench/stats_validation.py [--reps N] [--seed S] [--per-task-only]
+grid of run counts and rates (simulated, with its Monte-Carlo error, beside the exact value); and, for
+pooled baselines (issue 12), the per-task gate's false-alarm rate with 20 % flaky tasks on the base branch
+and its detection rate of planted drops, one baseline run vs eight pooled.
+Usage: python bench/stats_validation.py [--reps N] [--history-reps N] [--seed S] [--per-task-only]
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from kalibra_action.history.pool import effective_counts, pool_runs
+from kalibra_action.history.summary import RunSummary, TaskCounts
 from kalibra_action.stats import distributions as D
 from kalibra_action.stats.bca import bca_median_pct
 from kalibra_action.stats.intervals import mix_shift, newcombe_pp, pooled_interval, task_weighted_interval
@@ -45,6 +49,70 @@ def per_task_design(rng, rates, runs, reps, drop=()):
         flagged += res.significant_regressions > 0
         power += any(res.tasks[i].verdict == "regressed" for i in drop)
     return flagged / reps, power / reps, float(np.mean(naive_counts)), naive_fail / reps
+
+
+FLAKY_RATES = (0.15, 0.85)  # a flaky task's pass rate in one run: either, at random
+
+
+def _rates_of_a_run(rng, rates, flaky):
+    """Each run's per-task pass rates: the task's own rate, or for a flaky task a fresh draw."""
+    out = rates.copy()
+    out[flaky] = rng.choice(FLAKY_RATES, size=len(flaky))
+    return out
+
+
+def _summary(k, runs, i):
+    tasks = {NAMES[t]: TaskCounts(int(k[t]), int(runs - k[t])) for t in range(k.size)}
+    return RunSummary(tasks=tasks, traces=runs * k.size, overall={}, run_id=str(i), config_hash="0" * 64)
+
+
+def history_design(rng, rates, runs, reps, n_base, flaky=(), drop=()):
+    """P(the per-task gate fails) and P(a dropped task is flagged), with the newest base run alone and
+    with `n_base` runs pooled (flaky tasks' regressions not counted, as by default)."""
+    flaky, drop = list(flaky), list(drop)
+    names = NAMES[: rates.size]
+    n = np.full(rates.size, runs)
+    alarm = np.zeros(2)
+    found = np.zeros(2)
+    for _ in range(reps):
+        base = [rng.binomial(runs, _rates_of_a_run(rng, rates, flaky)) for _ in range(n_base)]
+        cur_rates = _rates_of_a_run(rng, rates, flaky)
+        cur_rates[drop] -= 0.30
+        ck = rng.binomial(runs, cur_rates)
+        one = compare_tasks(names, base[-1], n, ck, n)
+        alarm[0] += one.significant_regressions > 0
+        found[0] += bool(drop) and any(names[i] in one.regressed_ids for i in drop)
+        pooled = pool_runs([_summary(k, runs, i) for i, k in enumerate(base)])
+        tested = [effective_counts(pooled, t, *pooled.counts[t], int(ck[i]), runs)
+                  for i, t in enumerate(names)]
+        res = compare_tasks(names, *(np.array([r[j] for r in tested]) for j in range(4)))
+        counted = [t for t in res.regressed_ids if t not in pooled.flaky]
+        alarm[1] += bool(counted)
+        found[1] += bool(drop) and any(names[i] in counted for i in drop)
+    return alarm / reps, found / reps
+
+
+def _pm(p, reps):
+    return f"{p:.3f} ± {(p * (1 - p) / reps) ** 0.5:.3f}"
+
+
+def history_rows(rng, reps, runs=5):
+    """The validation rows of issue 12: 25 tasks × `runs` runs a side, 5 of them (20 %) flaky on the base
+    branch, the newest base run alone vs 8 runs pooled."""
+    flaky = (2, 7, 12, 17, 21)
+    rows = []
+    alarm, _ = history_design(rng, SPREAD, runs, reps, 8, flaky=flaky)
+    rows.append((f"no change, 20 % flaky tasks, 25 × {runs} spread: P(`significant_regressions > 0`)",
+                 f"8 runs pooled: {_pm(alarm[1], reps)}", f"1 run (today): {_pm(alarm[0], reps)}", "≤ 0.05"))
+    alarm, _ = history_design(rng, SPREAD, runs, reps, 8)
+    rows.append((f"no change, no flaky task, 25 × {runs} spread: P(`significant_regressions > 0`)",
+                 f"8 runs pooled: {_pm(alarm[1], reps)}", f"1 run: {_pm(alarm[0], reps)}", "≤ 0.06"))
+    drop = (22, 23, 24)
+    _, found = history_design(rng, SPREAD, runs, reps, 8, flaky=flaky, drop=drop)
+    rates = ", ".join(f"{SPREAD[i]:.2f}" for i in drop)
+    rows.append((f"3 stable tasks (rates {rates}) drop 30 pp, 20 % flaky, 25 × {runs}: detection",
+                 f"8 runs pooled: {_pm(found[1], reps)}", f"1 run: {_pm(found[0], reps)}", "pooled > 1 run"))
+    return rows
 
 
 def bca_coverage(rng, reps, n=50, sigma=1.0, resamples=10_000):
@@ -141,12 +209,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--reps", type=int, default=20_000, help="repetitions per per-task design")
     ap.add_argument("--bca-reps", type=int, default=4000, help="repetitions for BCa coverage")
+    ap.add_argument("--history-reps", type=int, default=2000,
+                    help="repetitions per pooled-baseline design (each pools 8 runs)")
+    ap.add_argument("--history-runs", type=int, default=5, help="runs a task per run in those designs")
+    ap.add_argument("--only-history", action="store_true", help="run the pooled-baseline designs only")
     ap.add_argument("--seed", type=int, default=20261126)
     ap.add_argument("--ci-reps", type=int, default=4000, help="repetitions per cell of the per-task CI grid")
     ap.add_argument("--per-task-only", action="store_true", help="only the per-task CI coverage table")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     t0 = time.time()
+    if args.only_history:
+        _print(history_rows(rng, args.history_reps, args.history_runs), t0,
+               f"{args.history_reps} repetitions per design, seed {args.seed}")
+        return
     per_task_ci_table(rng, args.ci_reps)
     print(f"\n{args.ci_reps} repetitions per cell, seed {args.seed}, {time.time() - t0:.0f} s\n")
     if args.per_task_only:
@@ -183,12 +259,16 @@ def main() -> None:
     width = paired_width(rng, args.reps)
     rows.append(("task-weighted success-rate CI, bimodal 25 × 5", f"mean width = {width:.1f} pp",
                  "unpaired ≈ 24.4 pp", "≤ 14 pp"))
+    rows += history_rows(rng, args.history_reps, args.history_runs)
+    _print(rows, t0, f"{args.reps} repetitions per design ({args.bca_reps} for BCa, {args.history_reps} "
+           f"for pooled baselines), seed {args.seed}")
+
+
+def _print(rows, t0, what):
     print("| design | ours | Kalibra / reference | target |\n|---|---|---|---|")
     for r in rows:
         print("| " + " | ".join(r) + " |")
-    elapsed = time.time() - t0
-    print(f"\n{args.reps} repetitions per design ({args.bca_reps} for BCa), seed {args.seed}, "
-          f"{elapsed:.0f} s")
+    print(f"\n{what}, {time.time() - t0:.0f} s")
 
 
 if __name__ == "__main__":

@@ -156,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="two trace files, globs or source names (default: kalibra.yml)")
     c.add_argument("--baseline", help="baseline traces: a path, a glob or a source name from the config")
     c.add_argument("--current", help="current traces: a path, a glob or a source name from the config")
+    c.add_argument("--baseline-run", action="append", default=[], metavar="PATH",
+                   help="one baseline run (repeatable, oldest first): a trace file, directory or glob, or a "
+                        "history summary JSON; the runs are pooled for the per-task tests and flaky tasks; "
+                        "the last one (or --baseline) gives the traces of the continuous metrics")
+    c.add_argument("--history-out", metavar="FILE",
+                   help="also write the current traces' history summary (a few KB) to FILE, for later runs "
+                        "to pool with --baseline-run")
     c.add_argument("--format", choices=FORMATS, default="terminal", help="report format (default: terminal)")
     c.add_argument("-r", "--require", action="append", default=[], metavar="GATE",
                    help="gate such as 'success_rate_delta >= -2'; repeatable; added to the config's")
@@ -311,7 +318,9 @@ def _compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_PASSED
     metrics = _metric_names(args.metrics) if args.metrics else None
     baseline, current = args.baseline, args.current
-    if args.files:
+    if args.baseline_run and len(args.files) == 1:  # compare --baseline-run A --baseline-run B CURRENT
+        current = current or args.files[0]
+    elif args.files:
         if len(args.files) != 2:
             raise UsageError(f"expected BASELINE CURRENT (2 files), got {len(args.files)}")
         baseline, current = baseline or args.files[0], current or args.files[1]
@@ -329,7 +338,8 @@ def _compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                         input_tokens=args.input_tokens, output_tokens=args.output_tokens,
                         duration=args.duration),
         on_inconclusive=args.on_inconclusive, resamples=args.resamples, seed=args.seed, roots=roots,
-        limits=_limit_flags(args.limit), read=_read_options(args))
+        limits=_limit_flags(args.limit), read=_read_options(args), baseline_runs=tuple(args.baseline_run),
+        history_out=args.history_out)
     result = execute(req, status=_status(err, args.quiet))
     color = args.format == "terminal" and args.output is None and _use_color(out)
     _emit(_report(result, args.format, verbose=args.verbose, color=color, template=args.template),

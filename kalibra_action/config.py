@@ -45,8 +45,10 @@ from kalibra_action.traces.where import Matcher
 
 CONFIG_FILENAME = "kalibra.yml"
 TOP_KEYS = ("sources", "baseline", "current", "fields", "format", "read", "metrics", "require",
-            "noise_thresholds", "task_id", "resamples", "seed", "on_inconclusive", "per_task", "limits")
+            "noise_thresholds", "task_id", "resamples", "seed", "on_inconclusive", "per_task", "limits",
+            "history")
 PER_TASK_KEYS = ("fdr",)
+HISTORY_KEYS = ("flaky_counts",)
 SOURCE_KEYS = ("path", "where", "fields", "format", "read")
 READ_TEXT_KEYS = ("scorer", "outcome_annotation")  # `read:` keys whose value is a name
 OUTCOME_MAP_KEYS = ("path", "pass", "fail", "threshold")  # fields.outcome as a mapping
@@ -82,6 +84,7 @@ class Config:
     seed: int = DEFAULT_SEED
     on_inconclusive: str = DEFAULT_ON_INCONCLUSIVE
     fdr: float = 0.10  # per_task.fdr: Benjamini–Hochberg level of the per-task tests
+    flaky_counts: bool = False  # history.flaky_counts: flaky tasks' regressions count toward the gates
     warnings: tuple[str, ...] = ()
     format: str | None = None  # top-level default format of both sides
     read: ReadOptions = field(default_factory=ReadOptions)  # `read:` options of the native readers
@@ -536,6 +539,15 @@ class _Parser:
             raise self.error("per_task.fdr", f"must be a number between 0 and 1, not {_kind(fdr)}")
         return float(fdr)
 
+    def history(self, value: object) -> bool:
+        """history: {flaky_counts: bool} (default false): whether a flaky task's regression counts."""
+        spec = self.mapping(value, "history", "history settings")
+        self.check_keys(spec, "history", HISTORY_KEYS)
+        flag = spec.get("flaky_counts", False)
+        if not isinstance(flag, bool):
+            raise self.error("history.flaky_counts", f"must be true or false, not {_kind(flag)}")
+        return flag
+
     def limits(self, value: object) -> Limits:
         """limits: {max_line_bytes: N, ...}, each within its hard range (kalibra_action/limits.py)."""
         spec = self.mapping(value, "limits", "limit names to integers")
@@ -573,7 +585,7 @@ class _Parser:
             seed=self.checked(data.get("seed"), "seed", check_seed, DEFAULT_SEED),
             on_inconclusive=self.checked(data.get("on_inconclusive"), "on_inconclusive",
                                          check_on_inconclusive, DEFAULT_ON_INCONCLUSIVE),
-            fdr=self.per_task(data.get("per_task")),
+            fdr=self.per_task(data.get("per_task")), flaky_counts=self.history(data.get("history")),
             warnings=tuple(w for _, w in sorted(self.warnings, key=lambda lw: lw[0])),
             format=self.format(data.get("format"), "format"), limits=limits, lines=self.lines,
             read=self.read(data.get("read"), "read") or ReadOptions())

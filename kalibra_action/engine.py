@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from kalibra_action import metrics as metric_registry
 from kalibra_action.errors import InputError
 from kalibra_action.gates import DEFAULT_ON_INCONCLUSIVE, Gate, did_you_mean, evaluate_gates, gate_key
+from kalibra_action.history import summarize
+from kalibra_action.history.pool import PooledBaseline
 from kalibra_action.metrics.base import FieldSpec, Metric, StatsOptions
 from kalibra_action.result import Direction, FieldValue, Observation, Result, SideInfo
 from kalibra_action.traces.population import Population
@@ -31,6 +33,7 @@ class CompareOptions:
     stats: StatsOptions = field(default_factory=StatsOptions)
     on_inconclusive: str = DEFAULT_ON_INCONCLUSIVE  # one of gates.ON_INCONCLUSIVE, checked by config
     metric_config: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    history: PooledBaseline | None = None  # several baseline runs: per-task counts pooled over them
 
 
 def _select(names: tuple[str, ...] | None) -> list[str]:
@@ -112,7 +115,7 @@ def compare(baseline: Population, current: Population, options: CompareOptions) 
                              hint="check the path and the where filters")
     names = _select(options.metrics)
     active = [metric_registry.make_metric(n, noise_threshold=options.noise_thresholds.get(n),
-                                          options=options.stats, **dict(options.metric_config.get(n, {})))
+                                          options=options.stats, **_metric_config(n, options))
               for n in names]
     _check_gate_fields(options.gates, active)
     specs = {f: spec for m in active for f, spec in m.fields.items()}
@@ -131,10 +134,44 @@ def compare(baseline: Population, current: Population, options: CompareOptions) 
     warnings = _dataset_warnings(len(baseline), len(current), options.gates, specs, options.stats.alpha)
     for side, pop in (("baseline", baseline), ("current", current)):
         warnings.extend(f"{side}: {w}" for w in pop.warnings)
+    warnings.extend(_history_warnings(options.history))
     return Result(
         direction=rollup(observations), observations=observations,
         baseline=side_info(baseline), current=side_info(current), warnings=warnings, gates=gates,
         passed=all(g.passed for g in gates),
         settings={"resamples": options.stats.resamples, "seed": options.stats.seed,
                   "on_inconclusive": options.on_inconclusive, "metrics": names},
+        history=_history(options.history, observations, current),
     )
+
+
+def _metric_config(name: str, options: CompareOptions) -> dict[str, object]:
+    """One metric's settings; the per-task metric also gets the pooled baseline runs."""
+    config = dict(options.metric_config.get(name, {}))
+    if name == "trace_breakdown" and options.history is not None:
+        config["history"] = options.history
+    return config
+
+
+def _history_warnings(history: PooledBaseline | None) -> list[str]:
+    """One line per baseline run left out of the pool, with the reason."""
+    if history is None:
+        return []
+    return [f"baseline run {r.run_id or r.source} left out of the pool: {r.reason}"
+            for r in history.runs if not r.pooled]
+
+
+def _history(history: PooledBaseline | None, observations: Mapping[str, Observation],
+             current: Population) -> dict | None:
+    """The report's `history`: the pool's provenance, what the per-task metric made of it, and this
+    run's headline values beside the base branch's (the trend)."""
+    if history is None:
+        return None
+    out = history.as_dict()
+    out["current"] = summarize(current).headline()
+    tb = observations.get("trace_breakdown")
+    md = tb.metadata if tb is not None else {}
+    out["mde_pp"] = md.get("history_mde")
+    out["flaky_regressions"] = md.get("flaky_regressions", [])
+    out["n_flaky_regressions"] = md.get("n_flaky_regressions", 0)
+    return out

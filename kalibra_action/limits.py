@@ -121,3 +121,21 @@ def check_limit(key: str, value: object) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int) or not spec.low <= value <= spec.high:
         return f"must be an integer between {spec.low:,} and {spec.high:,} ({spec.what})"
     return None
+
+HISTORY_MAX_BYTES = 8 * MIB
+"""Size of one history summary (history.summary): a few KB for a real eval, about 100 bytes a task."""
+
+HISTORY_MAX_TASKS = 50_000
+"""Tasks in one history summary."""
+
+HISTORY_MAX_NAME_CHARS = 1_000
+"""Characters of one task name in a history summary."""
+
+HISTORY_MAX_COUNT = 1_000_000_000
+"""Largest trace count a history summary may claim for one task (or in all)."""
+
+HISTORY_MAX_RUNS = 20
+"""Baseline runs pooled at most (`baseline-runs`, `--baseline-run`)."""
+
+HISTORY_QUANTILES = 11
+"""Points of the quantile sketch a history summary keeps per measure (0 %, 10 %, ..., 100 %)."""

@@ -94,6 +94,7 @@ class Result:
     gates: list[GateResult] = field(default_factory=list)
     passed: bool = True
     settings: dict = field(default_factory=dict)  # resamples, seed, on_inconclusive, config path
+    history: dict | None = None  # pooled baseline runs: provenance, flaky tasks, MDE, trend (issue 12)
 
     @property
     def exit_code(self) -> int:

@@ -42,6 +42,12 @@ class RunRequest:
     roots: Roots | None = None  # when set, the config and every trace file must resolve inside these
     limits: tuple[tuple[str, int], ...] = ()  # (key, value) overrides of the config's `limits:`
     read: ReadOptions | None = None  # reader choices (--scorer ...): over per-source over the config's
+    baseline_runs: tuple[str, ...] = ()  # several baseline runs, oldest first: trace paths or summaries
+    history_runs: tuple = ()  # older baseline runs already summarised (history.RunSummary), oldest first
+    history_skipped: tuple = ()  # (run, reason) of base-branch runs not even fetched (forks, PR events)
+    newest_hash: str | None = None  # the newest baseline run's own config hash, when its summary says
+    history_out: str | None = None  # write the current run's history summary here
+    history_meta: tuple[str | None, str | None] = (None, None)  # (run id, commit) it records
 
 
 @dataclass(frozen=True)
@@ -184,12 +190,90 @@ def _load_sides(sides: list[Side], status: Status) -> list:
     return pops
 
 
+def config_hash(config) -> str:
+    """What a history summary records of the config: SHA-256 of the kalibra.yml bytes (of nothing when
+    there is none), so runs measured under another config are not pooled."""
+    import hashlib
+
+    data = Path(config.path).read_bytes() if config.path else b""
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_history(path: str | Path, pop, *, digest: str, meta: tuple[str | None, str | None],
+                  roots: Roots | None, say: Status) -> None:
+    """Write `pop`'s history summary for later runs to pool; a failure to write is a warning only (the
+    comparison stands, later runs just lack this one)."""
+    from datetime import UTC, datetime
+
+    from kalibra_action.history import summarize, write_summary
+
+    run_id, commit = meta
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    summary = summarize(pop, run_id=run_id, commit=commit, created=created, config_hash=digest)
+    try:
+        write_summary(Path(path), summary, roots=roots)
+    except OSError as err:
+        say(f"warning: cannot write the history summary {path}: {err.strerror or err}")
+        return
+    say(f"Wrote the history summary {path} ({len(summary.tasks):,} tasks)")
+
+
+def _history_run(path: str, config, req: RunRequest, digest: str, say: Status):
+    """One older baseline run: a history summary file, else trace files summarised after loading."""
+    from kalibra_action.history import is_summary_file, read_summary, summarize
+
+    target = (req.base_dir or Path.cwd()) / path
+    if req.roots is not None:
+        check_entries([path], req.roots, (req.base_dir or Path.cwd()).resolve(), what="--baseline-run")
+    if is_summary_file(target):
+        say(f"Reading history summary {path}")
+        return read_summary(target, name=path)
+    pop = load_side(resolve_side("baseline", path, config, req), say)
+    return summarize(pop, config_hash=digest)
+
+
+def _pool(req: RunRequest, config, baseline, say: Status):
+    """The pooled baseline: the older runs of `req.baseline_runs`, then the loaded newest run."""
+    from kalibra_action.history import summarize
+    from kalibra_action.history.pool import pool_runs
+    from kalibra_action.limits import HISTORY_MAX_RUNS
+
+    older = req.baseline_runs if req.baseline else req.baseline_runs[:-1]
+    given = len(older) + len(req.history_runs) + 1
+    if given > HISTORY_MAX_RUNS:
+        raise InputError(f"{given} baseline runs given; at most {HISTORY_MAX_RUNS} are pooled",
+                         key="--baseline-run")
+    digest = config_hash(config)
+    runs = [*req.history_runs, *(_history_run(p, config, req, digest, say) for p in older)]
+    runs.append(summarize(baseline, config_hash=req.newest_hash or digest))
+    pooled = pool_runs(runs, fdr=config.fdr, flaky_counts=config.flaky_counts, seed=config.seed,
+                       skipped=req.history_skipped)
+    say(f"Pooled {len(pooled.pooled_runs)} of {len(runs)} baseline runs; {len(pooled.flaky)} flaky task(s)")
+    return pooled
+
+
+def _newest_side(req: RunRequest) -> RunRequest:
+    """With several baseline runs and no --baseline, the newest (last) run is the baseline's traces."""
+    if not req.baseline_runs or req.baseline:
+        return req
+    from kalibra_action.history import is_summary_file
+
+    newest = req.baseline_runs[-1]
+    if is_summary_file((req.base_dir or Path.cwd()) / newest):
+        raise InputError("the newest baseline run is a history summary; it must be traces (the "
+                         "continuous metrics compare against its full traces)", file=newest,
+                         hint="give the newest run's traces last, or with --baseline")
+    return replace(req, baseline=newest)
+
+
 def execute(req: RunRequest, *, status: Status | None = None) -> Result:
     """Run one comparison; InputError (exit 2) for any problem with the input. `status` gets progress."""
     from kalibra_action.engine import CompareOptions, compare
     from kalibra_action.metrics.base import StatsOptions
 
     say = status or (lambda _msg: None)
+    history_req = req
+    req = _newest_side(req)
     config = load_request_config(req)
     if config.path:
         say(f"Using config {config.path}")
@@ -199,6 +283,8 @@ def execute(req: RunRequest, *, status: Status | None = None) -> Result:
     sides = [resolve_side(n, f, config, req) for n, f in (("baseline", req.baseline),
                                                            ("current", req.current))]
     baseline, current = _load_sides(sides, say)
+    several = req.baseline_runs or req.history_runs or req.history_skipped
+    pooled = _pool(history_req, config, baseline, say) if several else None
     options = CompareOptions(
         metrics=req.metrics if req.metrics is not None else config.metrics,
         gates=gates,
@@ -209,8 +295,12 @@ def execute(req: RunRequest, *, status: Status | None = None) -> Result:
         metric_config={"trace_breakdown": {"fdr": config.fdr, "max_tasks": sides[0].limits.max_tasks},
                        "span_breakdown": {"max_span_names": sides[0].limits.max_span_names},
                        "task_attribution": {"fdr": config.fdr}},
+        history=pooled,
     )
     result = compare(baseline, current, options)
+    if req.history_out:
+        write_history((req.base_dir or Path.cwd()) / req.history_out, current, digest=config_hash(config),
+                      meta=req.history_meta, roots=req.roots, say=say)
     result.warnings[:0] = [f"{config.path}: {w}" for w in config.warnings]
     result.settings.setdefault("config", config.path)
     return result

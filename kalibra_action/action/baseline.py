@@ -9,24 +9,28 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from kalibra_action.errors import InputError
 from kalibra_action.github.artifacts import (
+    HISTORY_SUFFIX,
     STALE_DAYS,
     BaselineArtifact,
     NoBaseline,
     fetch_baseline,
+    fetch_history,
     if_no_baseline,
 )
 from kalibra_action.github.client import GitHubClient, GitHubError
 from kalibra_action.github.commands import Commands
 from kalibra_action.github.provenance import age_text, provenance_extra
 from kalibra_action.github.settings import ActionSettings
+from kalibra_action.history import RunSummary, read_summary
 from kalibra_action.result import Result
 
 ACTIONS_READ_FIX = (
@@ -130,3 +134,66 @@ def _log_provenance(fetched: Fetched, cmd: Commands) -> None:
                     f"#{run_number} on {p.branch}), more than {STALE_DAYS} days: "
                     "re-run the workflow that uploads it on that branch",
                     title="kalibra-action: stale baseline")
+
+
+@dataclass(frozen=True)
+class History:
+    """The older base-branch runs for a pooled baseline: their summaries (oldest first), the runs left out
+    before reading (with the reason), the newest run's own config hash, and the API calls it took."""
+
+    runs: tuple[RunSummary, ...]
+    skipped: tuple[tuple[str, str], ...]
+    newest_hash: str | None
+    calls: int
+
+
+def fetch_older(s: ActionSettings, cmd: Commands, client_factory: Callable[[ActionSettings], GitHubClient],
+                fetched: Fetched) -> History:
+    """The `<baseline-artifact>-history` summaries of the newest run and of up to baseline-runs − 1 older
+    ones. A run without a usable summary is left out with the reason (a warning), never a failed check."""
+    assert s.baseline_artifact
+    art = fetched.artifact
+    newest = {"id": art.provenance.run_id, "head_sha": art.provenance.commit,
+              "created_at": art.provenance.created_at}
+    older = list(art.older_runs[: s.baseline_runs - 1])
+    dest = fetched.directory.parent / "history"
+    dest.mkdir(exist_ok=True)
+    try:
+        got, calls = fetch_history(client_factory(s), s.repository, artifact=s.baseline_artifact,
+                                   runs=[newest, *older], dest=dest)
+    except GitHubError as err:
+        cmd.warning(f"cannot list the history of the base branch: {err}; the baseline is one run",
+                    title="kalibra-action: history")
+        return History((), (), None, 0)
+    summaries: list[RunSummary] = []
+    skipped = [(f"run {r.get('id')}", why) for r, why in art.skipped_runs[: s.baseline_runs]]
+    newest_hash = None
+    for i, h in enumerate(got):
+        label = f"run {h.run_id} ({s.baseline_artifact}{HISTORY_SUFFIX})"
+        summary, why = _read(h, label)
+        if i == 0:
+            newest_hash = summary.config_hash if summary is not None else None
+            continue
+        if summary is None:
+            skipped.append((f"run {h.run_id}", why or "no summary"))
+            cmd.warning(f"base-branch run {h.run_id} left out of the pooled baseline: {why}",
+                        title="kalibra-action: history")
+        else:
+            summaries.append(summary)
+    cmd.log(f"history: {len(summaries)} older run summary(ies) read, {len(skipped)} run(s) left out, "
+            f"{calls} API call(s)")
+    return History(tuple(reversed(summaries)), tuple(skipped), newest_hash, calls)
+
+
+def _read(h, label: str) -> tuple[RunSummary | None, str | None]:
+    """The run's summary with the API's run id, commit and time (not the file's claims), or why not."""
+    if h.path is None:
+        return None, h.reason
+    try:
+        summary = read_summary(Path(h.path), name=label)
+    except InputError as err:
+        return None, f"its history summary is invalid: {err.message}"
+    commit = h.commit if re.fullmatch(r"[0-9a-f]{7,64}", h.commit) else None
+    created = h.created_at if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z",
+                                           h.created_at) else None
+    return replace(summary, run_id=str(h.run_id), commit=commit, created=created, source=label), None

@@ -22,7 +22,13 @@ def run_engine(settings: ActionSettings, log: Callable[[str], None]) -> Result:
     from kalibra_action.run import RunRequest, execute, request_gates_from
 
     both = bool(settings.baseline and settings.current)
+    history = settings.history
     return execute(RunRequest(
+        history_runs=history.runs if history is not None else (),
+        history_skipped=history.skipped if history is not None else (),
+        newest_hash=history.newest_hash if history is not None else None,
+        history_out=str(history_path(settings)),
+        history_meta=(settings.run_id or None, settings.sha or None),
         config_path=settings.config,
         config_required=not both,
         baseline=settings.baseline,
@@ -32,6 +38,13 @@ def run_engine(settings: ActionSettings, log: Callable[[str], None]) -> Result:
         base_dir=settings.base_dir,
         roots=settings.roots,
     ), status=log)
+
+
+def history_path(settings: ActionSettings) -> Path:
+    """Where the action writes the current run's history summary: next to the JSON report
+    (`kalibra-report.json` → `kalibra-report.history.json`)."""
+    report = settings.report_path
+    return report.with_name(report.stem + ".history.json")
 
 
 def count_regressions(result: Result) -> int:

@@ -15,9 +15,25 @@ def load(pub: Publisher, missing: NoBaseline) -> CurrentOnly:
     s = pub.s
     pop, gates = load_current(config_path=s.config, current=s.current, require=s.require,
                               base_dir=s.base_dir, status=pub.cmd.log, roots=s.roots)
+    _write_history(pub, pop)
     looked_for = {"artifact": s.baseline_artifact or "", "workflow": s.baseline_workflow or "",
                   "branch": s.baseline_branch or ""}
     return describe(pop, reason=missing.reason, policy=s.if_no_baseline, gates=gates, looked_for=looked_for)
+
+
+def _write_history(pub: Publisher, pop) -> None:
+    """The history summary also on a run without a baseline: the first runs of a base branch start it."""
+    import hashlib
+    from pathlib import Path
+
+    from kalibra_action.action.compare import history_path
+    from kalibra_action.run import write_history
+
+    s = pub.s
+    config = Path(s.config)  # the runner is in working-directory here
+    digest = hashlib.sha256(config.read_bytes() if config.is_file() else b"").hexdigest()
+    write_history(history_path(s), pop, digest=digest, meta=(s.run_id or None, s.sha or None),
+                  roots=s.roots, say=pub.cmd.log)
 
 
 def summary_line(report: CurrentOnly) -> str:

@@ -89,7 +89,12 @@ class ActionRun:
         s = self.s
         log = self.cmd.log
         if fetched is not None:
-            s = replace(s, baseline=fetched.spec(s.baseline_path), artifact_dir=fetched.directory)
+            history = None
+            if s.baseline_runs > 1:
+                with self.cmd.group("kalibra-action: base-branch history"):
+                    history = baseline.fetch_older(s, self.cmd, self.client_factory, fetched)
+            s = replace(s, baseline=fetched.spec(s.baseline_path), artifact_dir=fetched.directory,
+                        history=history)
 
             def log(msg: str) -> None:
                 self.cmd.log(fetched.strip_dir(msg))

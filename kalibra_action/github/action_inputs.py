@@ -26,5 +26,6 @@ INPUT_DEFAULTS: dict[str, str] = {
     "baseline-branch": "",
     "baseline-path": "**/*.jsonl*",
     "if-no-baseline": "warn",
+    "baseline-runs": "1",
 }
 RUNNER_EVALUATED: tuple[str, ...] = ("github-token",)

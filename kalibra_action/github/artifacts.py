@@ -26,7 +26,7 @@ from kalibra_action.github.action_inputs import INPUT_DEFAULTS
 from kalibra_action.github.client import USER_AGENT, GitHubClient, GitHubError
 from kalibra_action.github.safezip import safe_extract
 from kalibra_action.github.target import get_path
-from kalibra_action.limits import ARTIFACT_MAX_BYTES, ARTIFACT_MAX_FILES, IO_CHUNK
+from kalibra_action.limits import ARTIFACT_MAX_BYTES, ARTIFACT_MAX_FILES, HISTORY_MAX_BYTES, IO_CHUNK
 
 if TYPE_CHECKING:
     import requests
@@ -59,11 +59,14 @@ class BaselineProvenance:
 
 @dataclass(frozen=True)
 class BaselineArtifact:
-    """The extracted trace files (matching the glob, sorted), their directory, and the provenance."""
+    """The extracted trace files (matching the glob, sorted), their directory, and the provenance; the
+    qualifying runs older than it and the fork / pull-request runs skipped, as listed (for the history)."""
 
     paths: tuple[str, ...]
     directory: str
     provenance: BaselineProvenance
+    older_runs: tuple[dict[str, Any], ...] = ()
+    skipped_runs: tuple[tuple[dict[str, Any], str], ...] = ()
 
 
 class NoBaseline(Exception):
@@ -105,13 +108,16 @@ def default_branch_for(event: dict[str, Any]) -> str | None:
 
 
 class _Calls:
-    """GET on the API, counted against the budget."""
+    """GET on the API, counted against the budget; `runs` keeps every qualifying run listed so far (newest
+    first) and `skipped` the fork and pull-request runs left out, so the history needs no second listing."""
 
     def __init__(self, client: GitHubClient, limit: int) -> None:
         self.client = client
         self.limit = limit
         self.used = 0
         self.exhausted = False
+        self.runs: list[dict[str, Any]] = []
+        self.skipped: list[tuple[dict[str, Any], str]] = []
 
     def left(self, need: int) -> bool:
         ok = self.limit - self.used >= need
@@ -155,8 +161,11 @@ def _runs(calls: _Calls, repo: str, workflow: str, branch: str) -> Iterator[dict
         if not isinstance(runs, list):
             raise GitHubError("GET", resp.url, resp.status_code, "expected an object with 'workflow_runs'")
         page = [r for r in runs if isinstance(r, dict) and _skip(r, branch) is None]
-        yield from sorted(page, key=lambda r: (str(r.get("created_at") or ""), r.get("run_number") or 0),
-                          reverse=True)
+        calls.skipped += [(r, why) for r in runs if isinstance(r, dict)
+                          and (why := _skip(r, branch)) in ("from a fork", "a pull-request event")]
+        page.sort(key=lambda r: (str(r.get("created_at") or ""), r.get("run_number") or 0), reverse=True)
+        calls.runs += page
+        yield from page
         nxt = resp.links.get("next", {}).get("url")
         url, params = (urljoin(resp.url, nxt), None) if nxt else (None, None)
 
@@ -333,11 +342,74 @@ def fetch_baseline(client: GitHubClient, repo: str, *, artifact: str, workflow: 
                 continue
             safe_extract(zip_path, files_dir, max_bytes=max_bytes, max_files=max_files)
             paths = _matching(files_dir, path_glob, artifact)
+            older = tuple(calls.runs[calls.runs.index(run) + 1:])
             return BaselineArtifact(paths=paths, directory=str(files_dir),
-                                    provenance=_provenance(run, workflow, artifact, now))
+                                    provenance=_provenance(run, workflow, artifact, now),
+                                    older_runs=older, skipped_runs=tuple(calls.skipped))
         raise _no_baseline(calls, tried, workflow, branch, artifact)
     except BaseException:
         shutil.rmtree(workdir if own_dir else files_dir, ignore_errors=True)
         raise
     finally:
         zip_path.unlink(missing_ok=True)
+
+
+# ---- history: the small summaries of older runs ------------------------------------------------------------
+
+HISTORY_SUFFIX = "-history"
+"""The history summary of a run is uploaded as the artifact `<baseline-artifact>-history`."""
+
+
+@dataclass(frozen=True)
+class HistoryRun:
+    """One base-branch run's history summary file (extracted), or why there is none."""
+
+    run_id: int
+    commit: str
+    created_at: str
+    path: str | None
+    reason: str | None
+
+
+def fetch_history(client: GitHubClient, repo: str, *, artifact: str, runs: list[dict[str, Any]],
+                  dest: Path, max_bytes: int = HISTORY_MAX_BYTES) -> tuple[list[HistoryRun], int]:
+    """Each run's `<artifact>-history` summary, downloaded and extracted under `dest`/<run id>, newest first;
+    two API calls a run (its artifact list, then the zip) within a budget of 2 × len(runs) + 2. Returns the
+    runs (a path, or the reason there is none) and the number of API calls made."""
+    calls = _Calls(client, 2 * len(runs) + 2)
+    name = artifact + HISTORY_SUFFIX
+    out: list[HistoryRun] = []
+    for run in runs:
+        run_id = int(run["id"])
+        meta = (run_id, str(run.get("head_sha") or ""), str(run.get("created_at") or ""))
+        if not calls.left(2):
+            out.append(HistoryRun(*meta, None, "not read: the API call budget is spent"))
+            continue
+        zip_path, files = dest / f"{run_id}.zip", dest / str(run_id)
+        try:
+            art, why = _pick_artifact(calls, repo, run_id, name)
+            if art is not None and (art.get("size_in_bytes") or 0) > max_bytes:
+                art, why = None, f"its history artifact is larger than {max_bytes} bytes"
+            got = art is not None and _download(calls, repo, art, zip_path, max_bytes)
+        except (GitHubError, InputError) as err:
+            zip_path.unlink(missing_ok=True)
+            out.append(HistoryRun(*meta, None, f"its history artifact could not be read: {err}"))
+            continue
+        if not got:
+            out.append(HistoryRun(*meta, None, (why or "its artifact has expired")
+                                  .replace("artifact of that name", f"artifact '{name}'")
+                                  .replace("its artifact", f"its artifact '{name}'")))
+            continue
+        try:
+            safe_extract(zip_path, files, max_bytes=max_bytes, max_files=10)
+            found = sorted(str(p) for p in files.rglob("*.json") if p.is_file() and not p.is_symlink())
+        except InputError as err:
+            found, why = [], f"its history artifact is unsafe: {err.message}"
+        finally:
+            zip_path.unlink(missing_ok=True)
+        if len(found) != 1:
+            out.append(HistoryRun(*meta, None, why or f"its history artifact holds {len(found)} JSON files, "
+                                                      "not one"))
+            continue
+        out.append(HistoryRun(*meta, found[0], None))
+    return out, calls.used

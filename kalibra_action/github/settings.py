@@ -31,6 +31,7 @@ from kalibra_action.github.artifacts import (
 from kalibra_action.github.comments import marker_for
 from kalibra_action.github.identity import LOGIN
 from kalibra_action.github.target import event_pr_number, get_path
+from kalibra_action.limits import HISTORY_MAX_RUNS
 from kalibra_action.paths import Roots, lexical, make_roots
 
 CommentMode = Literal["update", "recreate", "off"]
@@ -99,6 +100,15 @@ def parse_login(value: str) -> str | None:
     if not LOGIN.fullmatch(value):
         raise InputError(f"input 'comment-author' must be a GitHub login such as my-app[bot], got {value!r}")
     return value
+
+
+def parse_baseline_runs(value: str) -> int:
+    """Input `baseline-runs`: a whole number from 1 to HISTORY_MAX_RUNS (empty: 1)."""
+    text = value.strip() or "1"
+    if not text.isdigit() or len(text) > 3 or not 1 <= int(text) <= HISTORY_MAX_RUNS:
+        raise InputError(f"input 'baseline-runs' must be a whole number from 1 to {HISTORY_MAX_RUNS}, "
+                         f"got {value!r}")
+    return int(text)
 
 
 def split_lines(value: str) -> tuple[str, ...]:
@@ -180,6 +190,7 @@ class ActionSettings:
     baseline_branch: str | None = None  # resolved: the input, else the PR's base, else the default branch
     baseline_path: str = INPUT_DEFAULTS["baseline-path"]
     if_no_baseline: str = INPUT_DEFAULTS["if-no-baseline"]
+    baseline_runs: int = 1  # base-branch runs pooled (issue 12): the newest's traces, the others' summaries
     # runner
     workspace: Path = field(default_factory=Path.cwd)
     event_name: str = ""
@@ -194,6 +205,7 @@ class ActionSettings:
     output_file: Path | None = None
     summary_file: Path | None = None
     artifact_dir: Path | None = None  # set by the action once it has extracted a baseline artifact
+    history: Any = None  # set by the action: the older runs' summaries (action.baseline.History)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ActionSettings:
@@ -215,6 +227,10 @@ class ActionSettings:
         artifact = parse_baseline_artifact(env, event, inp)
         if baseline and artifact["baseline_artifact"]:
             raise InputError("inputs 'baseline' and 'baseline-artifact' both set; give one of them")
+        runs = parse_baseline_runs(inp("baseline-runs"))
+        if runs > 1 and not artifact["baseline_artifact"]:
+            raise InputError("input 'baseline-runs' above 1 needs input 'baseline-artifact' (the runs come "
+                             "from the base branch's artifacts)")
         return cls(
             config=inp("config"),
             baseline=baseline,
@@ -231,6 +247,7 @@ class ActionSettings:
             report=inp("report"),
             working_directory=inp("working-directory"),
             **artifact,
+            baseline_runs=runs,
             workspace=workspace,
             event_name=env.get("GITHUB_EVENT_NAME", ""),
             event=event,

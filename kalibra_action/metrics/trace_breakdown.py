@@ -12,15 +12,23 @@ by chance) / untestable_tasks (tasks whose run counts can never reach significan
 
 Issue 10: each `per_task` item also carries the 95 % CI of its change (`delta_ci_pp`, `ci_method`) and
 the task's median tokens, cost and duration per trace on each side with their % change (`medians`).
+
+Issue 12: with a pooled baseline (config `history`, a `history.PooledBaseline`), the baseline side of each
+task is its counts summed over the pooled runs, and a flaky task (its pass rate varies between the base
+branch's runs beyond binomial noise) is marked: its regression is listed but counts toward `regressions`
+and `significant_regressions` only when the pool says `flaky_counts`. Field flaky_tasks; metadata
+`history_mde` (the per-task MDE with the newest run alone and with the pool).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import ClassVar
 
 import numpy as np
 
+from kalibra_action.history.pool import PooledBaseline, effective_counts, mde_pp
 from kalibra_action.metrics._common import no_data, plain_field
 from kalibra_action.metrics.base import FieldSpec, Metric
 from kalibra_action.metrics.success_rate import task_rates
@@ -49,6 +57,8 @@ class TraceBreakdownMetric(Metric):
             "Tasks whose success rate rose significantly (one-sided exact test, Benjamini–Hochberg)"),
         "expected_regressions": FieldSpec("Naive regressions expected by chance alone (no real change)"),
         "untestable_tasks": FieldSpec("Tasks whose run counts can never reach significance"),
+        "flaky_tasks": FieldSpec("Tasks whose pass rate varies between the pooled baseline runs beyond "
+                                 "binomial noise (needs several baseline runs)"),
     }
     DEFAULT_FDR = 0.10
     PER_TASK_FIELDS = ("significant_regressions", "significant_improvements", "expected_regressions",
@@ -72,8 +82,16 @@ class TraceBreakdownMetric(Metric):
             raise ValueError(f"trace_breakdown fdr must be a number in (0, 1), got {raw!r}")
         return fdr
 
+    @property
+    def history(self) -> PooledBaseline | None:
+        """The pooled baseline runs, when several were given."""
+        raw = self.config.get("history")
+        return raw if isinstance(raw, PooledBaseline) else None
+
     def compare(self, baseline: Population, current: Population) -> Observation:
-        b, c = task_rates(baseline), task_rates(current)
+        history = self.history
+        b = dict(history.counts) if history is not None else task_rates(baseline)
+        c = task_rates(current)
         if not b and not c:
             msg = "no task with a known outcome in baseline or current"
             return no_data(self, "no task data", msg[0].upper() + msg[1:],
@@ -82,11 +100,14 @@ class TraceBreakdownMetric(Metric):
         counts = [np.array([side[t][j] for t in common], dtype=np.int64)
                   for side, j in ((b, 0), (b, 1), (c, 0), (c, 1))]
         cap = self.max_tasks
-        res = compare_tasks(common, *counts, fdr=self.fdr, keep=cap)
+        res = compare_tasks(common, *_tested_counts(counts, common, history), fdr=self.fdr, keep=cap)
+        if history is not None and history.rho:
+            res = _with_counts(res, b, c)
         cross = counts[2] * counts[1] - counts[0] * counts[3]  # sign of cs/cn - bs/bn, no float rounding
-        n_reg, n_imp = int((cross < 0).sum()), int((cross > 0).sum())
+        ignored = _ignored_flaky(common, history)
+        n_reg, n_imp = int(((cross < 0) & ~ignored).sum()), int((cross > 0).sum())
         unchanged = len(common) - n_reg - n_imp
-        regressions, improvements = _changed_entries(res, b, c)
+        regressions, improvements = _changed_entries(res, b, c, history)
         missing_ids, new_ids = sorted(b.keys() - c.keys()), sorted(c.keys() - b.keys())
         missing = [{"task_id": t, "baseline": {"success": b[t][0], "total": b[t][1]}}
                    for t in missing_ids[:cap]]
@@ -109,14 +130,16 @@ class TraceBreakdownMetric(Metric):
         fields = {"regressions": plain_field(float(n_reg)), "improvements": plain_field(float(n_imp)),
                   "missing_tasks": plain_field(float(len(missing_ids))),
                   "new_tasks": plain_field(float(len(new_ids)))}
-        fields.update(_per_task_fields(res, len(common)))
+        fields.update(_per_task_fields(res, len(common), _flaky_significant(res, ignored, common)))
+        fields["flaky_tasks"] = _flaky_field(history)
         return Observation(
             name=self.name, description=self.description, direction=direction, delta=None,
             baseline={"tasks": len(b)}, current={"tasks": len(c)},
             metadata={"regressions": regressions, "improvements": improvements,
                       "n_regressions": n_reg, "n_improvements": n_imp, "n_unchanged": unchanged,
                       "missing": missing, "new": new, "n_missing": len(missing_ids),
-                      "n_new": len(new_ids), **_per_task_metadata(res, baseline, current),
+                      "n_new": len(new_ids), **_per_task_metadata(res, baseline, current, history),
+                      **_history_metadata(history, common, counts, res.fdr, ignored, cross),
                       "truncated": {"max_tasks": cap} if truncated else None},
             warnings=warnings, fields=fields,
         )
@@ -133,9 +156,80 @@ def _task_warnings(n_common: int, n_missing: int, n_new: int, cap: int | None) -
     return out
 
 
-def _changed_entries(res: PerTaskResult, b: dict, c: dict) -> tuple[list[dict], list[dict]]:
+def _tested_counts(counts: list[np.ndarray], common: list[str],
+                   history: PooledBaseline | None) -> list[np.ndarray]:
+    """The counts the exact tests see: with a pooled baseline, each task's divided by its design effect
+    (history.pool.effective_counts), so between-run variation the flakiness test missed does not alarm."""
+    if history is None or not history.rho:
+        return counts
+    rows = [effective_counts(history, t, *(int(a[i]) for a in counts)) for i, t in enumerate(common)]
+    return [np.array([r[j] for r in rows], dtype=np.int64) for j in range(4)]
+
+
+def _with_counts(res: PerTaskResult, b: dict, c: dict) -> PerTaskResult:
+    """`res` with each task's real counts and change shown (its p and q stay those of the tested counts)."""
+    tasks = tuple(replace(v, b_k=b[v.task_id][0], b_n=b[v.task_id][1], c_k=c[v.task_id][0],
+                          c_n=c[v.task_id][1],
+                          delta_pp=round((c[v.task_id][0] / c[v.task_id][1]
+                                          - b[v.task_id][0] / b[v.task_id][1]) * 100, 2))
+                  for v in res.tasks)
+    return replace(res, tasks=tasks)
+
+
+def _ignored_flaky(common: list[str], history: PooledBaseline | None) -> np.ndarray:
+    """Per common task: a flaky task whose regression does not count toward the gates."""
+    if history is None or history.flaky_counts:
+        return np.zeros(len(common), dtype=bool)
+    return np.array([t in history.flaky for t in common], dtype=bool)
+
+
+def _flaky_significant(res: PerTaskResult, ignored: np.ndarray, common: list[str]) -> int:
+    """Significant regressions of flaky tasks that do not count (from every task, also when capped)."""
+    if not ignored.any():
+        return 0
+    flaky = {t for t, skip in zip(common, ignored.tolist(), strict=True) if skip}
+    return sum(1 for t in res.regressed_ids if t in flaky)
+
+
+def _flaky_field(history: PooledBaseline | None):
+    if history is None:
+        return plain_field(None, "flaky tasks need several baseline runs (baseline-runs / --baseline-run)")
+    return plain_field(float(len(history.flaky)))
+
+
+def _history_metadata(history: PooledBaseline | None, common: list[str], counts: list[np.ndarray],
+                      fdr: float, ignored: np.ndarray, cross: np.ndarray) -> dict:
+    """The flaky tasks' regressions (listed, not counted) and the per-task MDE, one run vs the pool."""
+    if history is None:
+        return {}
+    flaky_regressions = [t for t, skip, x in zip(common, ignored.tolist(), cross.tolist(), strict=True)
+                         if skip and x < 0]
+    return {"flaky_regressions": flaky_regressions[:MAX_LISTED],
+            "n_flaky_regressions": len(flaky_regressions),
+            "history_mde": _mdes(history, common, counts, fdr)}
+
+
+MAX_LISTED = 100
+
+
+def _mdes(history: PooledBaseline, common: list[str], counts: list[np.ndarray], fdr: float) -> dict:
+    """Per-task MDE (pp, 80 % power, at the BH threshold of a lone task) with the newest run's runs per
+    task and with the pooled runs per task (medians over the common tasks)."""
+    if not common:
+        return {"one_run": None, "pooled": None, "runs": len(history.pooled_runs)}
+    alpha = fdr / len(common)
+    rate = float(np.median(counts[0] / np.maximum(counts[1], 1)))
+    n_cur = float(np.median(counts[3]))
+    n_one = float(np.median([history.newest.get(t, (0, 0))[1] for t in common]))
+    return {"one_run": mde_pp(max(rate, 0.5), n_one, n_cur, alpha),
+            "pooled": mde_pp(max(rate, 0.5), float(np.median(counts[1])), n_cur, alpha),
+            "runs": len(history.pooled_runs)}
+
+
+def _changed_entries(res: PerTaskResult, b: dict, c: dict,
+                     history: PooledBaseline | None = None) -> tuple[list[dict], list[dict]]:
     """Kalibra's regressions / improvements lists (by task id) with the test behind each entry, for the
-    tasks `res` kept (all of them unless capped)."""
+    tasks `res` kept (all of them unless capped); a flaky task's entry says so."""
     regressions: list[dict] = []
     improvements: list[dict] = []
     for v in sorted(res.tasks, key=lambda v: v.task_id):
@@ -148,6 +242,8 @@ def _changed_entries(res: PerTaskResult, b: dict, c: dict) -> tuple[list[dict], 
                  "significant": v.verdict == ("improved" if up else "regressed"),
                  "p": v.p_improvement if up else v.p_regression,
                  "q": v.q_improvement if up else v.q_regression, "verdict": v.verdict}
+        if history is not None and v.task_id in history.flaky:
+            entry["flaky"] = True
         (improvements if up else regressions).append(entry)
     return regressions, improvements
 
@@ -190,11 +286,14 @@ def _medians_entry(task: str, b: TaskMedians, c: TaskMedians) -> dict:
     return out
 
 
-def _per_task_metadata(res: PerTaskResult, baseline: Population, current: Population) -> dict:
+def _per_task_metadata(res: PerTaskResult, baseline: Population, current: Population,
+                       history: PooledBaseline | None = None) -> dict:
     ordered = sorted(res.tasks, key=_rank)
     b_med, c_med = TaskMedians(baseline), TaskMedians(current)
+    flaky = history.flaky if history is not None else {}
     return {
-        "per_task": [{**v.as_dict(), "medians": _medians_entry(v.task_id, b_med, c_med)} for v in ordered],
+        "per_task": [{**v.as_dict(), "medians": _medians_entry(v.task_id, b_med, c_med),
+                      **({"flaky": True} if v.task_id in flaky else {})} for v in ordered],
         "fdr": res.fdr,
         "n_tested": res.n_tasks,
         "significant_regressions": [v.task_id for v in ordered if v.verdict == "regressed"],
@@ -208,11 +307,11 @@ def _per_task_metadata(res: PerTaskResult, baseline: Population, current: Popula
     }
 
 
-def _per_task_fields(res: PerTaskResult, n_common: int) -> dict:
+def _per_task_fields(res: PerTaskResult, n_common: int, flaky_ignored: int = 0) -> dict:
     if n_common == 0:
         msg = "no task has a known outcome on both sides, so no task could be tested"
         return {k: plain_field(None, msg) for k in TraceBreakdownMetric.PER_TASK_FIELDS}
-    return {"significant_regressions": plain_field(float(res.significant_regressions)),
+    return {"significant_regressions": plain_field(float(res.significant_regressions - flaky_ignored)),
             "significant_improvements": plain_field(float(res.significant_improvements)),
             "expected_regressions": plain_field(float(res.expected_regressions)),
             "untestable_tasks": plain_field(float(res.untestable_tasks))}

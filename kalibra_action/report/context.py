@@ -10,6 +10,7 @@ from typing import Any
 
 from kalibra_action.report import format as fmt
 from kalibra_action.report import mermaid
+from kalibra_action.report.history import view as history_view
 from kalibra_action.report.json import to_dict
 from kalibra_action.result import Direction, GateResult, GateStatus, Observation, Result, SideInfo
 
@@ -270,6 +271,8 @@ def _per_task_row(item: Mapping) -> dict:
         verdict = None if sig is None else naive if sig else "unchanged"
     untestable = bool(item.get("untestable")) or verdict == "untestable"
     text, group = _verdict_text(verdict, naive, untestable)
+    if item.get("flaky") is True:  # its pass rate varies between the base branch's runs (issue 12)
+        text += " · 🎲 flaky"
     p, q = _number(item.get("p")), _number(item.get("q"))
     return {
         "task_id": item.get("task_id", ""),
@@ -437,6 +440,7 @@ def build(result: Result, *, caps: Caps = Caps(), extra: Mapping | None = None,
             "present": sb is not None, "metadata": sb.metadata if sb else {},
             "rows": shown["spans"], "more": shown["spans_more"], "total": len(spans),
         },
+        "history": history_view(result.history),
         "warnings": shown["warnings"], "warnings_more": shown["warnings_more"],
         "sides": [_side("Baseline", result.baseline, caps), _side("Current", result.current, caps)],
         "settings": {k: ", ".join(map(str, v)) if isinstance(v, list | tuple) else v

@@ -112,6 +112,7 @@ def to_dict(result: Result) -> dict:
         "gates": [_gate(g) for g in result.gates],
         "fields": {k: _field(v) for k, v in result.field_values().items()},
         "settings": result.settings,
+        "history": result.history,
         "exit_code": result.exit_code,
         "version": __version__,
     }

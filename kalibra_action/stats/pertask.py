@@ -119,6 +119,7 @@ class PerTaskResult:
     runs_for_30pp: int | None  # runs a side to detect a 30 pp drop, when some tasks are untestable
     n_tasks: int = 0  # tasks tested (all of them, also when `tasks` is capped)
     untestable_ids: tuple[str, ...] = ()  # names of the untestable tasks, at most `keep`
+    regressed_ids: tuple[str, ...] = ()  # names of every significantly regressed task
 
     @property
     def truncated(self) -> bool:
@@ -175,6 +176,7 @@ def compare_tasks(names: list[str], b_k: np.ndarray, b_n: np.ndarray, c_k: np.nd
         expected_regressions=round(float(per[:, 4].sum()), 2), untestable_tasks=n_untestable,
         runs_for_30pp=needed, n_tasks=m,
         untestable_ids=tuple(names[i] for i in np.flatnonzero(untestable)[:cap].tolist()),
+        regressed_ids=tuple(names[i] for i in np.flatnonzero(code == 0).tolist()),
     )
 
 

@@ -30,7 +30,8 @@ def test_action_yml_declares_the_interface():
     assert set(ACTION["inputs"]) == {
         "config", "baseline", "current", "require", "github-token", "comment", "comment-id", "comment-author",
         "on-inconclusive", "fail-on-gate", "template", "pr-number", "report", "working-directory",
-        "baseline-artifact", "baseline-workflow", "baseline-branch", "baseline-path", "if-no-baseline"}
+        "baseline-artifact", "baseline-workflow", "baseline-branch", "baseline-path", "if-no-baseline",
+        "baseline-runs"}
     assert set(ACTION["outputs"]) == {
         "passed", "exit-code", "regressions", "report", "comment-url", "summary"}
     assert ACTION["runs"] == {"using": "docker", "image": "Dockerfile"}

@@ -102,7 +102,8 @@ def test_baseline_from_the_base_branch_artifact(run_action, fake_github, tmp_pat
     for text in (body, run.summary, json.dumps(report)):
         assert str(tmp) not in text and "system-tmp" not in text
     assert list(tmp.iterdir()) == []
-    assert sorted(p.name for p in run.workspace.iterdir()) == ["kalibra-report.json", "kalibra.yml", "traces"]
+    assert sorted(p.name for p in run.workspace.iterdir()) == [
+        "kalibra-report.history.json", "kalibra-report.json", "kalibra.yml", "traces"]
     # the storage host got no token; the API calls stay within budget, all with the token
     [blob] = fake_github.storage_seen
     assert "Authorization" not in blob.headers and blob.host.startswith("localhost:")

@@ -20,6 +20,7 @@ LAYERS: dict[str, int] = {
     "config": 1,
     "traces": 2,
     "stats": 3,
+    "history": 3,  # run summaries and pooled baselines: made from traces, tested with stats
     "metrics": 4,
     "gates": 5,
     "engine": 6, "run": 6, "parallel": 6,
