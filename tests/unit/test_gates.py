@@ -249,6 +249,12 @@ def test_wrong_operators_name_the_fix(text: str, fix: str) -> None:
 
 def test_parse_errors_name_the_problem_exactly() -> None:
     with pytest.raises(ValueError) as info:
+        split_gate(" ")
+    assert str(info.value) == "empty gate expression (expected: field OP number, e.g. regressions <= 0)"
+    with pytest.raises(ValueError) as info:
+        split_gate("X")  # no operator character at all (not even a letter of one)
+    assert str(info.value).startswith("no operator in 'X'")
+    with pytest.raises(ValueError) as info:
         split_gate("n")
     assert str(info.value).startswith("no operator in 'n'")
     with pytest.raises(ValueError) as info:
@@ -285,14 +291,32 @@ def test_gate_count_limit_is_inclusive() -> None:
     with pytest.raises(InputError) as info:
         check_gate_count(MAX_GATES + 1, "cli")
     assert info.value.key == "--require"
-    assert f"{MAX_GATES + 1:,} gates, more than the limit of {MAX_GATES:,}" in str(info.value)
+    assert info.value.message == f"{MAX_GATES + 1:,} gates, more than the limit of {MAX_GATES:,}"
+    assert info.value.hint == "a gate list needs a few gates on the fields that matter"
 
 
 def test_parse_gates_counts_only_non_empty_expressions() -> None:
     exprs = ["n <= 1"] * MAX_GATES + ["", "   "]
     assert len(parse_gates(exprs, None)) == MAX_GATES
-    with pytest.raises(InputError):
+    with pytest.raises(InputError) as info:
         parse_gates(["n <= 1"] * (MAX_GATES + 1), None)
+    assert info.value.key == "require"  # the default source is kalibra.yml
+
+
+def test_sources_default_to_the_config() -> None:
+    assert parse_gate("n <= 1", None).source == "config"
+    assert parse_gates(["n <= 1"], None)[0].source == "config"
+    with pytest.raises(InputError) as info:
+        parse_gate("n <= x", None)
+    assert info.value.key == "require"
+
+
+def test_several_errors_are_joined_in_one_line() -> None:
+    with pytest.raises(InputError) as info:
+        parse_gates(["a <= x", "b", "c <= 1"], None, source="cli")
+    assert str(info.value) == ("2 invalid gates: --require: threshold 'x' in 'a <= x' is not a number "
+                               "(e.g. a <= 5); --require: no operator in 'b' (expected: field OP number, "
+                               "OP one of >= <= > < =)")
 
 
 def test_parse_gates_one_error_is_raised_as_itself() -> None:

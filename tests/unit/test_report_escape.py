@@ -254,6 +254,7 @@ def test_length_cap_boundaries() -> None:
     assert one_line("abcde", 4) == "abc…"
     assert one_line("ab cd", 4) == "ab…"  # the cut drops the trailing space before the ellipsis
     assert one_line("abcde", 0) == "abcde"  # 0 means no cap
+    assert one_line("ab", 1) == "…"  # a cap of 1 leaves room for the ellipsis alone
     assert one_line("abcde", None) == "abcde"
     assert md("abcde", 3) == "ab…"
     assert plain("abcde", 3) == "ab…"
