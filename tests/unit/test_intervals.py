@@ -61,3 +61,21 @@ def test_paired_mde_is_2_8_standard_errors():
     r = paired_tasks(b, c)
     se = np.std((c - b) * 100, ddof=1) / np.sqrt(20)
     assert r.mde == pytest.approx(2.8 * se, abs=0.01)
+
+
+def test_mde_factor_is_z_975_plus_z_80():
+    from statistics import NormalDist
+
+    from kalibra_action.stats.intervals import MDE_FACTOR
+
+    z = NormalDist().inv_cdf
+    assert round(z(0.975) + z(0.80), 2) == MDE_FACTOR
+
+
+def test_the_paired_interval_needs_ten_matched_tasks():
+    """9 task rates → Newcombe; 10 → paired over tasks (MIN_TASKS is inclusive)."""
+    rates = np.linspace(0.1, 0.9, 10)
+    r9 = success_rate_interval(9, 18, 9, 18, rates[:9], rates[:9], tasks_match=True)
+    r10 = success_rate_interval(10, 20, 10, 20, rates, rates, tasks_match=True)
+    assert r9 is not None and r9.method == "newcombe"
+    assert r10 is not None and (r10.method, r10.tasks) == ("paired-tasks", 10)

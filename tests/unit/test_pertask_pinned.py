@@ -226,3 +226,11 @@ def test_trace_breakdown_reports_improvements_runs_needed_and_chance_drops():
     needed = fleiss_n(0.5, 0.2, 0.10 / 5)
     assert md["runs_for_30pp"] == needed and f["untestable_tasks"].value == 1 and md["untestable"] == ["E"]
     assert f"about {needed} runs a side would detect a 30 pp drop" in obs.warnings[-1]
+
+
+def test_power_z_is_the_80_percent_normal_quantile():
+    from statistics import NormalDist
+
+    from kalibra_action.stats.pertask import POWER_Z
+
+    assert NormalDist().inv_cdf(0.80) == pytest.approx(POWER_Z, rel=1e-15)
