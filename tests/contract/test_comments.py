@@ -8,7 +8,14 @@ import pytest
 from werkzeug import Request, Response
 
 from kalibra_action.github.client import GitHubError
-from kalibra_action.github.comments import StickyComment, fit_body, marker_for, with_marker
+from kalibra_action.github.comments import (
+    StickyComment,
+    author_of,
+    fit_body,
+    has_marker,
+    marker_for,
+    with_marker,
+)
 from kalibra_action.limits import COMMENT_MAX_CHARS as MAX_BODY
 from tests.contract.conftest import PR, REPO, comment, comments_path, requests_made
 
@@ -152,3 +159,53 @@ def test_rate_limited_create_then_201(gh, make_client, sleeps):
     gh.expect_request(comments_path(), method="POST").respond_with_handler(created)
     assert sticky(make_client()).publish("report").action == "created"
     assert sleeps == [2.0, 1.0]
+
+
+# ── Pinned for mutation testing (docs/mutation.md) ──
+
+
+def test_a_marker_after_leading_white_space_is_still_the_marker():
+    assert has_marker({"body": f"\n  {MARKER}\nreport"}, MARKER)
+    assert has_marker({"body": f"{MARKER}  \n"}, MARKER)
+    assert not has_marker({"body": f"x{MARKER}"}, MARKER)
+    assert not has_marker({"body": None}, MARKER) and not has_marker({}, MARKER)
+    assert with_marker(f"\n {MARKER}\nbody", MARKER) == f"\n {MARKER}\nbody"
+
+
+@pytest.mark.parametrize(("user", "shown"), [
+    ({"login": "octo-cat"}, "octo-cat"),
+    ({"login": "my-app[bot]"}, "my-app[bot]"),
+    ({"login": "e\x1b[31mvil::x\n"}, "e[31mvilx"),  # a login's characters only
+    ({"login": "é"}, "?"),
+    ({"login": ""}, "?"),
+    ({"login": None}, "?"),
+    ("not a dict", "?"),
+    ({"login": "a" * 60}, "a" * 50),
+    ({"login": 12}, "12"),
+])
+def test_author_of_keeps_a_logins_characters_only(user, shown):
+    assert author_of({"user": user}) == shown
+    assert author_of({}) == "?"
+
+
+def test_recreate_reports_the_new_url_and_the_lookalikes(gh, make_client):
+    gh.expect_request(comments_path(), method="GET").respond_with_json(
+        [comment(10, f"{MARKER}\nold"), comment(11, f"{MARKER}\nforged", "mallory", "User")])
+    gh.expect_request(f"/repos/{REPO}/issues/comments/10", method="DELETE").respond_with_data("", 204)
+    gh.expect_request(comments_path(), method="POST").respond_with_handler(created)
+    done = sticky(make_client()).publish("fresh", mode="recreate")
+    assert (done.action, done.id) == ("recreated", 900) and done.url.endswith("#issuecomment-900")
+    assert [c["id"] for c in done.ignored] == [11]
+
+
+@pytest.mark.parametrize(("method", "path", "call"), [
+    ("POST", comments_path(), lambda s: s.create("x")),
+    ("PATCH", f"/repos/{REPO}/issues/comments/5", lambda s: s.update(5, "x")),
+    ("DELETE", f"/repos/{REPO}/issues/comments/5", lambda s: s.delete(5)),
+])
+def test_a_refused_write_names_its_method(gh, make_client, method, path, call):
+    gh.expect_request(path, method=method).respond_with_json({"message": "Forbidden"}, status=403)
+    with pytest.raises(GitHubError) as info:
+        call(sticky(make_client()))
+    assert info.value.method == method and str(info.value).startswith(f"{method} ")
+
