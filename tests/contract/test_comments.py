@@ -209,3 +209,55 @@ def test_a_refused_write_names_its_method(gh, make_client, method, path, call):
         call(sticky(make_client()))
     assert info.value.method == method and str(info.value).startswith(f"{method} ")
 
+
+def _no_url(c: dict) -> dict:
+    return {k: v for k, v in c.items() if k != "html_url"}
+
+
+def url_of(cid: int) -> str:
+    return comment(cid, "")["html_url"]
+
+
+@pytest.mark.parametrize("mode", ["update", "recreate"])
+def test_an_answer_without_a_url_gives_an_empty_url(gh, make_client, mode):
+    gh.expect_request(comments_path(), method="GET").respond_with_json([])
+    posted = _no_url(comment(900, "x"))
+    gh.expect_request(comments_path(), method="POST").respond_with_json(posted, status=201)
+    done = sticky(make_client()).publish("x", mode=mode)
+    assert (done.action, done.id, done.url) == ("created", 900, "")
+
+
+def test_recreate_answer_without_a_url(gh, make_client):
+    gh.expect_request(comments_path(), method="GET").respond_with_json([comment(10, f"{MARKER}\nold")])
+    gh.expect_request(f"/repos/{REPO}/issues/comments/10", method="DELETE").respond_with_data("", 204)
+    posted = _no_url(comment(900, "x"))
+    gh.expect_request(comments_path(), method="POST").respond_with_json(posted, status=201)
+    done = sticky(make_client()).publish("x", mode="recreate")
+    assert (done.action, done.id, done.url) == ("recreated", 900, "")
+
+
+@pytest.mark.parametrize("with_url", [True, False])
+def test_unchanged_reports_our_url_and_the_lookalikes(gh, make_client, with_url):
+    ours = comment(150, f"{MARKER}\nsame")
+    gh.expect_request(comments_path(), method="GET").respond_with_json(
+        [ours if with_url else _no_url(ours), comment(151, f"{MARKER}\nforged", "mallory", "User")])
+    done = sticky(make_client()).publish("same")
+    assert (done.action, done.id, done.url) == ("unchanged", 150, url_of(150) if with_url else "")
+    assert [c["id"] for c in done.ignored] == [151]
+
+
+@pytest.mark.parametrize(("patch_url", "own_url", "want"), [
+    (True, True, "patch"), (False, True, "own"), (False, False, ""),
+])
+def test_updated_url_comes_from_the_answer_then_from_our_comment(gh, make_client, patch_url, own_url, want):
+    ours = comment(150, f"{MARKER}\nold")
+    gh.expect_request(comments_path(), method="GET").respond_with_json(
+        [ours if own_url else _no_url(ours), comment(151, f"{MARKER}\nforged", "mallory", "User")])
+    answer = {**comment(150, "new"), "html_url": "https://github.com/x/y/pull/1#patched"}
+    gh.expect_request(f"/repos/{REPO}/issues/comments/150", method="PATCH").respond_with_json(
+        answer if patch_url else _no_url(answer))
+    done = sticky(make_client()).publish("new")
+    expected = {"patch": answer["html_url"], "own": url_of(150), "": ""}[want]
+    assert (done.action, done.id, done.url) == ("updated", 150, expected)
+    assert [c["id"] for c in done.ignored] == [151]
+
