@@ -234,3 +234,57 @@ def test_power_z_is_the_80_percent_normal_quantile():
     from kalibra_action.stats.pertask import POWER_Z
 
     assert NormalDist().inv_cdf(0.80) == pytest.approx(POWER_Z, rel=1e-15)
+
+
+# ---- ordering, the keep cap and the per-task dict (docs/mutation.md) ---------------------------------
+
+
+def test_rank_order_worst_first_then_p_then_position():
+    from kalibra_action.stats.pertask import rank_order
+
+    # groups: 0 significant drop, 1 other drop, 2 significant rise, 3 other rise, 4 the rest
+    code = np.array([3, 0, 1, 3, 3, 2, 3, 3])
+    delta = np.array([0.0, -50, 40, -10, 10, 0, -10, 0])
+    p = np.array([0.5, 0.01, 0.02, 0.3, 0.4, 0.2, 0.3, 0.5])
+    # group 0: [1]; group 1: [3, 6] (same p → position); group 2: [2]; group 3: [4];
+    # group 4: [5] (p 0.2), then [0, 7] (p 0.5 → position)
+    assert rank_order(code, delta, p).tolist() == [1, 3, 6, 2, 4, 5, 0, 7]
+    assert rank_order(code, delta, np.where(np.arange(8) == 6, 0.1, p)).tolist() == [1, 6, 3, 2, 4, 5, 0, 7]
+
+
+def test_keep_equal_to_the_task_count_keeps_name_order():
+    """With keep ≥ m every task stays, in name order; else worst first: b (10/10 → 0/10, a drop), then c
+    (5/10 → 6/10, a rise), then a (unchanged)."""
+    rows = [(5, 10, 5, 10), (10, 10, 0, 10), (5, 10, 6, 10)]
+    names = ["a", "b", "c"]
+    for keep, order in ((3, ["a", "b", "c"]), (4, ["a", "b", "c"]), (2, ["b", "c"]), (None, ["a", "b", "c"])):
+        res = compare_tasks(names, *arrays(rows), keep=keep)
+        assert [v.task_id for v in res.tasks] == order, keep
+        assert res.n_tasks == 3 and res.truncated is (keep == 2)
+
+
+def test_no_tasks_give_an_empty_result():
+    empty = np.array([], dtype=int)
+    res = compare_tasks([], empty, empty, empty, empty)
+    assert (res.tasks, res.n_tasks, res.significant_regressions, res.untestable_tasks, res.runs_for_30pp) == (
+        (), 0, 0, 0, None)
+
+
+@pytest.mark.parametrize(("delta", "p", "q"), [(-50.0, 0.1, 0.2), (0.0, 0.9, 0.95), (25.0, 0.9, 0.95)])
+def test_as_dict_shows_the_p_value_of_the_direction_of_the_change(delta, p, q):
+    from kalibra_action.stats.pertask import TaskVerdict
+
+    v = TaskVerdict("t", 1, 2, 0, 3, delta, 0.1, 0.9, 0.2, 0.95, "unchanged", "regressed", True)
+    assert v.as_dict() == {"task_id": "t", "baseline": {"success": 1, "total": 2},
+                           "current": {"success": 0, "total": 3}, "delta_pp": delta, "p": p, "q": q,
+                           "verdict": "unchanged", "naive": "regressed", "untestable": True}
+
+
+def test_an_untested_side_or_a_pass_rate_of_0_or_1_has_no_chance_drop():
+    assert one_sided_p(3, 4, 0, 0) == 1.0 and one_sided_p(0, 0, 1, 4) == 1.0
+    for rate in (0.0, 1.0, -0.1, 1.1):
+        assert prob_drop(3, 3, rate) == 0.0
+    assert prob_drop(0, 3, 0.5) == 0.0 and prob_drop(3, 0, 0.5) == 0.0
+    # one run a side at rate 1/2: a drop is (pass, fail), probability 1/4
+    assert prob_drop(1, 1, 0.5) == pytest.approx(0.25, rel=1e-12)
+    assert prob_drop(1, 1, 1e-9) > 0 and prob_drop(1, 1, 1 - 1e-9) > 0
