@@ -74,14 +74,16 @@ def summarise(names: list[str]) -> tuple[int, int]:
     return total_killed, total_checked
 
 
-def survivors(names: list[str]) -> list[str]:
-    """Mutants checked and not killed, with their status, for `mutmut show NAME`."""
-    out = []
-    for name in names:
-        for key, code in sorted(results(MODULES[name]).items()):
-            if code not in NOT_CHECKED and code not in KILLED:
-                out.append(f"{key} ({'no tests' if code in (5, 33) else 'survived' if code == 0 else code})")
-    return out
+def alive(names: list[str]) -> dict[str, int]:
+    """Exit code by mutant name of the mutants checked and not killed (see `mutmut show NAME`)."""
+    return {key: code for name in names for key, code in sorted(results(MODULES[name]).items())
+            if code not in NOT_CHECKED and code not in KILLED}
+
+
+def mutmut_run(mutants: list[str]) -> int:
+    """`mutmut run` with one worker on these mutant names or globs."""
+    cmd = [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", "1", *mutants]
+    return subprocess.call(cmd, cwd=ROOT)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,23 +92,30 @@ def main(argv: list[str] | None = None) -> int:
                         help="mutate only this module (repeatable); default: all, one after another")
     parser.add_argument("--report", action="store_true", help="only print the recorded kill rates")
     parser.add_argument("--survivors", action="store_true", help="also list the mutants left alive")
+    parser.add_argument("--retest", action="store_true",
+                        help="run again only the mutants left alive last time (after adding tests)")
     parser.add_argument("--min-rate", type=float, default=None,
                         help="exit 1 when the overall kill rate is below this percentage")
     args = parser.parse_args(argv)
     names = args.module or list(MODULES)
-    if not args.report:
+    if args.retest:
+        names_alive = list(alive(names))
+        if names_alive and mutmut_run(names_alive) != 0:
+            print("mutmut run failed", file=sys.stderr)
+            return 2
+    elif not args.report:
         for name in names:
             print(f"== mutmut: {name} ({MODULES[name]})", flush=True)
-            cmd = [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", "1",
-                   mutant_glob(MODULES[name])]
-            code = subprocess.call(cmd, cwd=ROOT)
+            code = mutmut_run([mutant_glob(MODULES[name])])
             if code != 0:
                 print(f"mutmut run failed for {name} (exit {code})", file=sys.stderr)
                 return 2
     print()
     killed, checked = summarise(names)
     if args.survivors:
-        print("\nalive:", *survivors(names), sep="\n  ")
+        listed = [f"{key} ({'no tests' if code in (5, 33) else 'survived' if code == 0 else code})"
+                  for key, code in alive(names).items()]
+        print("\nalive:", *listed, sep="\n  ")
     if args.min_rate is not None and checked and 100 * killed / checked < args.min_rate:
         print(f"kill rate below {args.min_rate} %", file=sys.stderr)
         return 1
