@@ -206,3 +206,26 @@ def test_a_failed_user_lookup_is_logged_with_its_status(fake):
                              log=logged.append)
     assert ident == Identity("kalibra-app[bot]", "graphql")
     assert logged == ["comment author: GET /user failed (403); asking GraphQL"]  # the fake's non-PAT answer
+
+
+def test_answers_that_are_not_json_are_logged_as_no_usable_answer(gh):
+    gh.expect_request("/user", method="GET").respond_with_data("<html>", content_type="text/html")
+    gh.expect_request("/graphql", method="POST").respond_with_data("<html>", content_type="text/html")
+    client = GitHubClient(PAT, gh.url_for("/").rstrip("/"), sleep=lambda _s: None,
+                          graphql_url=gh.url_for("/graphql"))
+    logged: list[str] = []
+    assert resolve_identity(client, log=logged.append) == Identity("github-actions[bot]", "fallback")
+    assert logged == ["comment author: GET /user failed (no usable answer); asking GraphQL",
+                      "comment author: the GraphQL viewer query failed (200); assuming github-actions[bot]"]
+
+
+def test_a_pat_identity_says_it_came_from_get_user(fake):
+    fake.viewer, fake.viewer_type, fake.pat = "release-bot", "User", True
+    assert resolve_identity(client_for(fake, token=PAT)) == Identity("release-bot", "user")
+
+
+def test_cached_identity_passes_the_explicit_author_on(fake):
+    logged: list[str] = []
+    get = cached_identity(client_for(fake), "kalibra-app[bot]", log=logged.append)
+    assert get() == Identity("kalibra-app[bot]", "input") and fake.requests() == []
+    assert logged == ["comment author: kalibra-app[bot] (from input)"]
