@@ -186,6 +186,8 @@ def test_prob_drop_on_tiny_designs():
 @pytest.mark.parametrize(("rate", "drop", "alpha", "p1"), [
     (0.8, 30.0, 0.05, 0.8), (0.5, 30.0, 0.1 / 3, 0.5), (0.9, 10.0, 0.001, 0.9),
     (0.2, 30.0, 0.05, 0.31),  # a rate too low to drop 30 pp from is raised to 30 pp + 1
+    (0.05, 10.0, 1e-4, 0.11),  # the same floor where n is large enough to tell 0.11 from 0.109 or 0.09
+    (0.0, 20.0, 1e-3, 0.21),
     (0.999, 5.0, 0.05, 0.99),  # and one too close to 1 is held at 0.99
     (0.99, 90.0, 0.4, 0.99),  # a huge drop at a loose level: the floor of 2 runs
 ])
@@ -288,3 +290,31 @@ def test_an_untested_side_or_a_pass_rate_of_0_or_1_has_no_chance_drop():
     # one run a side at rate 1/2: a drop is (pass, fail), probability 1/4
     assert prob_drop(1, 1, 0.5) == pytest.approx(0.25, rel=1e-12)
     assert prob_drop(1, 1, 1e-9) > 0 and prob_drop(1, 1, 1 - 1e-9) > 0
+
+
+def test_fisher_above_reaches_every_test_compare_tasks_runs():
+    """With fisher_above=5, 10-run tasks use Fisher for both directions and for the untestable bound."""
+    rows = [(9, 10, 3, 10), (2, 10, 8, 10)]
+    res = compare_tasks(["a", "b"], *arrays(rows), fisher_above=5)
+    fis = [stats.fisher_exact([[bk, ck], [bn - bk, cn - ck]], alternative="greater").pvalue
+           for bk, bn, ck, cn in rows]
+    imp = [stats.fisher_exact([[ck, bk], [cn - ck, bn - bk]], alternative="greater").pvalue
+           for bk, bn, ck, cn in rows]
+    assert [v.p_regression for v in res.tasks] == pytest.approx(fis, rel=TIGHT)
+    assert [v.p_improvement for v in res.tasks] == pytest.approx(imp, rel=TIGHT)
+    # 10 runs a side, alone = 0.10 / 2: Fisher's smallest p (1/184756) and Boschloo's are both below it, so
+    # tell the two apart with a design where only Boschloo's is: 3 runs a side, alone = 0.10 / 1
+    fisher_min = stats.fisher_exact([[3, 0], [0, 3]], alternative="greater").pvalue  # 1/20 = 0.05
+    assert fisher_min == pytest.approx(0.05) and min_p(3, 3) < 0.05
+    lone = compare_tasks(["t"], *arrays([(3, 3, 0, 3)]), fdr=0.06, fisher_above=2)
+    assert lone.untestable_tasks == 0  # Fisher's 0.05 ≤ 0.06
+    lone = compare_tasks(["t"], *arrays([(3, 3, 0, 3)]), fdr=0.04, fisher_above=2)
+    assert lone.untestable_tasks == 1  # Fisher's 0.05 > 0.04, though Boschloo's would not be
+
+
+def test_fisher_is_the_default_above_100_runs_a_side():
+    rows = [(95, 101, 85, 101)]
+    res = compare_tasks(["t"], *arrays(rows))
+    want = stats.fisher_exact([[95, 85], [6, 16]], alternative="greater").pvalue
+    assert res.tasks[0].p_regression == pytest.approx(want, rel=TIGHT)
+
