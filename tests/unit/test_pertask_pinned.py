@@ -318,3 +318,56 @@ def test_fisher_is_the_default_above_100_runs_a_side():
     want = stats.fisher_exact([[95, 85], [6, 16]], alternative="greater").pvalue
     assert res.tasks[0].p_regression == pytest.approx(want, rel=TIGHT)
 
+
+
+def test_rank_order_keeps_the_five_groups_apart_whatever_the_p_values():
+    from kalibra_action.stats.pertask import rank_order
+
+    # one task a group, p-values in the opposite order to the groups: only the group decides
+    code = np.array([0, 3, 1, 3, 3])
+    delta = np.array([-50.0, -10, 40, 0.5, 0])  # a rise of half a point is still a rise
+    p = np.array([0.4, 0.1, 0.5, 0.3, 0.05])
+    assert rank_order(code, delta, p).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_drops_are_ranked_by_their_regression_p_value():
+    """b (10/10 → 7/10) has the smaller p of a drop than a (6/10 → 5/10); neither is significant at
+    fdr 1e-6, so with keep=1 the one kept is b. Ranked by the improvement p it would be a (b's is 1)."""
+    res = compare_tasks(["a", "b"], *arrays([(6, 10, 5, 10), (10, 10, 7, 10)]), fdr=1e-6, keep=1)
+    [top] = res.tasks
+    assert top.task_id == "b"
+    assert one_sided_p(10, 10, 7, 10) < one_sided_p(6, 10, 5, 10)
+
+
+def test_a_verdict_carries_the_counts_and_kalibras_naive_label():
+    rows = [(0, 200, 1, 200), (3, 4, 1, 2), (1, 2, 1, 2)]  # +0.5 pp, −25 pp, 0 pp
+    res = compare_tasks(["up", "down", "same"], *arrays(rows))
+    got = [(v.task_id, v.b_k, v.b_n, v.c_k, v.c_n, v.delta_pp, v.naive) for v in res.tasks]
+    assert got == [("up", 0, 200, 1, 200, 0.5, "improved"),
+                   ("down", 3, 4, 1, 2, -25.0, "regressed"),
+                   ("same", 1, 2, 1, 2, 0.0, "unchanged")]
+    assert [v.untestable for v in res.tasks] == [min_p(n1, n2) > 0.10 / 3 for _, n1, _, n2 in rows]
+    assert all(type(v.untestable) is bool and type(v.b_k) is int for v in res.tasks)
+
+
+def test_runs_needed_uses_the_median_pooled_pass_rate():
+    """One task, 2/2 → 1/3, at fdr 0.01 (alone = 0.01 / 1): even 2/2 → 0/3 cannot reach p 0.01, so it is
+    untestable; its pooled rate 3/5 = 0.6 is above the 0.5 floor."""
+    assert min_p(2, 3) > 0.01
+    res = compare_tasks(["t"], *arrays([(2, 2, 1, 3)]), fdr=0.01)
+    assert res.untestable_tasks == 1
+    assert res.runs_for_30pp == runs_needed(0.6, 30.0, 0.01) == fleiss_n(0.6, 0.3, 0.01)
+    assert fleiss_n(0.6, 0.3, 0.01) != fleiss_n(0.75, 0.45, 0.01)  # the rate read from the wrong columns
+
+
+def test_untestable_ids_are_capped_by_keep():
+    rows = [(1, 2, 1, 2)] * 4
+    names = ["a", "b", "c", "d"]
+    assert compare_tasks(names, *arrays(rows), keep=2).untestable_ids == ("a", "b")
+    assert compare_tasks(names, *arrays(rows)).untestable_ids == ("a", "b", "c", "d")
+
+
+def test_min_p_switches_to_fisher_above_100_runs():
+    assert min_p(101, 101) == pytest.approx(
+        stats.fisher_exact([[101, 0], [0, 101]], alternative="greater").pvalue, rel=TIGHT)
+    assert min_p(3, 3, fisher_above=2) == pytest.approx(0.05, rel=TIGHT)  # Fisher: 1 / C(6, 3)
