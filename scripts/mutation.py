@@ -93,13 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", action="store_true", help="only print the recorded kill rates")
     parser.add_argument("--survivors", action="store_true", help="also list the mutants left alive")
     parser.add_argument("--retest", action="store_true",
-                        help="run again only the mutants left alive last time (after adding tests)")
+                        help="run only the mutants left alive or not checked yet (after adding tests)")
     parser.add_argument("--min-rate", type=float, default=None,
                         help="exit 1 when the overall kill rate is below this percentage")
     args = parser.parse_args(argv)
     names = args.module or list(MODULES)
     if args.retest:
-        names_alive = list(alive(names))
+        unchecked = [key for name in names for key, code in results(MODULES[name]).items() if code is None]
+        names_alive = list(alive(names)) + unchecked
         if names_alive and mutmut_run(names_alive) != 0:
             print("mutmut run failed", file=sys.stderr)
             return 2
