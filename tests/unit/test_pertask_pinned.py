@@ -368,6 +368,15 @@ def test_untestable_ids_are_capped_by_keep():
 
 
 def test_min_p_switches_to_fisher_above_100_runs():
-    assert min_p(101, 101) == pytest.approx(
-        stats.fisher_exact([[101, 0], [0, 101]], alternative="greater").pvalue, rel=TIGHT)
+    assert min_p(101, 101) == pytest.approx(  # ~1.6e-61: abs=0, or pytest's 1e-12 would accept anything
+        stats.fisher_exact([[101, 0], [0, 101]], alternative="greater").pvalue, rel=TIGHT, abs=0)
     assert min_p(3, 3, fisher_above=2) == pytest.approx(0.05, rel=TIGHT)  # Fisher: 1 / C(6, 3)
+
+
+def test_small_rises_are_ranked_by_their_improvement_p_value():
+    """Two rises under one point: a (0/100 → 1/150, +0.67 pp) and b (0/200 → 1/200, +0.5 pp). Both have a
+    regression p of 1; b has the smaller improvement p (0.5, Fisher), so b is the one kept."""
+    assert one_sided_p(1, 200, 0, 200) < one_sided_p(1, 150, 0, 100)
+    res = compare_tasks(["a", "b"], *arrays([(0, 100, 1, 150), (0, 200, 1, 200)]), keep=1)
+    assert [v.task_id for v in res.tasks] == ["b"]
+
