@@ -203,3 +203,10 @@ def test_the_first_cut_is_measured_against_the_room_after_the_note():
     """room 10: 'a' lines only (9 units) fit with no closing; a longer first cut would reach the fence."""
     body = "a\n" * 5 + "```\n" + "c" * 1000
     assert fit_body(body, limit=units(_TRUNCATED) + 10) == "a\na\na\na\na" + _TRUNCATED
+
+
+def test_a_single_line_that_needs_closing_tags_shrinks_to_fit_them():
+    """room 20: '<details>' + 11 x (no line end) + '\\n</details>' (11) is 31 > 20; the second pass has
+    20 − 11 = 9 units: '<details>', + 11 = 20 ≤ 20."""
+    out = fit_body("<details>" + "x" * 1000, limit=units(_TRUNCATED) + 20)
+    assert out == "<details>\n</details>" + _TRUNCATED
