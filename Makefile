@@ -3,13 +3,15 @@
 # make coverage: the whole suite with branch coverage, failing under the floor in pyproject.toml (CI runs this).
 # make lock: recompile the hash-locked requirements.txt and requirements-build.txt from their .in files.
 # make fixtures: rewrite tests/data/formats/ with the real tools (scratch envs under build/fixtures-env/).
+# make mutation: mutation testing (mutmut) of the stats, gates, escaping and sticky-comment modules; slow,
+#   not part of make test. `make mutation MODULES="gates escape"` mutates only those (names in scripts/mutation.py).
 # make inputs: regenerate kalibra_action/github/action_inputs.py after editing action.yml's inputs.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test coverage lint bench clean setup lock fixtures inputs
+.PHONY: demo test coverage lint bench clean setup lock fixtures inputs mutation
 
 # The runtime dependencies come from the hash-locked requirements.txt, as in the image; then the package and
 # its dev tools (whose runtime requirements the lock already satisfies).
@@ -41,6 +43,12 @@ coverage:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# One mutmut worker, module after module, each mutant against the tests that reach the mutated function;
+# prints the kill rate per module and overall, and the mutants left alive (docs/mutation.md).
+MODULES ?=
+mutation: $(STAMP)
+	$(BIN)/python scripts/mutation.py --survivors $(foreach m,$(MODULES),--module $(m))
+
 # action.yml declares the inputs; the package gets their defaults from this generated module (see the script).
 inputs: $(STAMP)
 	$(BIN)/python scripts/gen_action_inputs.py
@@ -63,4 +71,4 @@ fixtures:
 	$(PYTHON) scripts/fixtures/make_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info mutants

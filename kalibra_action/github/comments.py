@@ -171,7 +171,7 @@ class StickyComment:
                                  skipped)
         if existing:
             ours = existing[0]
-            if _normalise(ours.get("body") or "") == _normalise(body):
+            if _normalise(ours["body"]) == _normalise(body):  # has_marker: a str body
                 return CommentResult("unchanged", ours.get("html_url", ""), ours["id"], skipped)
             made = self.update(ours["id"], body)
             return CommentResult("updated", made.get("html_url", ours.get("html_url", "")), ours["id"],

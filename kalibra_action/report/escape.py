@@ -110,8 +110,7 @@ def _reference_breaks(text: str) -> set[int]:
     breaks = {m.end() for m in _BREAK_AFTER.finditer(text)}
     for run in _HEX_RUN.finditer(text):
         breaks.update(range(run.start() + _HEX_PIECE, run.end(), _HEX_PIECE))
-    breaks.discard(len(text))
-    return breaks
+    return breaks  # a break at len(text) (after a final `#`) is never reached: md inserts before text[i]
 
 
 def plain(value: object, max_len: int | None = DEFAULT_MAX) -> str:

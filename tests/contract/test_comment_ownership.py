@@ -7,7 +7,7 @@ import pytest
 
 from kalibra_action.github.client import GitHubClient
 from kalibra_action.github.comments import StickyComment, marker_for
-from kalibra_action.github.identity import Identity, cached_identity, resolve_identity
+from kalibra_action.github.identity import Identity, _login, cached_identity, resolve_identity
 from tests.contract.conftest import PR, REPO
 from tests.e2e.fake_github import FakeGitHub
 
@@ -148,3 +148,84 @@ def test_identity_is_looked_up_once_and_only_when_a_marker_exists(fake):
 def test_a_login_of_the_wrong_shape_is_not_taken(fake, login):
     fake.viewer, fake.pat = login, True
     assert resolve_identity(client_for(fake, token=PAT)) == Identity("github-actions[bot]", "fallback")
+
+
+# ── Pinned for mutation testing (docs/mutation.md) ──
+
+
+@pytest.mark.parametrize(("login", "ok"), [
+    ("a" + "b" * 38, True),  # 39 characters: GitHub's longest login
+    ("a" + "b" * 39, False),
+    ("a", True),
+    ("a-b", True),
+    ("-ab", False),
+    ("my-app[bot]", True),
+    ("my-app[bot]x", False),
+    ("a_b", False),
+])
+def test_login_shape(login, ok):
+    assert (_login({"login": login}, "login") == login) is ok
+    assert _login({"viewer": {"login": login}}, "viewer", "login") == (login if ok else None)
+
+
+def test_login_of_a_non_object_answer_is_none():
+    assert _login(["x"], "login") is None and _login({"login": 5}, "login") is None
+    assert _login({"viewer": "octo"}, "viewer", "login") is None
+
+
+@pytest.mark.parametrize(("me", "user", "wrote"), [
+    ("octo", {"login": "octo", "type": "User"}, True),
+    ("octo", {"login": "OCTO", "type": "Bot"}, True),  # a user login matches whatever the type
+    ("octo", {"login": "octo2", "type": "User"}, False),
+    ("app[bot]", {"login": "App[Bot]", "type": "Bot"}, True),
+    ("app[bot]", {"login": "app[bot]", "type": "User"}, False),
+    ("app[bot]", {"login": "app[bot]"}, False),
+    ("App[BOT]", {"login": "app[bot]", "type": "User"}, False),  # the [bot] suffix in any case is a bot
+    ("octo", {"login": None, "type": "User"}, False),
+    ("octo", "octo", False),
+])
+def test_identity_wrote(me, user, wrote):
+    assert Identity(me, "input").wrote({"user": user}) is wrote
+    assert Identity(me, "input").wrote({}) is False
+
+
+def test_the_lookup_is_logged_once_with_its_source(fake):
+    fake.graphql_ok = False
+    logged: list[str] = []
+    get = cached_identity(client_for(fake), log=logged.append)
+    assert get() == get() == Identity("github-actions[bot]", "fallback")
+    assert logged[-1] == "comment author: github-actions[bot] (from fallback)"
+    assert len(logged) == 2 and logged[0].startswith("comment author: the GraphQL viewer query failed (")
+    assert logged[0].endswith("); assuming github-actions[bot]")
+
+
+def test_a_failed_user_lookup_is_logged_with_its_status(fake):
+    fake.viewer = "kalibra-app[bot]"
+    logged: list[str] = []
+    ident = resolve_identity(client_for(fake, token="0123456789abcdef0123456789abcdef01234567"),
+                             log=logged.append)
+    assert ident == Identity("kalibra-app[bot]", "graphql")
+    assert logged == ["comment author: GET /user failed (403); asking GraphQL"]  # the fake's non-PAT answer
+
+
+def test_answers_that_are_not_json_are_logged_as_no_usable_answer(gh):
+    gh.expect_request("/user", method="GET").respond_with_data("<html>", content_type="text/html")
+    gh.expect_request("/graphql", method="POST").respond_with_data("<html>", content_type="text/html")
+    client = GitHubClient(PAT, gh.url_for("/").rstrip("/"), sleep=lambda _s: None,
+                          graphql_url=gh.url_for("/graphql"))
+    logged: list[str] = []
+    assert resolve_identity(client, log=logged.append) == Identity("github-actions[bot]", "fallback")
+    assert logged == ["comment author: GET /user failed (no usable answer); asking GraphQL",
+                      "comment author: the GraphQL viewer query failed (200); assuming github-actions[bot]"]
+
+
+def test_a_pat_identity_says_it_came_from_get_user(fake):
+    fake.viewer, fake.viewer_type, fake.pat = "release-bot", "User", True
+    assert resolve_identity(client_for(fake, token=PAT)) == Identity("release-bot", "user")
+
+
+def test_cached_identity_passes_the_explicit_author_on(fake):
+    logged: list[str] = []
+    get = cached_identity(client_for(fake), "kalibra-app[bot]", log=logged.append)
+    assert get() == Identity("kalibra-app[bot]", "input") and fake.requests() == []
+    assert logged == ["comment author: kalibra-app[bot] (from input)"]

@@ -159,3 +159,54 @@ def test_an_oldest_own_comment_already_up_to_date_sends_nothing(gh, make_client)
     done = StickyComment(make_client(), REPO, PR, marker).publish("same")
     assert done.action == "unchanged" and done.id == 10
     assert [r.method for r in requests_made(gh)] == ["GET"]
+
+
+# ---- the cutter's pieces at their boundaries (docs/mutation.md) ----------------------------------
+
+from kalibra_action.github.comments import _TRUNCATED, _open_fence, _prefix  # noqa: E402
+
+
+@pytest.mark.parametrize(("text", "fence"), [
+    ("   ```\ncode", "```"),  # three spaces of indent: still a fence
+    ("    ```\ncode", None),  # four: an indented code line
+    ("\t```\ncode", None),  # a tab is not a space here
+    ("  ~~~~ x\ncode", "~~~~"),
+    ("X```\ncode", None),
+])
+def test_fence_indent_rules(text, fence):
+    assert _open_fence(text) == fence
+
+
+def test_prefix_never_keeps_half_a_surrogate_pair():
+    assert _prefix("😀b", 1) == "" and _prefix("😀b", 2) == "😀" and _prefix("😀b", 3) == "😀b"
+    assert _prefix("ab", 0) == "" and _prefix("ab", -3) == ""
+
+
+def test_a_limit_below_the_note_leaves_the_note_alone():
+    assert fit_body("abc\ndef", limit=5) == _TRUNCATED
+
+
+def test_a_single_long_line_is_cut_at_the_room_left():
+    note = units(_TRUNCATED)
+    assert fit_body("x" * 1000, limit=note + 10) == "x" * 10 + _TRUNCATED
+
+
+def test_a_second_pass_makes_room_for_the_closing_fence():
+    """room 20: the first cut '```' + 8 lines of x keeps 19 units, + '\\n```' is 23 > 20; the second pass has
+    20 − 4 = 16 units: '```' and 6 lines of x (15 units), + 4 = 19 ≤ 20."""
+    body = "```\n" + "x\n" * 500
+    out = fit_body(body, limit=units(_TRUNCATED) + 20)
+    assert out == "```\n" + "\n".join(["x"] * 6) + "\n```" + _TRUNCATED
+
+
+def test_the_first_cut_is_measured_against_the_room_after_the_note():
+    """room 10: 'a' lines only (9 units) fit with no closing; a longer first cut would reach the fence."""
+    body = "a\n" * 5 + "```\n" + "c" * 1000
+    assert fit_body(body, limit=units(_TRUNCATED) + 10) == "a\na\na\na\na" + _TRUNCATED
+
+
+def test_a_single_line_that_needs_closing_tags_shrinks_to_fit_them():
+    """room 20: '<details>' + 11 x (no line end) + '\\n</details>' (11) is 31 > 20; the second pass has
+    20 − 11 = 9 units: '<details>', + 11 = 20 ≤ 20."""
+    out = fit_body("<details>" + "x" * 1000, limit=units(_TRUNCATED) + 20)
+    assert out == "<details>\n</details>" + _TRUNCATED

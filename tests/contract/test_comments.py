@@ -8,7 +8,14 @@ import pytest
 from werkzeug import Request, Response
 
 from kalibra_action.github.client import GitHubError
-from kalibra_action.github.comments import StickyComment, fit_body, marker_for, with_marker
+from kalibra_action.github.comments import (
+    StickyComment,
+    author_of,
+    fit_body,
+    has_marker,
+    marker_for,
+    with_marker,
+)
 from kalibra_action.limits import COMMENT_MAX_CHARS as MAX_BODY
 from tests.contract.conftest import PR, REPO, comment, comments_path, requests_made
 
@@ -152,3 +159,105 @@ def test_rate_limited_create_then_201(gh, make_client, sleeps):
     gh.expect_request(comments_path(), method="POST").respond_with_handler(created)
     assert sticky(make_client()).publish("report").action == "created"
     assert sleeps == [2.0, 1.0]
+
+
+# ── Pinned for mutation testing (docs/mutation.md) ──
+
+
+def test_a_marker_after_leading_white_space_is_still_the_marker():
+    assert has_marker({"body": f"\n  {MARKER}\nreport"}, MARKER)
+    assert has_marker({"body": f"{MARKER}  \n"}, MARKER)
+    assert not has_marker({"body": f"x{MARKER}"}, MARKER)
+    assert not has_marker({"body": None}, MARKER) and not has_marker({}, MARKER)
+    assert with_marker(f"\n {MARKER}\nbody", MARKER) == f"\n {MARKER}\nbody"
+
+
+@pytest.mark.parametrize(("user", "shown"), [
+    ({"login": "octo-cat"}, "octo-cat"),
+    ({"login": "my-app[bot]"}, "my-app[bot]"),
+    ({"login": "e\x1b[31mvil::x\n"}, "e[31mvilx"),  # a login's characters only
+    ({"login": "é"}, "?"),
+    ({"login": ""}, "?"),
+    ({"login": None}, "?"),
+    ("not a dict", "?"),
+    ({"login": "a" * 60}, "a" * 50),
+    ({"login": 12}, "12"),
+])
+def test_author_of_keeps_a_logins_characters_only(user, shown):
+    assert author_of({"user": user}) == shown
+    assert author_of({}) == "?"
+
+
+def test_recreate_reports_the_new_url_and_the_lookalikes(gh, make_client):
+    gh.expect_request(comments_path(), method="GET").respond_with_json(
+        [comment(10, f"{MARKER}\nold"), comment(11, f"{MARKER}\nforged", "mallory", "User")])
+    gh.expect_request(f"/repos/{REPO}/issues/comments/10", method="DELETE").respond_with_data("", 204)
+    gh.expect_request(comments_path(), method="POST").respond_with_handler(created)
+    done = sticky(make_client()).publish("fresh", mode="recreate")
+    assert (done.action, done.id) == ("recreated", 900) and done.url.endswith("#issuecomment-900")
+    assert [c["id"] for c in done.ignored] == [11]
+
+
+@pytest.mark.parametrize(("method", "path", "call"), [
+    ("POST", comments_path(), lambda s: s.create("x")),
+    ("PATCH", f"/repos/{REPO}/issues/comments/5", lambda s: s.update(5, "x")),
+    ("DELETE", f"/repos/{REPO}/issues/comments/5", lambda s: s.delete(5)),
+])
+def test_a_refused_write_names_its_method(gh, make_client, method, path, call):
+    gh.expect_request(path, method=method).respond_with_json({"message": "Forbidden"}, status=403)
+    with pytest.raises(GitHubError) as info:
+        call(sticky(make_client()))
+    assert info.value.method == method and str(info.value).startswith(f"{method} ")
+
+
+def _no_url(c: dict) -> dict:
+    return {k: v for k, v in c.items() if k != "html_url"}
+
+
+def url_of(cid: int) -> str:
+    return comment(cid, "")["html_url"]
+
+
+@pytest.mark.parametrize("mode", ["update", "recreate"])
+def test_an_answer_without_a_url_gives_an_empty_url(gh, make_client, mode):
+    gh.expect_request(comments_path(), method="GET").respond_with_json([])
+    posted = _no_url(comment(900, "x"))
+    gh.expect_request(comments_path(), method="POST").respond_with_json(posted, status=201)
+    done = sticky(make_client()).publish("x", mode=mode)
+    assert (done.action, done.id, done.url) == ("created", 900, "")
+
+
+def test_recreate_answer_without_a_url(gh, make_client):
+    gh.expect_request(comments_path(), method="GET").respond_with_json([comment(10, f"{MARKER}\nold")])
+    gh.expect_request(f"/repos/{REPO}/issues/comments/10", method="DELETE").respond_with_data("", 204)
+    posted = _no_url(comment(900, "x"))
+    gh.expect_request(comments_path(), method="POST").respond_with_json(posted, status=201)
+    done = sticky(make_client()).publish("x", mode="recreate")
+    assert (done.action, done.id, done.url) == ("recreated", 900, "")
+
+
+@pytest.mark.parametrize("with_url", [True, False])
+def test_unchanged_reports_our_url_and_the_lookalikes(gh, make_client, with_url):
+    ours = comment(150, f"{MARKER}\nsame")
+    gh.expect_request(comments_path(), method="GET").respond_with_json(
+        [ours if with_url else _no_url(ours), comment(151, f"{MARKER}\nforged", "mallory", "User")])
+    done = sticky(make_client()).publish("same")
+    assert (done.action, done.id, done.url) == ("unchanged", 150, url_of(150) if with_url else "")
+    assert [c["id"] for c in done.ignored] == [151]
+
+
+@pytest.mark.parametrize(("patch_url", "own_url", "want"), [
+    (True, True, "patch"), (False, True, "own"), (False, False, ""),
+])
+def test_updated_url_comes_from_the_answer_then_from_our_comment(gh, make_client, patch_url, own_url, want):
+    ours = comment(150, f"{MARKER}\nold")
+    gh.expect_request(comments_path(), method="GET").respond_with_json(
+        [ours if own_url else _no_url(ours), comment(151, f"{MARKER}\nforged", "mallory", "User")])
+    answer = {**comment(150, "new"), "html_url": "https://github.com/x/y/pull/1#patched"}
+    gh.expect_request(f"/repos/{REPO}/issues/comments/150", method="PATCH").respond_with_json(
+        answer if patch_url else _no_url(answer))
+    done = sticky(make_client()).publish("new")
+    expected = {"patch": answer["html_url"], "own": url_of(150), "": ""}[want]
+    assert (done.action, done.id, done.url) == ("updated", 150, expected)
+    assert [c["id"] for c in done.ignored] == [151]
+

@@ -160,3 +160,40 @@ def test_the_acceleration_matters_here():
     est = (c.mean() - b.mean()) / b.mean() * 100
     with_a, without = bca_mean_pct(b, c, bm, cm), bca_bounds(reps, est, 0.0)
     assert abs(with_a[1] - without[1]) > 1e-3 * (with_a[1] - with_a[0])
+
+
+# ---- where BCa is undefined, at each boundary (docs/mutation.md) ---------------------------------
+
+
+def test_bca_needs_two_finite_replicates():
+    assert bca_bounds(np.array([1.0, np.nan, np.inf]), 0.5, 0.0) is None
+    lo, hi = bca_bounds(np.array([0.0, 1.0]), 0.5, 0.0)  # z0 = 0, a = 0: the plain 2.5 % / 97.5 % levels
+    assert (lo, hi) == pytest.approx((0.025, 0.975), rel=1e-12)
+
+
+def test_bca_needs_three_values_a_side_and_a_nonzero_baseline():
+    reps = np.linspace(-10.0, 30.0, 41)
+    three, two = np.array([1.0, 2.0, 4.0]), np.array([1.0, 2.0])
+    assert bca_mean_pct(two, three, reps, reps) is None and bca_mean_pct(three, two, reps, reps) is None
+    assert bca_mean_pct(np.array([-1.0, 0.0, 1.0]), three, reps, reps) is None  # baseline mean 0
+    base_reps, cur_reps = np.full(41, 2.0), np.linspace(1.5, 3.5, 41)
+    assert bca_mean_pct(np.array([1.0, 2.0, 3.0]), np.array([1.5, 2.5, 3.5]), base_reps, cur_reps) is not None
+
+
+def test_acceleration_edge_cases():
+    assert acceleration([np.array([np.nan]), np.array([1.0, 2.0])]) is None
+    assert acceleration([np.array([3.0, 3.0]), np.array([3.0, 3.0, 3.0])]) == 0.0  # no spread
+    assert acceleration([np.zeros(2), np.zeros(3)]) == 0.0
+    # one group u = mean − x for x = (0, 0, 3): u = (1, 1, −2); Σu³ = −6, Σu² = 6 → a = −6 / (6 · 6^1.5)
+    assert acceleration([np.array([0.0, 0.0, 3.0]), np.array([5.0, 5.0])]) == pytest.approx(
+        -6 / (6 * 6**1.5), rel=1e-12)
+
+
+def test_midpoint_and_safe_mean_at_the_float_limits():
+    from kalibra_action.stats.bca import midpoint, safe_mean
+
+    assert float(midpoint(1.0, 3.0)) == 2.0 and float(midpoint(0.25, 0.75)) == 0.5
+    assert float(midpoint(5e-324, 5e-324)) == 5e-324
+    assert float(midpoint(1.5e308, 1.7e308)) == 1.6e308
+    assert safe_mean(np.array([1.7e308, 1.7e308, 1.7e308])) == pytest.approx(1.7e308, rel=1e-15)
+    assert safe_mean(np.array([1.0, 2.0, 6.0])) == 3.0

@@ -69,3 +69,86 @@ def test_paired_mde_is_2_8_standard_errors():
     r = paired_tasks(b, c)
     se = np.std((c - b) * 100, ddof=1) / np.sqrt(20)
     assert r.mde == pytest.approx(2.8 * se, abs=0.01)
+
+
+def test_mde_factor_is_z_975_plus_z_80():
+    from statistics import NormalDist
+
+    from kalibra_action.stats.intervals import MDE_FACTOR
+
+    z = NormalDist().inv_cdf
+    assert round(z(0.975) + z(0.80), 2) == MDE_FACTOR
+
+
+def test_the_paired_interval_needs_ten_matched_tasks():
+    """9 task rates → Newcombe; 10 → paired over tasks (MIN_TASKS is inclusive)."""
+    rates = np.linspace(0.1, 0.9, 10)
+    r9 = success_rate_interval(9, 18, 9, 18, rates[:9], rates[:9], tasks_match=True)
+    r10 = success_rate_interval(10, 20, 10, 20, rates, rates, tasks_match=True)
+    assert r9 is not None and r9.method == "newcombe"
+    assert r10 is not None and (r10.method, r10.tasks) == ("paired-tasks", 10)
+
+
+# ── Pinned against closed forms and scipy (docs/mutation.md) ──
+
+
+def test_wilson_edges_are_clipped_to_0_and_1():
+    assert wilson(0, 0) == (0.0, 1.0)
+    lo, hi = wilson(0, 10)
+    assert 0.0 <= lo < 1e-15 and 0 < hi < 1
+    lo, hi = wilson(10, 10)
+    assert 1 - 1e-15 < hi <= 1.0 and 0 < lo < 1
+    # 0 of 10 by the closed form: upper = z² / (n + z²) (centre = half = z²/2n / (1 + z²/n))
+    from statistics import NormalDist
+    z = NormalDist().inv_cdf(0.975)
+    assert wilson(0, 10)[1] == pytest.approx(z * z / (10 + z * z), rel=1e-12)
+    assert wilson(3, 10, alpha=0.1)[1] < wilson(3, 10)[1]  # a lower level gives a narrower interval
+
+
+def test_wilson_against_scipy():
+    from scipy.stats import binomtest
+
+    for k, n in ((3, 10), (81, 263), (1, 2)):
+        ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        assert wilson(k, n) == pytest.approx((ci.low, ci.high), rel=1e-12)
+
+
+def test_newcombe_by_its_formula():
+    from statistics import NormalDist
+
+    l1, u1 = wilson(3, 10)
+    l2, u2 = wilson(7, 12)
+    d = 7 / 12 - 3 / 10
+    lo = d - ((7 / 12 - l2) ** 2 + (u1 - 3 / 10) ** 2) ** 0.5
+    hi = d + ((u2 - 7 / 12) ** 2 + (3 / 10 - l1) ** 2) ** 0.5
+    se = (hi - lo) / (2 * NormalDist().inv_cdf(0.975))
+    r = newcombe(3, 10, 7, 12)
+    assert (r.delta_pp, r.lo, r.hi, r.mde, r.method) == (
+        round(d * 100, 2), round(lo * 100, 2), round(hi * 100, 2), round(2.80 * se * 100, 2), "newcombe")
+
+
+def test_paired_tasks_is_a_t_interval_over_the_task_changes():
+    from scipy.stats import t
+
+    b = np.array([0.5, 0.5, 0.5])
+    c = np.array([0.6, 0.7, 0.8])  # changes 10, 20, 30 pp: mean 20, sd 10, se 10 / √3
+    r = paired_tasks(b, c)
+    half = t.ppf(0.975, 2) * 10 / np.sqrt(3)
+    assert (r.delta_pp, r.lo, r.hi, r.mde, r.method, r.tasks) == (
+        20.0, round(20 - half, 2), round(20 + half, 2), round(2.80 * 10 / np.sqrt(3), 2), "paired-tasks", 3)
+    narrower = paired_tasks(b, c, alpha=0.2)
+    assert narrower.lo > r.lo and narrower.hi < r.hi
+
+
+def test_paired_tasks_clamps_to_the_possible_range():
+    one = paired_tasks(np.array([0.2]), np.array([0.9]))  # one task: se is infinite
+    assert (one.delta_pp, one.lo, one.hi, one.mde, one.tasks) == (70.0, -100.0, 100.0, 200.0, 1)
+    wide = paired_tasks(np.array([0.0, 1.0]), np.array([1.0, 0.0]))  # changes +100, −100: se 100
+    assert (wide.delta_pp, wide.lo, wide.hi, wide.mde) == (0.0, -100.0, 100.0, 200.0)  # MDE 280 capped
+
+
+def test_success_rate_interval_needs_runs_on_both_sides():
+    assert success_rate_interval(0, 0, 1, 2) is None and success_rate_interval(1, 2, 0, 0) is None
+    rates = np.full(12, 0.5)
+    assert success_rate_interval(6, 12, 6, 12, rates, None, tasks_match=True).method == "newcombe"
+    assert success_rate_interval(6, 12, 6, 12, None, rates, tasks_match=True).method == "newcombe"

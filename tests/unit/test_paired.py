@@ -52,3 +52,16 @@ def test_needs_enough_matched_tasks():
     other = tuple(f"x{i}" for i in range(12))
     v12, t12 = np.ones(24), np.repeat(np.arange(12), 2).astype(np.int32)
     assert paired_ratio(v12, t12, tuple(f"t{i}" for i in range(12)), v12, t12, other) is None
+
+
+def test_ten_matched_tasks_are_enough_and_nine_are_not():
+    """MIN_TASKS = 10 is inclusive. Values 1 and 2 on alternate tasks, doubled on the current side: every
+    per-task log ratio is log 2, so the ratio is +100 % with a zero-width interval."""
+    for m, ok in ((9, False), (10, True)):
+        names = tuple(f"t{i}" for i in range(m))
+        t = np.repeat(np.arange(m), 2).astype(np.int32)
+        b = np.where(t % 2, 2.0, 1.0)
+        r = paired_ratio(b, t, names, 2 * b, t, names)
+        assert (r is not None) is ok
+        if ok:
+            assert (r.pct, r.lo, r.hi, r.mde, r.tasks) == (100.0, 100.0, 100.0, 0.0, 10)

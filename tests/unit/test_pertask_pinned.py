@@ -186,6 +186,8 @@ def test_prob_drop_on_tiny_designs():
 @pytest.mark.parametrize(("rate", "drop", "alpha", "p1"), [
     (0.8, 30.0, 0.05, 0.8), (0.5, 30.0, 0.1 / 3, 0.5), (0.9, 10.0, 0.001, 0.9),
     (0.2, 30.0, 0.05, 0.31),  # a rate too low to drop 30 pp from is raised to 30 pp + 1
+    (0.05, 10.0, 1e-4, 0.11),  # the same floor where n is large enough to tell 0.11 from 0.109 or 0.09
+    (0.0, 20.0, 1e-3, 0.21),
     (0.999, 5.0, 0.05, 0.99),  # and one too close to 1 is held at 0.99
     (0.99, 90.0, 0.4, 0.99),  # a huge drop at a loose level: the floor of 2 runs
 ])
@@ -226,3 +228,155 @@ def test_trace_breakdown_reports_improvements_runs_needed_and_chance_drops():
     needed = fleiss_n(0.5, 0.2, 0.10 / 5)
     assert md["runs_for_30pp"] == needed and f["untestable_tasks"].value == 1 and md["untestable"] == ["E"]
     assert f"about {needed} runs a side would detect a 30 pp drop" in obs.warnings[-1]
+
+
+def test_power_z_is_the_80_percent_normal_quantile():
+    from statistics import NormalDist
+
+    from kalibra_action.stats.pertask import POWER_Z
+
+    assert NormalDist().inv_cdf(0.80) == pytest.approx(POWER_Z, rel=1e-15)
+
+
+# ---- ordering, the keep cap and the per-task dict (docs/mutation.md) ---------------------------------
+
+
+def test_rank_order_worst_first_then_p_then_position():
+    from kalibra_action.stats.pertask import rank_order
+
+    # groups: 0 significant drop, 1 other drop, 2 significant rise, 3 other rise, 4 the rest
+    code = np.array([3, 0, 1, 3, 3, 2, 3, 3])
+    delta = np.array([0.0, -50, 40, -10, 10, 0, -10, 0])
+    p = np.array([0.5, 0.01, 0.02, 0.3, 0.4, 0.2, 0.3, 0.5])
+    # group 0: [1]; group 1: [3, 6] (same p → position); group 2: [2]; group 3: [4];
+    # group 4: [5] (p 0.2), then [0, 7] (p 0.5 → position)
+    assert rank_order(code, delta, p).tolist() == [1, 3, 6, 2, 4, 5, 0, 7]
+    assert rank_order(code, delta, np.where(np.arange(8) == 6, 0.1, p)).tolist() == [1, 6, 3, 2, 4, 5, 0, 7]
+
+
+def test_keep_equal_to_the_task_count_keeps_name_order():
+    """With keep ≥ m every task stays, in name order; else worst first: b (10/10 → 0/10, a drop), then c
+    (5/10 → 6/10, a rise), then a (unchanged)."""
+    rows = [(5, 10, 5, 10), (10, 10, 0, 10), (5, 10, 6, 10)]
+    names = ["a", "b", "c"]
+    for keep, order in ((3, ["a", "b", "c"]), (4, ["a", "b", "c"]), (2, ["b", "c"]), (None, ["a", "b", "c"])):
+        res = compare_tasks(names, *arrays(rows), keep=keep)
+        assert [v.task_id for v in res.tasks] == order, keep
+        assert res.n_tasks == 3 and res.truncated is (keep == 2)
+
+
+def test_no_tasks_give_an_empty_result():
+    empty = np.array([], dtype=int)
+    res = compare_tasks([], empty, empty, empty, empty)
+    assert (res.tasks, res.n_tasks, res.significant_regressions, res.untestable_tasks, res.runs_for_30pp) == (
+        (), 0, 0, 0, None)
+
+
+@pytest.mark.parametrize(("delta", "p", "q"), [(-50.0, 0.1, 0.2), (0.0, 0.9, 0.95), (25.0, 0.9, 0.95)])
+def test_as_dict_shows_the_p_value_of_the_direction_of_the_change(delta, p, q):
+    from kalibra_action.stats.pertask import TaskVerdict
+
+    v = TaskVerdict("t", 1, 2, 0, 3, delta, 0.1, 0.9, 0.2, 0.95, "unchanged", "regressed", True)
+    assert v.as_dict() == {"task_id": "t", "baseline": {"success": 1, "total": 2},
+                           "current": {"success": 0, "total": 3}, "delta_pp": delta, "p": p, "q": q,
+                           "verdict": "unchanged", "naive": "regressed", "untestable": True}
+
+
+def test_an_untested_side_or_a_pass_rate_of_0_or_1_has_no_chance_drop():
+    assert one_sided_p(3, 4, 0, 0) == 1.0 and one_sided_p(0, 0, 1, 4) == 1.0
+    for rate in (0.0, 1.0, -0.1, 1.1):
+        assert prob_drop(3, 3, rate) == 0.0
+    assert prob_drop(0, 3, 0.5) == 0.0 and prob_drop(3, 0, 0.5) == 0.0
+    # one run a side at rate 1/2: a drop is (pass, fail), probability 1/4
+    assert prob_drop(1, 1, 0.5) == pytest.approx(0.25, rel=1e-12)
+    assert prob_drop(1, 1, 1e-9) > 0 and prob_drop(1, 1, 1 - 1e-9) > 0
+
+
+def test_fisher_above_reaches_every_test_compare_tasks_runs():
+    """With fisher_above=5, 10-run tasks use Fisher for both directions and for the untestable bound."""
+    rows = [(9, 10, 3, 10), (2, 10, 8, 10)]
+    res = compare_tasks(["a", "b"], *arrays(rows), fisher_above=5)
+    fis = [stats.fisher_exact([[bk, ck], [bn - bk, cn - ck]], alternative="greater").pvalue
+           for bk, bn, ck, cn in rows]
+    imp = [stats.fisher_exact([[ck, bk], [cn - ck, bn - bk]], alternative="greater").pvalue
+           for bk, bn, ck, cn in rows]
+    assert [v.p_regression for v in res.tasks] == pytest.approx(fis, rel=TIGHT)
+    assert [v.p_improvement for v in res.tasks] == pytest.approx(imp, rel=TIGHT)
+    # 10 runs a side, alone = 0.10 / 2: Fisher's smallest p (1/184756) and Boschloo's are both below it, so
+    # tell the two apart with a design where only Boschloo's is: 3 runs a side, alone = 0.10 / 1
+    fisher_min = stats.fisher_exact([[3, 0], [0, 3]], alternative="greater").pvalue  # 1/20 = 0.05
+    assert fisher_min == pytest.approx(0.05) and min_p(3, 3) < 0.05
+    lone = compare_tasks(["t"], *arrays([(3, 3, 0, 3)]), fdr=0.06, fisher_above=2)
+    assert lone.untestable_tasks == 0  # Fisher's 0.05 ≤ 0.06
+    lone = compare_tasks(["t"], *arrays([(3, 3, 0, 3)]), fdr=0.04, fisher_above=2)
+    assert lone.untestable_tasks == 1  # Fisher's 0.05 > 0.04, though Boschloo's would not be
+
+
+def test_fisher_is_the_default_above_100_runs_a_side():
+    rows = [(95, 101, 85, 101)]
+    res = compare_tasks(["t"], *arrays(rows))
+    want = stats.fisher_exact([[95, 85], [6, 16]], alternative="greater").pvalue
+    assert res.tasks[0].p_regression == pytest.approx(want, rel=TIGHT)
+
+
+
+def test_rank_order_keeps_the_five_groups_apart_whatever_the_p_values():
+    from kalibra_action.stats.pertask import rank_order
+
+    # one task a group, p-values in the opposite order to the groups: only the group decides
+    code = np.array([0, 3, 1, 3, 3])
+    delta = np.array([-50.0, -10, 40, 0.5, 0])  # a rise of half a point is still a rise
+    p = np.array([0.4, 0.1, 0.5, 0.3, 0.05])
+    assert rank_order(code, delta, p).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_drops_are_ranked_by_their_regression_p_value():
+    """b (10/10 → 7/10) has the smaller p of a drop than a (6/10 → 5/10); neither is significant at
+    fdr 1e-6, so with keep=1 the one kept is b. Ranked by the improvement p it would be a (b's is 1)."""
+    res = compare_tasks(["a", "b"], *arrays([(6, 10, 5, 10), (10, 10, 7, 10)]), fdr=1e-6, keep=1)
+    [top] = res.tasks
+    assert top.task_id == "b"
+    assert one_sided_p(10, 10, 7, 10) < one_sided_p(6, 10, 5, 10)
+
+
+def test_a_verdict_carries_the_counts_and_kalibras_naive_label():
+    rows = [(0, 200, 1, 200), (3, 4, 1, 2), (1, 2, 1, 2)]  # +0.5 pp, −25 pp, 0 pp
+    res = compare_tasks(["up", "down", "same"], *arrays(rows))
+    got = [(v.task_id, v.b_k, v.b_n, v.c_k, v.c_n, v.delta_pp, v.naive) for v in res.tasks]
+    assert got == [("up", 0, 200, 1, 200, 0.5, "improved"),
+                   ("down", 3, 4, 1, 2, -25.0, "regressed"),
+                   ("same", 1, 2, 1, 2, 0.0, "unchanged")]
+    assert [v.untestable for v in res.tasks] == [min_p(n1, n2) > 0.10 / 3 for _, n1, _, n2 in rows]
+    assert all(type(v.untestable) is bool and type(v.b_k) is int for v in res.tasks)
+
+
+def test_runs_needed_uses_the_median_pooled_pass_rate():
+    """One task, 2/2 → 1/3, at fdr 0.01 (alone = 0.01 / 1): even 2/2 → 0/3 cannot reach p 0.01, so it is
+    untestable; its pooled rate 3/5 = 0.6 is above the 0.5 floor."""
+    assert min_p(2, 3) > 0.01
+    res = compare_tasks(["t"], *arrays([(2, 2, 1, 3)]), fdr=0.01)
+    assert res.untestable_tasks == 1
+    assert res.runs_for_30pp == runs_needed(0.6, 30.0, 0.01) == fleiss_n(0.6, 0.3, 0.01)
+    assert fleiss_n(0.6, 0.3, 0.01) != fleiss_n(0.75, 0.45, 0.01)  # the rate read from the wrong columns
+
+
+def test_untestable_ids_are_capped_by_keep():
+    rows = [(1, 2, 1, 2)] * 4
+    names = ["a", "b", "c", "d"]
+    assert compare_tasks(names, *arrays(rows), keep=2).untestable_ids == ("a", "b")
+    assert compare_tasks(names, *arrays(rows)).untestable_ids == ("a", "b", "c", "d")
+
+
+def test_min_p_switches_to_fisher_above_100_runs():
+    assert min_p(101, 101) == pytest.approx(  # ~1.6e-61: abs=0, or pytest's 1e-12 would accept anything
+        stats.fisher_exact([[101, 0], [0, 101]], alternative="greater").pvalue, rel=TIGHT, abs=0)
+    assert min_p(3, 3, fisher_above=2) == pytest.approx(0.05, rel=TIGHT)  # Fisher: 1 / C(6, 3)
+
+
+def test_small_rises_are_ranked_by_their_improvement_p_value():
+    """Two rises under one point: a (0/100 → 1/150, +0.67 pp) and b (0/200 → 1/200, +0.5 pp). Both have a
+    regression p of 1; b has the smaller improvement p (0.5, Fisher), so b is the one kept."""
+    assert one_sided_p(1, 200, 0, 200) < one_sided_p(1, 150, 0, 100)
+    res = compare_tasks(["a", "b"], *arrays([(0, 100, 1, 150), (0, 200, 1, 200)]), keep=1)
+    assert [v.task_id for v in res.tasks] == ["b"]
+

@@ -164,3 +164,49 @@ def test_bca_from_the_same_replicates_and_percentile_kept() -> None:
     assert tiny.bca is None and tiny.method == "percentile" and tiny.gate_ci == tiny.ci
     flat = S.bootstrap_pct(np.full(10, 5.0), np.full(10, 5.0), "median")
     assert flat.gate_ci == (0.0, 0.0)
+
+
+# ── Small helpers at their boundaries (docs/mutation.md) ──
+
+
+@pytest.mark.parametrize(("ci", "out"), [
+    (None, None), ((0.0, 5.0), False), ((-5.0, 0.0), False), ((-1.0, 1.0), False),
+    ((0.1, 5.0), True), ((-5.0, -0.1), True),
+])
+def test_excludes_zero_counts_a_bound_on_zero_as_including_it(ci, out):
+    assert S.excludes_zero(ci) is out
+
+
+def test_finite_total_and_defaults():
+    assert S.finite(None) is None and S.finite(float("nan")) is None and S.finite(-math.inf) is None
+    assert S.finite(np.float32(2.5)) == 2.5 and isinstance(S.finite(np.int64(3)), float)
+    assert S.total(np.zeros(0)) == 0.0 and S.total(np.array([1.0, 2.5])) == 3.5
+    assert S.mean(np.zeros(0), 7.0) == 7.0 and S.median(np.zeros(0), 7.0) == 7.0
+    assert S.median(np.array([3.0, 1.0, 2.0])) == 2.0 and S.mean(np.array([1.0, 2.0, 6.0])) == 3.0
+    assert S.median(np.array([5.0, 1.0])) == 3.0
+
+
+def test_pct_delta_rounds_to_one_decimal_both_ways():
+    assert S.pct_delta(3, 2) == -33.3 and S.pct_delta(-2, -3) == 50.0 and S.pct_delta(8, 9) == 12.5
+
+
+def test_two_proportion_z_sign_and_rounding():
+    z, p = S.two_proportion_z(10, 2, 10, 8)  # pool 1/2, se = √(1/4 · 2/10) = √0.05
+    zz = 0.6 / math.sqrt(0.05)
+    assert z == round(zz, 4) and p == round(math.erfc(zz / math.sqrt(2)), 6)
+    assert S.two_proportion_z(10, 8, 10, 2)[0] == -z
+
+
+def test_bootstrap_needs_two_values_a_side_and_one_resample():
+    two = np.array([1.0, 2.0])
+    assert S.bootstrap_pct(np.array([1.0]), two) is None and S.bootstrap_pct(two, np.array([1.0])) is None
+    assert S.bootstrap_pct(two, two, resamples=0) is None
+    one = S.bootstrap_pct(two, two * 2, resamples=1)
+    assert one is not None and one.resamples == 1
+
+
+def test_bootstrap_properties():
+    b = S.Bootstrap((-1.0, 3.0), 2, 100, bca=(-0.5, 2.5))
+    assert (b.gate_ci, b.method, b.mde) == ((-0.5, 2.5), "bca", S.mde_from_ci((-0.5, 2.5)))
+    p = S.Bootstrap((-1.0, 3.0), 0, 100)
+    assert (p.gate_ci, p.method, p.mde) == ((-1.0, 3.0), "percentile", S.mde_from_ci((-1.0, 3.0)))

@@ -72,3 +72,48 @@ def test_percentile_bounds_follow_the_order_statistic_rule(monkeypatch, alpha):
     res = S.bootstrap_pct(*DATA, resamples=R, alpha=alpha, bca=False)
     assert res.ci == percentile_ci((c - b) / b * 100, alpha)
     assert res.bca is None and res.method == "percentile"
+
+
+# ── The bootstrap's other constants, each pinned where it changes a result (docs/mutation.md) ──
+
+
+def test_z95_is_the_upper_2_5_percent_normal_quantile():
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(0.975)
+    assert z == pytest.approx(S.Z95, rel=1e-15)
+    assert S.mde_from_ci((-1.0, 1.0)) == pytest.approx(2.80 * 2 / (2 * z), rel=1e-15)  # 2.80 SE, SE = w / 2z
+
+
+@pytest.mark.parametrize(("n", "r", "rows"), [
+    (1 << 20, 10, [4, 4, 2]),  # 2**22 cells a chunk / 2**20 cells a row = 4 rows a chunk
+    (1 << 21, 3, [2, 1]),
+    (1 << 23, 3, [1, 1, 1]),  # a row wider than the budget is still one row
+    (3, 5, [5]),
+    (0, 2, [2]),
+])
+def test_resampling_chunks_hold_at_most_2_to_the_22_cells(n, r, rows):
+    assert S._chunks(n, r) == rows
+
+
+def _same_draws(fn, values, r=64, seed=7):
+    return fn(values, r, np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize(("n", "plain"), [(398, True), (399, False), (400, False), (402, False)])
+def test_even_medians_are_resampled_for_real_below_400_values(n, plain):
+    """Odd n always takes the exact order-statistic path; even n below 400 resamples indices."""
+    values = np.random.default_rng(n).lognormal(0, 1, n)
+    got = S.resample_stat(values, "median", 64, np.random.default_rng(7))
+    want, other = (S._median_plain, S._median_exact) if plain else (S._median_exact, S._median_plain)
+    np.testing.assert_array_equal(got, _same_draws(want, values))
+    assert not np.array_equal(got, _same_draws(other, values))
+
+
+@pytest.mark.parametrize(("n", "plain"), [(499, True), (500, False), (501, False)])
+def test_means_are_resampled_for_real_below_500_values(n, plain):
+    values = np.random.default_rng(n).lognormal(0, 1, n)
+    got = S.resample_stat(values, "mean", 64, np.random.default_rng(7))
+    want, other = (S._mean_plain, S._mean_normal) if plain else (S._mean_normal, S._mean_plain)
+    np.testing.assert_array_equal(got, _same_draws(want, values))
+    assert not np.array_equal(got, _same_draws(other, values))
