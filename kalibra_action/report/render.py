@@ -21,7 +21,7 @@ from kalibra_action import __version__
 from kalibra_action.errors import InputError
 from kalibra_action.limits import COMMENT_BUDGET, SUMMARY_BUDGET, TEMPLATE_OUTPUT_FACTOR
 from kalibra_action.report import format as fmt
-from kalibra_action.report import sandbox
+from kalibra_action.report import sandbox, story
 from kalibra_action.report.context import Caps, build
 from kalibra_action.report.escape import md, plain
 from kalibra_action.result import Result
@@ -224,9 +224,16 @@ def render_terminal(result: Result, *, color: bool = False, verbose: bool = Fals
     ctx = build(result, caps=Caps(None if verbose else 20), verbose=verbose)
     ctx["metric_table"] = [[m["label"], m["baseline"], m["current"], m["delta"], m["ci"],
                             f"{m['badge']} {m['word']}"] for m in ctx["metrics"]]
+    ctx["regressed_table"] = [[t["task_id"], t["baseline"], t["current"], t["change"], t["ci"], t["q"],
+                               t["tokens"], t["cost"], t["duration"]] for t in ctx["tasks"]["top_regressed"]]
+    ctx["decomposition_table"] = [[d["label"], d["baseline"], d["current"], f"{d['change']} ({d['change_pct']})",
+                                   d["regressed"], d["unchanged"], d["improved"], d["new"], d["missing"]]
+                                  for d in ctx["decomposition"]]
     if ctx["tasks"]["summary"].get("tested"):
-        ctx["task_table"] = [[t["task_id"], t["baseline"], t["current"], t["change"], t["p"], t["q"],
-                              f"{t['badge']} {t['verdict']}"] for t in ctx["tasks"]["rows"]]
+        bars = {id(t): story.range_bar(t["_delta"], t["_ci"], ctx["tasks"]["range_half"])
+                for t in ctx["tasks"]["rows"]}
+        ctx["task_table"] = [[t["task_id"], t["baseline"], t["current"], t["change"], t["ci"], t["p"], t["q"],
+                              f"{t['badge']} {t['verdict']}", bars[id(t)]] for t in ctx["tasks"]["rows"]]
     else:
         ctx["task_table"] = [[t["task_id"], t["baseline"], t["current"], t["change"]]
                              for t in ctx["tasks"]["regressed"]]
