@@ -21,7 +21,17 @@ from tests.fixtures.oracle import per_task_expected
 from tests.fixtures.sample import design, sample_result
 from tests.unit.test_report_render import SAFE_TAGS, details_balanced, parse
 
-TABLE_HEAD = "| Task | Baseline k/n | Current k/n | Change (pp) | p | q | Verdict |"
+TABLE_HEAD = "| Task | Baseline k/n | Current k/n | Change (pp) | 95% CI (pp) | p | q | Verdict |"
+# The Mermaid chart (`tasks.chart`) is for custom templates now; the built-in one draws ranges with CIs.
+MERMAID = ('{% extends "markdown.md.j2" %}{% block all_tasks %}{{ super() }}'
+           "<details><summary>Chart: change per task</summary>\n\n```mermaid\n{{ tasks.chart }}\n```\n\n"
+           "</details>\n\n{% endblock %}")
+
+
+def with_mermaid(result, tmp_path: Path, **kw) -> str:
+    """The comment of a custom template that adds the Mermaid chart back."""
+    (tmp_path / "mermaid.md.j2").write_text(MERMAID)
+    return render_markdown(result, template=tmp_path / "mermaid.md.j2", root=tmp_path, **kw)
 
 
 def gfm(text: str, *, pre_lang: bool = False) -> str:
@@ -47,7 +57,9 @@ def no_significant(r):
 
 
 def section(text: str) -> str:
-    return text[text.index("### Per-task results"):text.index("### Metrics")]
+    """The folded table of every changed task."""
+    part = text[text.index("<summary>All tasks that changed"):text.index("### Metrics")]
+    return text[text.index("### Per-task results"):text.index("#### Regressed")] + part[:part.index("</details>")]
 
 
 def test_per_task_table_headline_and_sentences() -> None:
@@ -67,13 +79,13 @@ def test_per_task_table_headline_and_sentences() -> None:
         "task-00000", "task-00001", "task-00002", "flaky-0", "flaky-1", "improved-1"]
     p, q = fmt.pvalue(ex["p_reg"]["task-00000"]), fmt.pvalue(ex["q_reg"]["task-00000"])
     assert (p, q) == (fmt.pvalue(2**-8), fmt.pvalue(20 * 2**-8))
-    assert rows[0] == f"task-00000 | 4/4 | 0/4 | −100 | {p} | {q} | ▼ **regressed**"
+    assert rows[0] == f"task-00000 | 4/4 | 0/4 | −100 | n/a | {p} | {q} | ▼ **regressed**"
     assert rows[1].endswith("| ▽ not significant")
     # 2/2 → 1/2: the region is the tables 2/2 → 0/2, 2/2 → 1/2, 1/2 → 0/2, probability
     # π²(1−π)² + 2π³(1−π) + 2π(1−π)³, symmetric in π and largest at ½: 1/16 + 2/16 + 2/16 = 5/16
     assert ex["p_reg"]["flaky-0"] == pytest.approx(5 / 16, rel=1e-9)
     p, q = fmt.pvalue(5 / 16), fmt.pvalue(ex["q_reg"]["flaky-0"])
-    assert rows[3] == f"flaky-0 | 2/2 | 1/2 | −50 | {p} | {q} | ▽ not significant (untestable)"
+    assert rows[3] == f"flaky-0 | 2/2 | 1/2 | −50 | n/a | {p} | {q} | ▽ not significant (untestable)"
     assert rows[5].endswith("| ▲ improved")
     doc = parse(text)
     assert set(doc.tags) <= SAFE_TAGS
@@ -129,8 +141,8 @@ def test_older_or_partial_per_task_data_renders() -> None:
     del tb.metadata["expected_regressions"], tb.fields["expected_regressions"], tb.fields["untestable_tasks"]
     tb.metadata.pop("fdr")
     text = render_markdown(r)
-    assert "| bare | 3/3 | 1/3 | −66.7 | n/a | n/a | ▽ not tested |" in text
-    assert "| nan | 3/3 | 2/3 | −33.3 | n/a | n/a | ▽ not tested |" in text
+    assert "| bare | 3/3 | 1/3 | −66.7 | n/a | n/a | n/a | ▽ not tested |" in text
+    assert "| nan | 3/3 | 2/3 | −33.3 | n/a | n/a | n/a | ▽ not tested |" in text
     assert "3 naive regressions (Kalibra's count); 1 significant." in text
     assert "**1 untestable task:** too few runs to ever reach significance." in text
     assert details_balanced(text)
@@ -144,7 +156,7 @@ def test_only_regressions_and_significant_rises_unless_verbose() -> None:
                                     "current": {"success": 4, "total": 4}, "delta_pp": 25.0, "p": 0.4,
                                     "q": 0.9, "verdict": "unchanged", "naive": "improved"})
     assert "| slightly-up |" not in render_markdown(r)  # (the chart still shows it)
-    row = "| slightly-up | 3/4 | 4/4 | +25 | 0.40 | 0.90 | △ not significant |"
+    row = "| slightly-up | 3/4 | 4/4 | +25 | n/a | 0.40 | 0.90 | △ not significant |"
     assert row in render_markdown(r, verbose=True)
     assert "steady-" not in render_markdown(r, verbose=True)  # unchanged tasks are never listed
 
@@ -196,8 +208,8 @@ def check_chart(source: str) -> list[str]:
     return labels
 
 
-def test_chart_is_a_mermaid_code_block_inside_details() -> None:
-    text = render_markdown(sample_result())
+def test_chart_is_a_mermaid_code_block_inside_details(tmp_path: Path) -> None:
+    text = with_mermaid(sample_result(), tmp_path)
     block = text[text.index("<details><summary>Chart"):]
     block = block[: block.index("</details>")]
     assert "```mermaid\nxychart-beta\n" in block
@@ -214,9 +226,9 @@ def test_chart_is_a_mermaid_code_block_inside_details() -> None:
         assert out.index("<pre") > out.index("Chart: change per task")
 
 
-def test_hostile_task_ids_cannot_break_the_chart_or_the_fence() -> None:
+def test_hostile_task_ids_cannot_break_the_chart_or_the_fence(tmp_path: Path) -> None:
     r = sample_result(task_ids=HOSTILE)
-    text = render_markdown(r)
+    text = with_mermaid(r, tmp_path)
     labels = check_chart(chart_of(text))
     assert len(labels) == len(HOSTILE) + 1
     bare = [lab.removesuffix(" *") for lab in labels]
@@ -232,10 +244,10 @@ def test_hostile_task_ids_cannot_break_the_chart_or_the_fence() -> None:
     assert "x`y" in html.unescape(out.replace("\u2060", ""))  # the table still shows the real id
 
 
-def test_chart_picks_at_most_30_largest_changes_regressions_first() -> None:
+def test_chart_picks_at_most_30_largest_changes_regressions_first(tmp_path: Path) -> None:
     r = sample_result(n_regressed=50)
     ex = expected(n_regressed=50)
-    labels = check_chart(chart_of(render_markdown(r, verbose=True)))
+    labels = check_chart(chart_of(with_mermaid(r, tmp_path, verbose=True)))
     assert len(labels) == 30
 
     def label(task: str, arrow: str = "▼") -> str:
@@ -248,7 +260,8 @@ def test_chart_picks_at_most_30_largest_changes_regressions_first() -> None:
     assert labels[13:26] == [label(f"task-{i:05d}") for i in range(1, 50, 4)]
     assert all(lab.startswith("▼") for lab in labels[:29]) and labels[29] == label("improved-1", "▲")
     assert labels[29] == "▲ improved-1"
-    assert "(the 30 largest of 51)" in render_markdown(r)
+    ctx = build(r)["tasks"]
+    assert (ctx["chart_bars"], ctx["n_changed"]) == (30, 51)
 
 
 def test_chart_scale_and_budget() -> None:
@@ -310,8 +323,8 @@ def test_terminal_per_task() -> None:
     assert "Tasks  1 regressed significantly, 1 improved significantly (FDR 0.10)" in text
     assert f"4 naive regressions (Kalibra's count), about {ex['chance']:.1f} expected by chance" in text
     assert f"1 untestable: 2 runs a side can never reach significance; about {ex['runs']} runs a side" in text
-    assert re.search(r"task\s+baseline\s+current\s+change pp\s+p\s+q\s+verdict", text)
-    assert re.search(r"task-00000\s+4/4\s+0/4\s+−100\s+0\.0039\s+0\.\d+\s+▼ regressed", text)
+    assert re.search(r"task\s+baseline\s+current\s+change pp\s+95% CI\s+p\s+q\s+verdict\s+range", text)
+    assert re.search(r"task-00000\s+4/4\s+0/4\s+−100\s+n/a\s+0\.0039\s+0\.\d+\s+▼ regressed\s+●", text)
     assert f"(1 significant at FDR 0.10, ≈{ex['chance']:.1f} expected by chance)" in text
 
 
@@ -371,9 +384,9 @@ def test_otel_genai_example_names_the_significant_regressions(examples: Path, tm
     text = render_markdown(result)
     assert "14 naive regressions (Kalibra's count)" in text
     assert "**14 tasks regressed significantly**" in text and "; 14 significant at FDR 0.10." in text
-    regressed = re.findall(r"^\| ([a-z]+) \| 4/4 \| 0/4 \| −100 \| [^|]+ \| [^|]+ \| ▼ \*\*regressed\*\* \|$",
+    regressed = re.findall(r"^\| ([a-z]+) \| 4/4 \| 0/4 \| −100 \| n/a \| [^|]+ \| [^|]+ \| ▼ \*\*regressed\*\* \|$",
                            text, re.M)
     assert len(regressed) == 14
     gate = next(line for line in text.splitlines() if line.startswith("| regressions &#60;&#61; 2"))
     assert "14 significant at FDR 0.10" in gate
-    check_chart(chart_of(text))
+    check_chart(build(result)["tasks"]["chart"])

@@ -67,7 +67,7 @@ def details_balanced(text: str) -> bool:
     return depth == 0
 
 
-SAFE_TAGS = {"h2", "h3", "p", "strong", "em", "table", "thead", "tbody", "tr", "th", "td", "details",
+SAFE_TAGS = {"h2", "h3", "h4", "blockquote", "p", "strong", "em", "table", "thead", "tbody", "tr", "th", "td", "details",
              "summary", "sub", "ul", "li", "a", "code", "pre"}
 
 
@@ -80,7 +80,7 @@ def test_markdown_content() -> None:
     assert gate in text
     assert "INCONCLUSIVE" in text and "MDE ±6%" in text and "underpowered" in text
     # 4/4 → 0/4: p = 2^-8 (only that table is as extreme, sup π⁴(1−π)⁴ at ½); q = 20 · 2^-8 over 20 tasks
-    assert "| task-00000 | 4/4 | 0/4 | −100 | 0.0039 | 0.078 | ▼ **regressed** |" in text
+    assert "| task-00000 | 4/4 | 0/4 | −100 | n/a | 0.0039 | 0.078 | ▼ **regressed** |" in text
     # the BCa interval, not Kalibra's percentile one (metadata ci_95 [-53.9, -20.3])
     assert "| Cost &#40;median&#41; | $0.0357 | $0.0213 | −40.5% | [−55.0, −21.1]% | ▲ improved |" in text
     assert "100 of 120 read" in text and "model &#61;&#61; gpt-4o" in text
@@ -154,9 +154,10 @@ def test_budget_with_5000_regressed_tasks() -> None:
     assert details_balanced(text)
     assert text.splitlines()[0].startswith("## ❌")
     assert "| regressions &#60;&#61; 2 | 5,000 | ❌ **FAIL** (" in text
-    more = re.search(r"… ([\d,]+) more — the job summary", text)
+    full = text[text.index("<summary>All tasks that changed"):]
+    more = re.search(r"… ([\d,]+) more — the job summary", full)
     assert more is not None
-    shown = len(re.findall(r"^\| (task-\d{5}|improved-1)", text, re.M))
+    shown = len(re.findall(r"^\| (task-\d{5}|improved-1)", full[:full.index("</details>")], re.M))
     # 5000 drops; the one rise is not listed: its p = 2^-8 is not significant among 5001 tasks
     # (q = 5001 · 2^-8 > 0.10)
     assert shown + int(more.group(1).replace(",", "")) == 5000
@@ -165,7 +166,7 @@ def test_budget_with_5000_regressed_tasks() -> None:
     for table in doc.tables:
         assert len(set(table)) == 1
     # the "more" line sits inside the <details> of the list
-    block = text[text.index("<details open>") if "<details open>" in text else text.index("<details>"):]
+    block = text[text.index("<summary>All tasks that changed"):]
     assert block.index("more — the job summary") < block.index("</details>")
 
 
