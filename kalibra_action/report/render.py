@@ -226,7 +226,8 @@ def render_terminal(result: Result, *, color: bool = False, verbose: bool = Fals
                             f"{m['badge']} {m['word']}"] for m in ctx["metrics"]]
     ctx["regressed_table"] = [[t["task_id"], t["baseline"], t["current"], t["change"], t["ci"], t["q"],
                                t["tokens"], t["cost"], t["duration"]] for t in ctx["tasks"]["top_regressed"]]
-    ctx["decomposition_table"] = [[d["label"], d["baseline"], d["current"], f"{d['change']} ({d['change_pct']})",
+    ctx["decomposition_table"] = [[d["label"], d["baseline"], d["current"],
+                                   f"{d['change']} ({d['change_pct']})",
                                    d["regressed"], d["unchanged"], d["improved"], d["new"], d["missing"]]
                                   for d in ctx["decomposition"]]
     if ctx["tasks"]["summary"].get("tested"):

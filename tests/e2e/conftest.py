@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from tests.conftest import EXAMPLES, ROOT
-from tests.fixtures import report_schema
 from tests.e2e.fake_github import FakeGitHub
+from tests.fixtures import report_schema
 
 TOKEN = "ghs_e2eSecretToken0123456789"
 REPO = "octo/demo"

@@ -21,7 +21,7 @@ from tests.fixtures.oracle import per_task_expected
 from tests.fixtures.sample import design, sample_result
 from tests.unit.test_report_render import SAFE_TAGS, details_balanced, parse
 
-TABLE_HEAD = "| Task | Baseline k/n | Current k/n | Change (pp) | 95% CI (pp) | p | q | Verdict |"
+TABLE_HEAD = "| Task | Baseline k/n | Current k/n | Change (pp) | p | q | Verdict |"
 # The Mermaid chart (`tasks.chart`) is for custom templates now; the built-in one draws ranges with CIs.
 MERMAID = ('{% extends "markdown.md.j2" %}{% block all_tasks %}{{ super() }}'
            "<details><summary>Chart: change per task</summary>\n\n```mermaid\n{{ tasks.chart }}\n```\n\n"
@@ -59,7 +59,8 @@ def no_significant(r):
 def section(text: str) -> str:
     """The folded table of every changed task."""
     part = text[text.index("<summary>All tasks that changed"):text.index("### Metrics")]
-    return text[text.index("### Per-task results"):text.index("#### Regressed")] + part[:part.index("</details>")]
+    head = text[text.index("### Per-task results"):text.index("#### Regressed")]
+    return head + part[:part.index("</details>")]
 
 
 def test_per_task_table_headline_and_sentences() -> None:
@@ -79,13 +80,13 @@ def test_per_task_table_headline_and_sentences() -> None:
         "task-00000", "task-00001", "task-00002", "flaky-0", "flaky-1", "improved-1"]
     p, q = fmt.pvalue(ex["p_reg"]["task-00000"]), fmt.pvalue(ex["q_reg"]["task-00000"])
     assert (p, q) == (fmt.pvalue(2**-8), fmt.pvalue(20 * 2**-8))
-    assert rows[0] == f"task-00000 | 4/4 | 0/4 | −100 | n/a | {p} | {q} | ▼ **regressed**"
+    assert rows[0] == f"task-00000 | 4/4 | 0/4 | −100 | {p} | {q} | ▼ **regressed**"
     assert rows[1].endswith("| ▽ not significant")
     # 2/2 → 1/2: the region is the tables 2/2 → 0/2, 2/2 → 1/2, 1/2 → 0/2, probability
     # π²(1−π)² + 2π³(1−π) + 2π(1−π)³, symmetric in π and largest at ½: 1/16 + 2/16 + 2/16 = 5/16
     assert ex["p_reg"]["flaky-0"] == pytest.approx(5 / 16, rel=1e-9)
     p, q = fmt.pvalue(5 / 16), fmt.pvalue(ex["q_reg"]["flaky-0"])
-    assert rows[3] == f"flaky-0 | 2/2 | 1/2 | −50 | n/a | {p} | {q} | ▽ not significant (untestable)"
+    assert rows[3] == f"flaky-0 | 2/2 | 1/2 | −50 | {p} | {q} | ▽ not significant (untestable)"
     assert rows[5].endswith("| ▲ improved")
     doc = parse(text)
     assert set(doc.tags) <= SAFE_TAGS
@@ -141,8 +142,8 @@ def test_older_or_partial_per_task_data_renders() -> None:
     del tb.metadata["expected_regressions"], tb.fields["expected_regressions"], tb.fields["untestable_tasks"]
     tb.metadata.pop("fdr")
     text = render_markdown(r)
-    assert "| bare | 3/3 | 1/3 | −66.7 | n/a | n/a | n/a | ▽ not tested |" in text
-    assert "| nan | 3/3 | 2/3 | −33.3 | n/a | n/a | n/a | ▽ not tested |" in text
+    assert "| bare | 3/3 | 1/3 | −66.7 | n/a | n/a | ▽ not tested |" in text
+    assert "| nan | 3/3 | 2/3 | −33.3 | n/a | n/a | ▽ not tested |" in text
     assert "3 naive regressions (Kalibra's count); 1 significant." in text
     assert "**1 untestable task:** too few runs to ever reach significance." in text
     assert details_balanced(text)
@@ -156,7 +157,7 @@ def test_only_regressions_and_significant_rises_unless_verbose() -> None:
                                     "current": {"success": 4, "total": 4}, "delta_pp": 25.0, "p": 0.4,
                                     "q": 0.9, "verdict": "unchanged", "naive": "improved"})
     assert "| slightly-up |" not in render_markdown(r)  # (the chart still shows it)
-    row = "| slightly-up | 3/4 | 4/4 | +25 | n/a | 0.40 | 0.90 | △ not significant |"
+    row = "| slightly-up | 3/4 | 4/4 | +25 | 0.40 | 0.90 | △ not significant |"
     assert row in render_markdown(r, verbose=True)
     assert "steady-" not in render_markdown(r, verbose=True)  # unchanged tasks are never listed
 
@@ -384,7 +385,7 @@ def test_otel_genai_example_names_the_significant_regressions(examples: Path, tm
     text = render_markdown(result)
     assert "14 naive regressions (Kalibra's count)" in text
     assert "**14 tasks regressed significantly**" in text and "; 14 significant at FDR 0.10." in text
-    regressed = re.findall(r"^\| ([a-z]+) \| 4/4 \| 0/4 \| −100 \| n/a \| [^|]+ \| [^|]+ \| ▼ \*\*regressed\*\* \|$",
+    regressed = re.findall(r"^\| ([a-z]+) \| 4/4 \| 0/4 \| −100 \| [^|]+ \| [^|]+ \| ▼ \*\*regressed\*\* \|$",
                            text, re.M)
     assert len(regressed) == 14
     gate = next(line for line in text.splitlines() if line.startswith("| regressions &#60;&#61; 2"))

@@ -67,7 +67,8 @@ def details_balanced(text: str) -> bool:
     return depth == 0
 
 
-SAFE_TAGS = {"h2", "h3", "h4", "blockquote", "p", "strong", "em", "table", "thead", "tbody", "tr", "th", "td", "details",
+SAFE_TAGS = {"h2", "h3", "h4", "blockquote",
+             "p", "strong", "em", "table", "thead", "tbody", "tr", "th", "td", "details",
              "summary", "sub", "ul", "li", "a", "code", "pre"}
 
 
@@ -80,7 +81,7 @@ def test_markdown_content() -> None:
     assert gate in text
     assert "INCONCLUSIVE" in text and "MDE ±6%" in text and "underpowered" in text
     # 4/4 → 0/4: p = 2^-8 (only that table is as extreme, sup π⁴(1−π)⁴ at ½); q = 20 · 2^-8 over 20 tasks
-    assert "| task-00000 | 4/4 | 0/4 | −100 | n/a | 0.0039 | 0.078 | ▼ **regressed** |" in text
+    assert "| task-00000 | 4/4 | 0/4 | −100 | 0.0039 | 0.078 | ▼ **regressed** |" in text
     # the BCa interval, not Kalibra's percentile one (metadata ci_95 [-53.9, -20.3])
     assert "| Cost &#40;median&#41; | $0.0357 | $0.0213 | −40.5% | [−55.0, −21.1]% | ▲ improved |" in text
     assert "100 of 120 read" in text and "model &#61;&#61; gpt-4o" in text

@@ -12,6 +12,7 @@ import html
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import ClassVar
 
 import cmarkgfm
 import pytest
@@ -34,7 +35,7 @@ def gfm(text: str) -> str:
 class Lines(HTMLParser):
     """The rendered comment as the lines a reader sees: one per paragraph, heading, table row, summary."""
 
-    BLOCKS = {"p", "h1", "h2", "h3", "h4", "tr", "summary", "li", "blockquote", "details"}
+    BLOCKS: ClassVar = {"p", "h1", "h2", "h3", "h4", "tr", "summary", "li", "blockquote", "details"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -144,16 +145,19 @@ def test_absent_contract_fields_degrade_cleanly():
     text = render_markdown(sample_result())
     assert "⚠️" not in text.split("### Quality gates")[0]
     assert "### Where the change came from" not in text
+    head = next(line for line in text.splitlines() if line.startswith("| Task | Baseline k/n |"))
+    assert head == "| Task | Baseline k/n | Current k/n | Change (pp) | q |"  # no column of n/a
     row = next(line for line in text.splitlines() if line.startswith("| task-00000 |"))
-    assert row.count("n/a") == 4  # CI, tokens, cost, duration
+    assert row == "| task-00000 | 4/4 | 0/4 | **−100** | 0.078 |"
+    assert "━" not in text and "Change per task\n" in text  # the chart shows the points only
     assert lines_of(text).lines  # renders
 
 
 def test_the_chart_is_folded_only_past_25_tasks():
     few = render_markdown(sample_result(n_regressed=3))
-    assert "#### Change per task with its 95% CI" in few and "<summary>Chart:" not in few
+    assert "#### Change per task\n" in few and "<summary>Chart:" not in few
     many = render_markdown(sample_result(n_regressed=30))
-    assert "<summary>Chart: change per task with its 95% CI (31 tasks" in many
+    assert "<summary>Chart: change per task (31 tasks" in many
     assert "#### Change per task" not in many
 
 
@@ -180,7 +184,8 @@ def test_hostile_task_ids_and_texts_stay_inert(told):
     per_task[0]["task_id"] = "x | `y` <img src=x> @octocat **b** [l](https://e.vil)"
     per_task[0]["delta_ci_pp"] = ["-5", float("nan")]  # not numbers: shown as n/a, never crash
     per_task[1]["medians"] = {"tokens": {"delta_pct": "lots"}, "cost": None}
-    result.observations["task_attribution"].metadata["savings_from_broken"]["text"] = "<script>x</script> @all"
+    broken = result.observations["task_attribution"].metadata["savings_from_broken"]
+    broken["text"] = "<script>x</script> @all"
     out = gfm(render_markdown(result))
     assert "<img" not in out and "<script" not in out and 'href="https://e.vil' not in out
     assert "@octocat" not in html.unescape(out)  # a word joiner splits the mention
