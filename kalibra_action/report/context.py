@@ -191,7 +191,19 @@ def _metric_notes(obs: Observation, unit: str) -> list[str]:
         ci = f" {fmt.ci(paired_ci, '%')}" if paired_ci else ""
         notes.append(f"paired by task{n}: {fmt.delta(md.get('paired_ratio_pct'), '%')}{ci} "
                      "(geometric mean of per-task ratios)")
-    return notes
+    return notes + _task_weighted_note(obs)
+
+
+def _task_weighted_note(obs: Observation) -> list[str]:
+    """Success rate with each task counted once, beside the pooled one (fields of issue 10's contract)."""
+    change = obs.fields.get("task_weighted_success_rate_delta")
+    if change is None or _number(change.value) is None:
+        return []
+    rate = _number(getattr(obs.fields.get("task_weighted_success_rate"), "value", None))
+    level = f"{fmt.pct(rate, 1, signed=False)}, " if rate is not None else ""
+    ci = f" {fmt.ci(change.ci, 'pp')}" if change.ci else ""
+    return [f"task-weighted (each task counts once): {level}change {fmt.pp(change.value)}{ci}; "
+            "`success_rate_delta` gates on the pooled change"]
 
 
 _PAIRED = "t-interval over per-task changes"
