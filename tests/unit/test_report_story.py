@@ -239,3 +239,90 @@ def test_every_report_validates_and_a_renamed_field_does_not(told):
 def test_the_schema_file_is_valid_json_schema():
     assert report_schema.validator()
     assert Path(report_schema.SCHEMA).read_text(encoding="utf-8").strip().startswith("{")
+
+
+def _flags(result, *, broken: dict | None, mix: dict | None):
+    result = copy.deepcopy(result)
+    result.observations["task_attribution"].metadata["savings_from_broken"] = broken
+    result.observations["success_rate"].metadata["mix_shift"] = mix
+    return result
+
+
+def test_the_headline_says_only_what_is_flagged(told):
+    result, _ = told
+
+    def head(r) -> str:
+        text = render_markdown(r)
+        return text[:text.index("### Quality gates")]
+
+    quiet = head(_flags(result, broken={"flag": False, "text": "x"}, mix={"flag": False, "text": "y"}))
+    assert "⚠️" not in quiet and "> " not in quiet
+    mix_only = head(_flags(result, broken=None, mix={"flag": True, "pooled_delta_pp": 1.3,
+                                                       "task_weighted_delta_pp": -14.2}))
+    assert "pooled change +1.3 pp, task-weighted −14.2 pp" in html.unescape(mix_only).replace("\u2060", "")
+    assert "the task mix differs" in mix_only and "broke" not in mix_only
+    built = head(_flags(result, broken={"flag": True, "metric": "cost", "share_pct": 83.4, "n_regressed": 4},
+                        mix={"flag": "yes"}))  # a flag must be true, not truthy
+    assert "cost&#58;&#8288; 83 % of the drop comes from the 4 regressed tasks" in built
+    assert "task mix" not in built
+
+
+def test_significant_improvements_are_folded(told):
+    result, _ = told
+    result = copy.deepcopy(result)
+    item = next(i for i in result.observations["trace_breakdown"].metadata["per_task"]
+                if i["task_id"].startswith("easy-"))
+    item["verdict"], item["q"] = "improved", 0.04
+    out = gfm(render_markdown(result))
+    at = out.index("<summary>Improved significantly (1)</summary>")
+    assert out.rfind("<details>", 0, at) > out.index("<h4>Regressed tasks")
+    assert f"<td>{item['task_id']}</td>" in out[at:out.index("</details>", at)]
+
+
+@pytest.mark.parametrize(("block", "piece"), [
+    ("story", "the savings come from the tasks that broke"),
+    ("regressed_tasks", "#### Regressed tasks"),
+    ("all_tasks", "<summary>All tasks that changed"),
+    ("attribution", "### Where the change came from"),
+])
+def test_each_new_block_replaces_its_section_only(told, tmp_path, block, piece):
+    result, text = told
+    assert text.count(piece) == 1
+    tpl = tmp_path / "comment.md.j2"
+    tpl.write_text(f'{{% extends "markdown.md.j2" %}}{{% block {block} %}}<<{block}>>\n{{% endblock %}}')
+    custom = render_markdown(result, template=tpl, root=tmp_path)
+    assert f"<<{block}>>" in custom and piece not in custom
+    assert "### Quality gates" in custom and "### Metrics" in custom
+
+
+def test_decomposition_shows_new_and_missing_only_when_present(told):
+    result, _ = told
+    result = copy.deepcopy(result)
+    parts = result.observations["task_attribution"].metadata["decomposition"]
+    assert "| Metric | Baseline | Current | Change | Regressed tasks | Unchanged tasks | Improved tasks |\n" \
+        in render_markdown(result)
+    parts["success_rate"] = {"aggregate": {"baseline": 0.876, "current": 0.824, "change": -0.052,
+                                           "change_pct": -5.9},
+                             "quantity": "pooled pass rate",
+                             "groups": {"regressed": {"tasks": 10, "contribution": -0.07, "share_pct": 134.6},
+                                        "unchanged": {"tasks": 14, "contribution": 0.02, "share_pct": -38.5},
+                                        "new": {"tasks": 1, "contribution": -0.002, "share_pct": 3.9}}}
+    text = render_markdown(result)
+    row = next(line for line in text.splitlines() if line.startswith("| Success rate | 87.6% |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2:] == ["82.4%", "**−5.2 pp** (−6%)", "−7.0 pp (135 %) · 10 tasks",
+                         "+2.0 pp (−38 %) · 14 tasks", "—", "−0.2 pp (4 %) · 1 task", "—"]
+    assert "Tokens, Cost, Duration: mean per trace; Success rate: pooled pass rate." in text
+
+
+def test_the_task_weighted_success_rate_sits_beside_the_pooled_one(told):
+    from kalibra_action.result import FieldValue
+
+    result, _ = told
+    result = copy.deepcopy(result)
+    sr = result.observations["success_rate"]
+    sr.fields["task_weighted_success_rate"] = FieldValue(63.2)
+    sr.fields["task_weighted_success_rate_delta"] = FieldValue(-19.8, True, True, (-27.5, -12.1))
+    text = render_markdown(result)
+    assert ("- **Success rate:** task-weighted (each task counts once): 63.2%, change −19.8 pp "
+            "[−27.5, −12.1] pp; `success_rate_delta` gates on the pooled change") in text
