@@ -1,7 +1,10 @@
 """Screenshot of a comment as GitHub shows it: cmark-gfm HTML, GitHub-like CSS, headless Chromium.
 
-    .venv/bin/python scripts/screenshot.py                   # the motivating story → docs/story-comment.png
+    .venv/bin/python scripts/screenshot.py     # the motivating story → docs/story-comment{,-dark}.png
     .venv/bin/python scripts/screenshot.py COMMENT.md OUT.png [--dark]
+
+The colours are GitHub's light and dark themes, so the picture shows that the comment (the range chart in
+particular: plain characters in the text colour) reads in both.
 
 Needs `chromium` (Debian: apt-get install -y chromium). Not part of `make test`.
 """
@@ -61,12 +64,17 @@ def screenshot(markdown: str, out: Path, dark: bool = False) -> None:
 
 
 def main(argv: list[str]) -> None:
-    dark = "--dark" in argv
     args = [a for a in argv if a != "--dark"]
-    markdown = Path(args[0]).read_text(encoding="utf-8") if args else story_markdown()
-    out = Path(args[1]) if len(args) > 1 else ROOT / "docs" / "story-comment.png"
-    screenshot(markdown, out, dark)
-    print(out)
+    if len(args) == 2:
+        screenshot(Path(args[0]).read_text(encoding="utf-8"), Path(args[1]), "--dark" in argv)
+        print(args[1])
+        return
+    if args:
+        sys.exit(__doc__)
+    markdown = story_markdown()
+    for name, dark in (("story-comment.png", False), ("story-comment-dark.png", True)):
+        screenshot(markdown, ROOT / "docs" / name, dark)
+        print(ROOT / "docs" / name)
 
 
 if __name__ == "__main__":
