@@ -324,8 +324,9 @@ def test_terminal_per_task() -> None:
     assert "Tasks  1 regressed significantly, 1 improved significantly (FDR 0.10)" in text
     assert f"4 naive regressions (Kalibra's count), about {ex['chance']:.1f} expected by chance" in text
     assert f"1 untestable: 2 runs a side can never reach significance; about {ex['runs']} runs a side" in text
-    assert re.search(r"task\s+baseline\s+current\s+change pp\s+95% CI\s+p\s+q\s+verdict\s+range", text)
-    assert re.search(r"task-00000\s+4/4\s+0/4\s+−100\s+n/a\s+0\.0039\s+0\.\d+\s+▼ regressed\s+●", text)
+    assert re.search(r"task\s+baseline\s+current\s+change pp\s+p\s+q\s+verdict\s+−100 pp ← 0 → \+100 pp",
+                     text)
+    assert re.search(r"task-00000\s+4/4\s+0/4\s+−100\s+0\.0039\s+0\.\d+\s+▼ regressed\s+●·+│", text)
     assert f"(1 significant at FDR 0.10, ≈{ex['chance']:.1f} expected by chance)" in text
 
 
