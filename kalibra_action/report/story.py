@@ -84,8 +84,12 @@ def range_bar(delta: float, ci: tuple[float, float] | None, scale: float, width:
 
 
 def chart(rows: list[dict]) -> tuple[list[dict], float]:
-    """The range chart's rows (regressed first, as `rows` are ordered) and its half width in pp."""
-    shown = [r for r in rows if r["group"] < 4]
+    """The range chart's rows, regressed first (as `rows` are ordered), and its half width in pp.
+
+    Every task that changed, and an unchanged one when it has a CI: its interval says how large a change
+    it could still hide (without one it would be a bare dot at zero).
+    """
+    shown = [r for r in rows if r["group"] < 4 or r["_ci"] is not None]
     scale = _scale(shown)
     out = [{"task_id": r["task_id"], "badge": r["badge"], "change": r["change"], "ci": r["ci"],
             "bar": range_bar(r["_delta"], r["_ci"], scale)} for r in shown]

@@ -326,3 +326,15 @@ def test_the_task_weighted_success_rate_sits_beside_the_pooled_one(told):
     text = render_markdown(result)
     assert ("- **Success rate:** task-weighted (each task counts once): 63.2%, change −19.8 pp "
             "[−27.5, −12.1] pp; `success_rate_delta` gates on the pooled change") in text
+
+
+def test_an_unchanged_task_is_charted_only_with_its_interval():
+    result = sample_result()
+    per_task = result.observations["trace_breakdown"].metadata["per_task"]
+    steady = next(i for i in per_task if i["task_id"] == "steady-00000")
+    steady["delta_ci_pp"] = [-48.0, 48.0]
+    text = render_markdown(result)
+    chart = text[text.index("#### Change per task"):text.index("<sub>● the change")]
+    # scale ±100 pp (other tasks moved 100 pp) over 25 columns: ±48 pp spans columns 6 to 18, zero is 12
+    assert "| — steady-00000 | 0 | [−48, +48] | `······━━━━━━●━━━━━━······` |" in chart
+    assert "steady-00001" not in chart  # no interval: nothing to draw but a dot at zero
