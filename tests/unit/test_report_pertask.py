@@ -58,7 +58,7 @@ def no_significant(r):
 
 def section(text: str) -> str:
     """The folded table of every changed task."""
-    part = text[text.index("<summary>All tasks that changed"):text.index("### Metrics")]
+    part = text[text.index("<summary>Per-task table"):text.index("### Metrics")]
     head = text[text.index("### Per-task results"):text.index("#### Regressed")]
     return head + part[:part.index("</details>")]
 

@@ -155,7 +155,7 @@ def test_budget_with_5000_regressed_tasks() -> None:
     assert details_balanced(text)
     assert text.splitlines()[0].startswith("## ❌")
     assert "| regressions &#60;&#61; 2 | 5,000 | ❌ **FAIL** (" in text
-    full = text[text.index("<summary>All tasks that changed"):]
+    full = text[text.index("<summary>Per-task table"):]
     more = re.search(r"… ([\d,]+) more — the job summary", full)
     assert more is not None
     shown = len(re.findall(r"^\| (task-\d{5}|improved-1)", full[:full.index("</details>")], re.M))
@@ -167,7 +167,7 @@ def test_budget_with_5000_regressed_tasks() -> None:
     for table in doc.tables:
         assert len(set(table)) == 1
     # the "more" line sits inside the <details> of the list
-    block = text[text.index("<summary>All tasks that changed"):]
+    block = text[text.index("<summary>Per-task table"):]
     assert block.index("more — the job summary") < block.index("</details>")
 
 

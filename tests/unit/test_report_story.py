@@ -282,7 +282,7 @@ def test_significant_improvements_are_folded(told):
 @pytest.mark.parametrize(("block", "piece"), [
     ("story", "the savings come from the tasks that broke"),
     ("regressed_tasks", "#### Regressed tasks"),
-    ("all_tasks", "<summary>All tasks that changed"),
+    ("all_tasks", "<summary>Per-task table"),
     ("attribution", "### Where the change came from"),
 ])
 def test_each_new_block_replaces_its_section_only(told, tmp_path, block, piece):
