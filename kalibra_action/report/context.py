@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from kalibra_action.report import format as fmt
-from kalibra_action.report import mermaid
+from kalibra_action.report import mermaid, story
 from kalibra_action.report.history import view as history_view
 from kalibra_action.report.json import to_dict
 from kalibra_action.result import Direction, GateResult, GateStatus, Observation, Result, SideInfo
 
-BREAKDOWNS = ("trace_breakdown", "span_breakdown")
+# Observations shown in sections of their own, not as rows of the metric table.
+BREAKDOWNS = ("trace_breakdown", "span_breakdown", "task_attribution")
 
 LABELS = {
     "success_rate": "Success rate",
@@ -191,7 +192,19 @@ def _metric_notes(obs: Observation, unit: str) -> list[str]:
         ci = f" {fmt.ci(paired_ci, '%')}" if paired_ci else ""
         notes.append(f"paired by task{n}: {fmt.delta(md.get('paired_ratio_pct'), '%')}{ci} "
                      "(geometric mean of per-task ratios)")
-    return notes
+    return notes + _task_weighted_note(obs)
+
+
+def _task_weighted_note(obs: Observation) -> list[str]:
+    """Success rate with each task counted once, beside the pooled one (fields of issue 10's contract)."""
+    change = obs.fields.get("task_weighted_success_rate_delta")
+    if change is None or _number(change.value) is None:
+        return []
+    rate = _number(getattr(obs.fields.get("task_weighted_success_rate"), "value", None))
+    level = f"{fmt.pct(rate, 1, signed=False)}, " if rate is not None else ""
+    ci = f" {fmt.ci(change.ci, 'pp')}" if change.ci else ""
+    return [f"task-weighted (each task counts once): {level}change {fmt.pp(change.value)}{ci}; "
+            "`success_rate_delta` gates on the pooled change"]
 
 
 _PAIRED = "t-interval over per-task changes"
@@ -274,6 +287,7 @@ def _per_task_row(item: Mapping) -> dict:
     if item.get("flaky") is True:  # its pass rate varies between the base branch's runs (issue 12)
         text += " · 🎲 flaky"
     p, q = _number(item.get("p")), _number(item.get("q"))
+    ci = story.interval(item.get("delta_ci_pp"))
     return {
         "task_id": item.get("task_id", ""),
         "baseline": f"{bs}/{bn}" if bn is not None else fmt.NA,
@@ -281,7 +295,8 @@ def _per_task_row(item: Mapping) -> dict:
         "change": fmt.change(delta), "p": fmt.pvalue(p), "q": fmt.pvalue(q),
         "verdict": text, "group": group, "significant": group in (0, 2), "untestable": untestable,
         "badge": {0: "▼", 1: "▽", 2: "▲", 3: "△"}.get(group, "—"),
-        "_delta": delta if delta is not None else 0.0, "_p": p if p is not None else 2.0,
+        "ci": story.task_ci(item), **story.median_changes(item),
+        "_delta": delta if delta is not None else 0.0, "_p": p if p is not None else 2.0, "_ci": ci,
         "_runs": min(bn or 0, cn or 0),
     }
 
@@ -389,6 +404,13 @@ def span_rows(result: Result, verbose: bool = False) -> list[dict]:
     return rows
 
 
+def _significant(rows: list[dict], group: int, caps: Caps) -> tuple[list[dict], int]:
+    """The significant drops (group 0) or rises (group 2), the largest change first, cut to `caps`."""
+    chosen = sorted((r for r in rows if r["group"] == group),
+                    key=lambda r: (-abs(r["_delta"]), r["_p"], str(r["task_id"])))
+    return caps.cut(chosen)
+
+
 def _side(title: str, side: SideInfo, caps: Caps) -> dict:
     files, more = caps.cut(list(side.files))
     return {
@@ -419,6 +441,11 @@ def build(result: Result, *, caps: Caps = Caps(), extra: Mapping | None = None,
                        ("warnings", warnings), ("rows", changed)):
         shown[name], shown[name + "_more"] = caps.cut(rows)
     bars = mermaid.MAX_BARS if caps.items is None else min(mermaid.MAX_BARS, caps.items)
+    down, down_cut = _significant(all_tasks, 0, caps)
+    ups = _significant(all_tasks, 2, caps)
+    ranges, scale = story.chart(all_tasks)
+    shown["ranges"], shown["ranges_more"] = caps.cut(ranges)
+    decomposition = story.decomposition(result)
     return {
         "result": result,
         "data": to_dict(result),
@@ -435,7 +462,19 @@ def build(result: Result, *, caps: Caps = Caps(), extra: Mapping | None = None,
             "summary": summary, "chart": mermaid.bar_chart(all_tasks, bars) if bars else "",
             "chart_bars": len(mermaid.pick(all_tasks, bars)),
             "n_changed": sum(r["_delta"] != 0 for r in all_tasks),
+            "top_regressed": down[:story.TOP_REGRESSED], "more_regressed": down[story.TOP_REGRESSED:],
+            "more_regressed_cut": down_cut,
+            "sig_improved": ups[0], "sig_improved_more": ups[1],
+            "ranges": shown["ranges"], "ranges_more": shown["ranges_more"], "n_ranges": len(ranges),
+            "range_scale": story.caption(scale), "range_half": scale,
+            "ranges_folded": len(ranges) > story.CHART_OPEN_MAX,
+            "has_ci": any(r["_ci"] is not None for r in all_tasks),
+            "has_medians": any(r[m] != fmt.NA for r in all_tasks for m in story.MEDIAN_METRICS),
         },
+        "story": story.headline(result),
+        "decomposition": decomposition,
+        "decomposition_other": any(r[g] != "—" for r in decomposition
+                                   for g in ("new", "missing")),
         "spans": {
             "present": sb is not None, "metadata": sb.metadata if sb else {},
             "rows": shown["spans"], "more": shown["spans_more"], "total": len(spans),

@@ -1,4 +1,8 @@
-"""Strict JSON report: Kalibra's keys plus ours; NaN and infinities become null, numpy becomes plain."""
+"""Strict JSON report: Kalibra's keys plus ours; NaN and infinities become null, numpy becomes plain.
+
+Its shape is docs/report.schema.json, versioned by `schema_version`: a field is only ever added (a minor
+change, the same version); renaming or removing one, or changing its type, raises SCHEMA_VERSION.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ from kalibra_action.result import FieldValue, GateResult, Observation, Result, S
 
 if TYPE_CHECKING:
     from kalibra_action.current_only.model import CurrentOnly
+
+SCHEMA_VERSION = 1
 
 
 def plain(value: Any) -> Any:
@@ -103,6 +109,7 @@ def _gate(g: GateResult) -> dict:
 def to_dict(result: Result) -> dict:
     """The report as plain JSON-safe data (also the `data` variable of every template)."""
     data = {
+        "schema_version": SCHEMA_VERSION,
         "direction": result.direction.value,
         "passed": result.passed,
         "baseline": _side(result.baseline),
@@ -127,6 +134,7 @@ def to_json(result: Result, *, indent: int | None = 2) -> str:
 def current_only_json(report: CurrentOnly) -> str:
     """The JSON report: the same top-level shape as a comparison's where it applies, `baseline` null."""
     data = {
+        "schema_version": SCHEMA_VERSION,
         "status": "no_baseline",
         "passed": True,
         "exit_code": 0,

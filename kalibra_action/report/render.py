@@ -21,7 +21,7 @@ from kalibra_action import __version__
 from kalibra_action.errors import InputError
 from kalibra_action.limits import COMMENT_BUDGET, SUMMARY_BUDGET, TEMPLATE_OUTPUT_FACTOR
 from kalibra_action.report import format as fmt
-from kalibra_action.report import sandbox
+from kalibra_action.report import sandbox, story
 from kalibra_action.report.context import Caps, build
 from kalibra_action.report.escape import md, plain
 from kalibra_action.result import Result
@@ -224,15 +224,38 @@ def render_terminal(result: Result, *, color: bool = False, verbose: bool = Fals
     ctx = build(result, caps=Caps(None if verbose else 20), verbose=verbose)
     ctx["metric_table"] = [[m["label"], m["baseline"], m["current"], m["delta"], m["ci"],
                             f"{m['badge']} {m['word']}"] for m in ctx["metrics"]]
-    if ctx["tasks"]["summary"].get("tested"):
-        ctx["task_table"] = [[t["task_id"], t["baseline"], t["current"], t["change"], t["p"], t["q"],
-                              f"{t['badge']} {t['verdict']}"] for t in ctx["tasks"]["rows"]]
-    else:
-        ctx["task_table"] = [[t["task_id"], t["baseline"], t["current"], t["change"]]
-                             for t in ctx["tasks"]["regressed"]]
+    ctx.update(_terminal_task_tables(ctx["tasks"]))
+    ctx["decomposition_table"] = [[d["label"], d["baseline"], d["current"],
+                                   f"{d['change']} ({d['change_pct']})",
+                                   *(d[g] for g in story.GROUPS)]
+                                  for d in ctx["decomposition"]]
     ctx["span_table"] = [[s["name"], f"{s['badge']} {s['direction']}", s["duration"], s["cost"],
                           s["tokens"], s["errors"]] for s in ctx["spans"]["rows"]]
     return env.get_template(TERMINAL).render(ctx)
+
+
+def _terminal_task_tables(tasks: dict) -> dict:
+    """The terminal's task tables: the regressed tasks first, then every changed task with its range bar;
+    the CI and median columns only when the statistics gave them (as in the comment)."""
+    ci = ["ci"] if tasks["has_ci"] else []
+    medians = list(story.MEDIAN_METRICS) if tasks["has_medians"] else []
+    ci_head = ["95% CI"] if ci else []
+    out = {
+        "regressed_header": ["task", "baseline", "current", "change pp", *ci_head, "q", *medians],
+        "regressed_table": [[t[k] for k in ("task_id", "baseline", "current", "change", *ci, "q", *medians)]
+                            for t in tasks["top_regressed"]],
+    }
+    if not tasks["summary"].get("tested"):
+        out["task_table"] = [[t["task_id"], t["baseline"], t["current"], t["change"]]
+                             for t in tasks["regressed"]]
+        return out
+    out["task_header"] = ["task", "baseline", "current", "change pp", *ci_head, "p", "q", "verdict",
+                          story.caption(tasks["range_half"])]
+    out["task_table"] = [[t["task_id"], t["baseline"], t["current"], t["change"], *(t[k] for k in ci), t["p"],
+                          t["q"], f"{t['badge']} {t['verdict']}", story.range_bar(t["_delta"], t["_ci"],
+                                                                                  tasks["range_half"])]
+                         for t in tasks["rows"]]
+    return out
 
 
 def render_starter_config(baseline: str, current: str, inspected: object | None = None) -> str:

@@ -16,6 +16,7 @@ import yaml
 
 from tests.conftest import EXAMPLES, ROOT
 from tests.e2e.fake_github import FakeGitHub
+from tests.fixtures import report_schema
 
 TOKEN = "ghs_e2eSecretToken0123456789"
 REPO = "octo/demo"
@@ -144,12 +145,17 @@ def runner_env(layout: Layout, *, api_url: str, event_name: str, event: dict | N
 
 
 def collect(layout: Layout, proc: subprocess.CompletedProcess) -> Run:
+    """The run's outputs; the JSON report it wrote (the `report` output) must follow the schema."""
     fc = layout.root / "file_commands"
     out = fc / "set_output"
     summary = fc / "step_summary"
-    return Run(proc.returncode, proc.stdout, proc.stderr,
-               parse_outputs(out.read_text()) if out.exists() else {},
-               summary.read_text() if summary.exists() else "", layout.workspace)
+    run = Run(proc.returncode, proc.stdout, proc.stderr,
+              parse_outputs(out.read_text()) if out.exists() else {},
+              summary.read_text() if summary.exists() else "", layout.workspace)
+    report = layout.workspace / run.outputs["report"] if run.outputs.get("report") else None
+    if report is not None and report.is_file() and not report.is_symlink():
+        report_schema.check(json.loads(report.read_text(encoding="utf-8")))
+    return run
 
 
 @pytest.fixture

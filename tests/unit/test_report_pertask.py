@@ -22,6 +22,16 @@ from tests.fixtures.sample import design, sample_result
 from tests.unit.test_report_render import SAFE_TAGS, details_balanced, parse
 
 TABLE_HEAD = "| Task | Baseline k/n | Current k/n | Change (pp) | p | q | Verdict |"
+# The Mermaid chart (`tasks.chart`) is for custom templates now; the built-in one draws ranges with CIs.
+MERMAID = ('{% extends "markdown.md.j2" %}{% block all_tasks %}{{ super() }}'
+           "<details><summary>Chart: change per task</summary>\n\n```mermaid\n{{ tasks.chart }}\n```\n\n"
+           "</details>\n\n{% endblock %}")
+
+
+def with_mermaid(result, tmp_path: Path, **kw) -> str:
+    """The comment of a custom template that adds the Mermaid chart back."""
+    (tmp_path / "mermaid.md.j2").write_text(MERMAID)
+    return render_markdown(result, template=tmp_path / "mermaid.md.j2", root=tmp_path, **kw)
 
 
 def gfm(text: str, *, pre_lang: bool = False) -> str:
@@ -47,7 +57,10 @@ def no_significant(r):
 
 
 def section(text: str) -> str:
-    return text[text.index("### Per-task results"):text.index("### Metrics")]
+    """The folded table of every changed task."""
+    part = text[text.index("<summary>Per-task table"):text.index("### Metrics")]
+    head = text[text.index("### Per-task results"):text.index("#### Regressed")]
+    return head + part[:part.index("</details>")]
 
 
 def test_per_task_table_headline_and_sentences() -> None:
@@ -196,8 +209,8 @@ def check_chart(source: str) -> list[str]:
     return labels
 
 
-def test_chart_is_a_mermaid_code_block_inside_details() -> None:
-    text = render_markdown(sample_result())
+def test_chart_is_a_mermaid_code_block_inside_details(tmp_path: Path) -> None:
+    text = with_mermaid(sample_result(), tmp_path)
     block = text[text.index("<details><summary>Chart"):]
     block = block[: block.index("</details>")]
     assert "```mermaid\nxychart-beta\n" in block
@@ -214,9 +227,9 @@ def test_chart_is_a_mermaid_code_block_inside_details() -> None:
         assert out.index("<pre") > out.index("Chart: change per task")
 
 
-def test_hostile_task_ids_cannot_break_the_chart_or_the_fence() -> None:
+def test_hostile_task_ids_cannot_break_the_chart_or_the_fence(tmp_path: Path) -> None:
     r = sample_result(task_ids=HOSTILE)
-    text = render_markdown(r)
+    text = with_mermaid(r, tmp_path)
     labels = check_chart(chart_of(text))
     assert len(labels) == len(HOSTILE) + 1
     bare = [lab.removesuffix(" *") for lab in labels]
@@ -232,10 +245,10 @@ def test_hostile_task_ids_cannot_break_the_chart_or_the_fence() -> None:
     assert "x`y" in html.unescape(out.replace("\u2060", ""))  # the table still shows the real id
 
 
-def test_chart_picks_at_most_30_largest_changes_regressions_first() -> None:
+def test_chart_picks_at_most_30_largest_changes_regressions_first(tmp_path: Path) -> None:
     r = sample_result(n_regressed=50)
     ex = expected(n_regressed=50)
-    labels = check_chart(chart_of(render_markdown(r, verbose=True)))
+    labels = check_chart(chart_of(with_mermaid(r, tmp_path, verbose=True)))
     assert len(labels) == 30
 
     def label(task: str, arrow: str = "▼") -> str:
@@ -248,7 +261,8 @@ def test_chart_picks_at_most_30_largest_changes_regressions_first() -> None:
     assert labels[13:26] == [label(f"task-{i:05d}") for i in range(1, 50, 4)]
     assert all(lab.startswith("▼") for lab in labels[:29]) and labels[29] == label("improved-1", "▲")
     assert labels[29] == "▲ improved-1"
-    assert "(the 30 largest of 51)" in render_markdown(r)
+    ctx = build(r)["tasks"]
+    assert (ctx["chart_bars"], ctx["n_changed"]) == (30, 51)
 
 
 def test_chart_scale_and_budget() -> None:
@@ -310,8 +324,9 @@ def test_terminal_per_task() -> None:
     assert "Tasks  1 regressed significantly, 1 improved significantly (FDR 0.10)" in text
     assert f"4 naive regressions (Kalibra's count), about {ex['chance']:.1f} expected by chance" in text
     assert f"1 untestable: 2 runs a side can never reach significance; about {ex['runs']} runs a side" in text
-    assert re.search(r"task\s+baseline\s+current\s+change pp\s+p\s+q\s+verdict", text)
-    assert re.search(r"task-00000\s+4/4\s+0/4\s+−100\s+0\.0039\s+0\.\d+\s+▼ regressed", text)
+    assert re.search(r"task\s+baseline\s+current\s+change pp\s+p\s+q\s+verdict\s+−100 pp ← 0 → \+100 pp",
+                     text)
+    assert re.search(r"task-00000\s+4/4\s+0/4\s+−100\s+0\.0039\s+0\.\d+\s+▼ regressed\s+●·+│", text)
     assert f"(1 significant at FDR 0.10, ≈{ex['chance']:.1f} expected by chance)" in text
 
 
@@ -376,4 +391,4 @@ def test_otel_genai_example_names_the_significant_regressions(examples: Path, tm
     assert len(regressed) == 14
     gate = next(line for line in text.splitlines() if line.startswith("| regressions &#60;&#61; 2"))
     assert "14 significant at FDR 0.10" in gate
-    check_chart(chart_of(text))
+    check_chart(build(result)["tasks"]["chart"])
