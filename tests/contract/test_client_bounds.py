@@ -122,7 +122,7 @@ def cut_off(conn: socket.socket, stop: threading.Event) -> None:
 
 
 def bad_gzip(conn: socket.socket, stop: threading.Event) -> None:
-    # Connection: close, so the retry opens a new connection (and is counted) instead of racing this one's close
+    # Connection: close: the retry opens a new connection (and is counted), no race with this one's close
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
                  b"Connection: close\r\nContent-Length: 10\r\n\r\nnot gzip!!")
 
