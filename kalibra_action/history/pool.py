@@ -75,7 +75,7 @@ class PooledBaseline:
         return {
             "runs_pooled": len(pooled), "runs_given": len(self.runs),
             "traces_pooled": sum(r.traces for r in pooled),
-            "commits": [r.commit for r in pooled if r.commit],
+            "commits": list(dict.fromkeys(r.commit for r in pooled if r.commit)),  # two runs, one commit
             "excluded": [{"source": r.source, "run_id": r.run_id, "reason": r.reason}
                          for r in self.runs if not r.pooled],
             "flaky_tasks": sorted(self.flaky)[:MAX_LISTED], "n_flaky": len(self.flaky),

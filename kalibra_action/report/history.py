@@ -78,12 +78,14 @@ def view(history: Mapping | None) -> dict:
     runs = [r for r in history.get("runs", []) if isinstance(r, Mapping)]
     pooled = [r for r in runs if r.get("pooled")]
     excluded = [r for r in runs if not r.get("pooled")]
-    commits = [str(c)[:7] for c in history.get("commits", [])]
+    commits = [str(c)[:7] for c in dict.fromkeys(history.get("commits", []))]  # a commit of two runs once
     return {
         "present": True,
         "runs_pooled": len(pooled), "runs_given": len(runs), "traces_pooled": history.get("traces_pooled"),
         "commits": commits[:MAX_LISTED], "commits_more": max(0, len(commits) - MAX_LISTED),
-        "excluded": [{"name": r.get("run_id") or r.get("source"), "reason": r.get("reason")}
+        "n_commits": len(commits),
+        "excluded": [{"name": f"run {r['run_id']}" if r.get("run_id") else r.get("source"),
+                      "reason": r.get("reason")}
                      for r in excluded[:MAX_LISTED]],
         "excluded_more": max(0, len(excluded) - MAX_LISTED),
         "flaky": list(history.get("flaky_tasks", []))[:MAX_LISTED],

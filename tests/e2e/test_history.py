@@ -78,7 +78,8 @@ def test_pooled_baseline_from_the_base_branch_history(run_action, fake_github, t
     report = json.loads((run.workspace / "kalibra-report.json").read_text())
     h = report["history"]
     assert h["runs_pooled"] == 4, h  # the newest + RUN-2, RUN-3, RUN-4
-    assert [r["run_id"] for r in h["runs"] if r["pooled"]] == [str(RUN - 4), str(RUN - 3), str(RUN - 2), None]
+    pooled = [r["run_id"] for r in h["runs"] if r["pooled"]]
+    assert pooled == [str(RUN - 4), str(RUN - 3), str(RUN - 2), str(RUN)]
     reasons = {e["source"]: e["reason"] for e in h["excluded"]}
     assert reasons[f"run {RUN - 1}"] == "from a fork"
     assert "config changed" in next(v for k, v in reasons.items() if str(RUN - 5) in k)

@@ -56,7 +56,7 @@ def test_left_out_runs_are_named_with_the_reason(tmp_path: Path) -> None:
                                        config_hash="e" * 64))
     text = render_markdown(_result(tmp_path, extra_runs=(str(evil_name),)))
     assert "6 of 7 base-branch runs" in text
-    assert "Left out: 41 (config changed" in text and "x|<b>" not in text
+    assert "Left out: run 41 (config changed" in text and "x|<b>" not in text
 
 
 def test_no_history_block_without_several_runs(tmp_path: Path) -> None:
