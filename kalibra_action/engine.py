@@ -158,7 +158,7 @@ def _history_warnings(history: PooledBaseline | None) -> list[str]:
     """One line per baseline run left out of the pool, with the reason."""
     if history is None:
         return []
-    return [f"baseline run {r.run_id or r.source} left out of the pool: {r.reason}"
+    return [f"baseline {f'run {r.run_id}' if r.run_id else r.source} left out of the pool: {r.reason}"
             for r in history.runs if not r.pooled]
 
 

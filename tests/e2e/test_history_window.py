@@ -107,6 +107,7 @@ def test_every_run_of_a_messy_history_is_pooled_or_left_out_with_its_reason(run_
     assert "Baseline pooled 5 of 15 base-branch runs" in body and "over 4 commits" in body
     assert f"<code>{SHA[:7]}</code>" in github_view(markdown).replace("\u2060", "")  # code, not entities
     assert "deadbee" not in body
+    assert f"baseline run {RUN - 1} left out of the pool: from a fork" in body  # the warning names it once
     for rid, why in expect.items():
         assert str(rid) in body and why in body
     # one listing of runs, one artifact list a run, one download an artifact: nothing fetched twice
