@@ -150,6 +150,14 @@ class _Calls:
         self.used += 1
         return self.client.request("GET", path, **kwargs)
 
+    def json(self, path: str, **kwargs: Any) -> tuple[Any, requests.Response]:
+        """GET and decode; an answer that is not JSON is the API's error (a GitHubError), not a crash."""
+        resp = self.get(path, **kwargs)
+        try:
+            return resp.json(), resp
+        except ValueError:
+            raise GitHubError("GET", resp.url, resp.status_code, "the answer is not JSON") from None
+
 
 def _run_id(run: dict[str, Any]) -> int | None:
     """The run's id when the API gave a usable one."""
@@ -195,12 +203,11 @@ def _runs(calls: _Calls, repo: str, workflow: str, branch: str) -> Iterator[dict
                                      "exclude_pull_requests": "true"}
     while url and calls.left(3):
         try:
-            resp = calls.get(url, params=params)
+            data, resp = calls.json(url, params=params)
         except GitHubError as err:
             if err.status == 404:
                 raise NoBaseline(f"workflow '{workflow}' was not found in {repo}") from err
             raise
-        data = resp.json()
         runs = data.get("workflow_runs") if isinstance(data, dict) else None
         if not isinstance(runs, list):
             raise GitHubError("GET", resp.url, resp.status_code, "expected an object with 'workflow_runs'")
@@ -228,12 +235,12 @@ def _artifact_list(calls: _Calls, repo: str, run_id: int, name: str) -> list[dic
     if run_id in calls.artifacts:
         return calls.artifacts[run_id]
     path = f"repos/{repo}/actions/runs/{run_id}/artifacts"
-    data = calls.get(path, params={"per_page": ARTIFACTS_PER_PAGE}).json()
+    data, _ = calls.json(path, params={"per_page": ARTIFACTS_PER_PAGE})
     items = data.get("artifacts") if isinstance(data, dict) else None
     items = [a for a in items or [] if isinstance(a, dict)]
     total = data.get("total_count") if isinstance(data, dict) else None
     if isinstance(total, int) and total > len(items) and calls.left(2):  # more than one page
-        data = calls.get(path, params={"name": name, "per_page": ARTIFACTS_PER_PAGE}).json()
+        data, _ = calls.json(path, params={"name": name, "per_page": ARTIFACTS_PER_PAGE})
         named = data.get("artifacts") if isinstance(data, dict) else None
         return [a for a in named or [] if isinstance(a, dict)]
     calls.artifacts[run_id] = items

@@ -43,6 +43,7 @@ class FakeGitHub:
     storage_seen: list[Request] = field(default_factory=list)
     deny_actions: bool = False  # a token without `actions: read`
     filter_runs: bool = True  # False: the runs listing ignores `branch` and `status` (all of the workflow's)
+    garbled: set[int] = field(default_factory=set)  # run ids whose artifact list answers 200 with HTML
     # the token's identity
     viewer: str = "github-actions[bot]"
     viewer_type: str = "Bot"
@@ -223,7 +224,10 @@ class FakeGitHub:
         return _json({"total_count": len(runs), "workflow_runs": chunk}, headers=headers)
 
     def _artifacts(self, request: Request) -> Response:
-        arts = self.artifacts.get(int(request.path.rsplit("/", 2)[-2]), [])
+        run_id = int(request.path.rsplit("/", 2)[-2])
+        if run_id in self.garbled:
+            return Response("<html>upstream error</html>", status=200, content_type="text/html")
+        arts = self.artifacts.get(run_id, [])
         name = request.args.get("name")
         arts = [a for a in arts if name is None or a["name"] == name]
         per_page = min(int(request.args.get("per_page", 30)), 100)

@@ -80,6 +80,8 @@ def _serve_mixed(fake) -> None:
     other = _good(fake, RUN - 8, 9)
     other["path"] = ".github/workflows/nightly.yml"  # a renamed or another workflow's run
     _good(fake, RUN - 9, 10)
+    _good(fake, RUN - 11, 10.5)
+    fake.garbled.add(RUN - 11)  # its artifact list is an HTML error page
     _good(fake, RUN - 10, 11)
 
 
@@ -94,17 +96,18 @@ def test_every_run_of_a_messy_history_is_pooled_or_left_out_with_its_reason(run_
     reasons = _reasons(h)
     expect = {RUN + 4: "pull-request event", RUN + 3: "another branch", RUN + 2: "not successful",
               RUN + 1: "expired", RUN - 1: "from a fork", RUN - 2: "config changed", RUN - 3: "expired",
-              RUN - 6: "larger than", RUN - 7: "invalid", RUN - 8: "another workflow"}
+              RUN - 6: "larger than", RUN - 7: "invalid", RUN - 8: "another workflow",
+              RUN - 11: "not JSON"}
     assert set(reasons) == {f"run {rid}" for rid in expect}, reasons
     for rid, why in expect.items():
         assert why in reasons[f"run {rid}"], (rid, reasons[f"run {rid}"])
     # the API's ids and commits, never the summary's claims; the newest run's commit too; one shared commit
     # is one commit
     assert h["commits"] == [f"{RUN - 10:040x}", f"{RUN - 9:040x}", SAME, SHA]
-    assert h["runs_pooled"] == 5 and h["runs_given"] == 15
+    assert h["runs_pooled"] == 5 and h["runs_given"] == 16
     markdown = ours(fake_github)[0]["body"]
     body = _shown(markdown)
-    assert "Baseline pooled 5 of 15 base-branch runs" in body and "over 4 commits" in body
+    assert "Baseline pooled 5 of 16 base-branch runs" in body and "over 4 commits" in body
     assert f"<code>{SHA[:7]}</code>" in github_view(markdown).replace("\u2060", "")  # code, not entities
     assert "deadbee" not in body
     assert f"baseline run {RUN - 1} left out of the pool: from a fork" in body  # the warning names it once
