@@ -52,8 +52,9 @@ def _trend(runs: list[Mapping], current: Mapping) -> list[dict]:
         seen = [v for v in base if v is not None]
         if not seen and now is None:
             continue
+        low, high = (show(min(seen)), show(max(seen))) if seen else (fmt.NA, fmt.NA)
         rows.append({"title": title, "spark": sparkline([*base, now]),
-                     "range": f"{show(min(seen))} – {show(max(seen))}" if seen else fmt.NA,
+                     "range": low if low == high else f"{low} – {high}",
                      "runs": len(seen), "current": show(now) if now is not None else fmt.NA})
     return rows
 

@@ -110,6 +110,9 @@ def test_every_run_of_a_messy_history_is_pooled_or_left_out_with_its_reason(run_
     assert "Baseline pooled 5 of 16 base-branch runs" in body and "over 4 commits" in body
     assert f"<code>{SHA[:7]}</code>" in github_view(markdown).replace("\u2060", "")  # code, not entities
     assert "deadbee" not in body
+    assert "Pooling 5 runs: this PR can detect a" in body and "with 1 run:" in body
+    assert re.search(r"Success rate [0-9.]+% in this PR; main was [0-9.]+%( – [0-9.]+%)? over its last 5 "
+                     r"pooled runs\.", body), body  # "82 %" read against the base branch's runs
     assert f"baseline run {RUN - 1} left out of the pool: from a fork" in body  # the warning names it once
     for rid, why in expect.items():
         assert str(rid) in body and why in body

@@ -39,6 +39,7 @@ def test_history_block_shows_provenance_flaky_tasks_and_trend(tmp_path: Path) ->
     block = text.split("### History", 1)[1].split("###", 1)[0]
     assert "**Baseline pooled 6 of 6 base-branch runs** (168 traces)" in block
     assert "Pooling 6 runs: this PR can detect" in block
+    assert "in this PR; the base branch was" in block and "over its last 6 pooled runs." in block
     assert "1 flaky task" in block and "not counted toward" in block
     trend = next(line for line in block.splitlines() if line.startswith("| Median tokens"))
     assert "▁▂▃▅▆▇█" in trend or trend.count("█") == 1  # rising base runs, then this PR’s 501 on top
