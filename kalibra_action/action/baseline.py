@@ -197,13 +197,20 @@ def _run_name(run: dict[str, Any]) -> str:
 
 
 def _read(h, label: str) -> tuple[RunSummary | None, str | None]:
-    """The run's summary with the API's run id, commit and time (not the file's claims), or why not."""
+    """The run's summary with the API's run id, commit and time, or why not: also when the summary names
+    another run or commit than the API's (a copy of another run's summary would count that run twice)."""
     if h.path is None:
         return None, h.reason
     try:
         summary = read_summary(Path(h.path), name=label)
     except InputError as err:
         return None, f"its history summary is invalid: {err.message}"
-    commit = h.commit if _COMMIT.fullmatch(h.commit) else None
+    commit = h.commit.lower() if _COMMIT.fullmatch(h.commit.lower()) else None
+    if summary.run_id is not None and summary.run_id != str(h.run_id):
+        return None, f"its history summary was written by run {summary.run_id}, not by this run"
+    if summary.commit and commit and not (commit.startswith(summary.commit) or
+                                          summary.commit.startswith(commit)):
+        return None, (f"its history summary records commit {summary.commit[:12]}, but this run built "
+                      f"{commit[:12]}")
     created = h.created_at if _CREATED.fullmatch(h.created_at) else None
     return replace(summary, run_id=str(h.run_id), commit=commit, created=created, source=label), None

@@ -30,9 +30,10 @@ SAME = "5a3e" * 10  # the commit two runs share
 
 def _good(fake, run_id: int, day: float, *, sha: str | None = None, summary: bytes | None = None,
           expired: bool = False, size: int | None = None) -> dict:
+    """A base-branch run whose history summary is its own (its run id and commit), unless `summary`."""
     run = fake.add_run(run_id, created_at=days_ago(day), sha=sha)
-    art = fake.add_artifact(run_id, 1000 + run_id, HISTORY, _zip("h.json", summary or _summary(HASH, run_id)),
-                            expired=expired)
+    own = _summary(HASH, run_id, commit=run["head_sha"])
+    art = fake.add_artifact(run_id, 1000 + run_id, HISTORY, _zip("h.json", summary or own), expired=expired)
     if size is not None:
         art["size_in_bytes"] = size
     return run
@@ -72,14 +73,14 @@ def _serve_mixed(fake) -> None:
     fork["head_repository"] = {"full_name": "mallory/demo"}
     _good(fake, RUN - 2, 3, summary=_summary(OTHER, RUN - 2))  # another kalibra.yml
     _good(fake, RUN - 3, 4, expired=True)
-    lies = _summary(HASH, RUN, commit="deadbeef" * 5)  # another run's id, another commit
-    _good(fake, RUN - 4, 5, sha=SAME, summary=lies)
+    _good(fake, RUN - 4, 5, summary=_summary(HASH, RUN))  # a copy of the newest run's summary
     _good(fake, RUN - 5, 6, sha=SAME)
+    _good(fake, RUN - 12, 6.5, summary=_summary(HASH, RUN - 12, commit="deadbeef" * 5))  # not what it built
     _good(fake, RUN - 6, 7, size=9 * 2**20)  # says it is larger than a summary may be
     _good(fake, RUN - 7, 8, summary=b'{"schema":"kalibra-action-history/1","tasks":[')
     other = _good(fake, RUN - 8, 9)
     other["path"] = ".github/workflows/nightly.yml"  # a renamed or another workflow's run
-    _good(fake, RUN - 9, 10)
+    _good(fake, RUN - 9, 10, sha=SAME)  # two runs of one commit: both pooled, the commit named once
     _good(fake, RUN - 11, 10.5)
     fake.garbled.add(RUN - 11)  # its artifact list is an HTML error page
     _good(fake, RUN - 10, 11)
@@ -92,26 +93,26 @@ def test_every_run_of_a_messy_history_is_pooled_or_left_out_with_its_reason(run_
     assert run.code == 0, run.log
     h = _report(run)["history"]
     pooled = [r["run_id"] for r in h["runs"] if r["pooled"]]
-    assert pooled == [str(RUN - n) for n in (10, 9, 5, 4, 0)], h["runs"]
+    assert pooled == [str(RUN - n) for n in (10, 9, 5, 0)], h["runs"]
     reasons = _reasons(h)
     expect = {RUN + 4: "pull-request event", RUN + 3: "another branch", RUN + 2: "not successful",
               RUN + 1: "expired", RUN - 1: "from a fork", RUN - 2: "config changed", RUN - 3: "expired",
               RUN - 6: "larger than", RUN - 7: "invalid", RUN - 8: "another workflow",
-              RUN - 11: "not JSON"}
+              RUN - 11: "not JSON", RUN - 4: f"written by run {RUN}, not by this run",
+              RUN - 12: "records commit deadbeefdead, but this run built"}
     assert set(reasons) == {f"run {rid}" for rid in expect}, reasons
     for rid, why in expect.items():
         assert why in reasons[f"run {rid}"], (rid, reasons[f"run {rid}"])
-    # the API's ids and commits, never the summary's claims; the newest run's commit too; one shared commit
-    # is one commit
-    assert h["commits"] == [f"{RUN - 10:040x}", f"{RUN - 9:040x}", SAME, SHA]
-    assert h["runs_pooled"] == 5 and h["runs_given"] == 16
+    # the API's ids and commits (a summary claiming others is left out); the newest run's commit too; a
+    # commit of two runs is named once
+    assert h["commits"] == [f"{RUN - 10:040x}", SAME, SHA]
+    assert h["runs_pooled"] == 4 and h["runs_given"] == 17
     markdown = ours(fake_github)[0]["body"]
     body = _shown(markdown)
-    assert "Baseline pooled 5 of 16 base-branch runs" in body and "over 4 commits" in body
+    assert "Baseline pooled 4 of 17 base-branch runs" in body and "over 3 commits" in body
     assert f"<code>{SHA[:7]}</code>" in github_view(markdown).replace("\u2060", "")  # code, not entities
-    assert "deadbee" not in body
-    assert "Pooling 5 runs: this PR can detect a" in body and "with 1 run:" in body
-    assert re.search(r"Success rate [0-9.]+% in this PR; main was [0-9.]+%( – [0-9.]+%)? over its last 5 "
+    assert "Pooling 4 runs: this PR can detect a" in body and "with 1 run:" in body
+    assert re.search(r"Success rate [0-9.]+% in this PR; main was [0-9.]+%( – [0-9.]+%)? over its last 4 "
                      r"pooled runs\.", body), body  # "82 %" read against the base branch's runs
     assert f"baseline run {RUN - 1} left out of the pool: from a fork" in body  # the warning names it once
     for rid, why in expect.items():
