@@ -150,11 +150,15 @@ class PerTaskTest:
     common: list[str]
     counts: list[np.ndarray]  # b passes, b runs, c passes, c runs over `common`: the real counts
     result: PerTaskResult
+    history: PooledBaseline | None = None
 
     def verdicts(self) -> dict[str, str]:
-        """task → its verdict (`regressed`, `improved`, `unchanged`, `untestable`); all tasks unless the
-        test was capped with `keep`."""
-        return {v.task_id: v.verdict for v in self.result.tasks}
+        """task → its verdict as the gates count it (`regressed`, `improved`, `unchanged`, `untestable`),
+        all tasks unless the test was capped with `keep`: a flaky task's regression that does not count
+        toward `significant_regressions` (history.flaky_counts off) is `unchanged` here too."""
+        ignored = set() if self.history is None or self.history.flaky_counts else set(self.history.flaky)
+        return {v.task_id: "unchanged" if v.verdict == "regressed" and v.task_id in ignored else v.verdict
+                for v in self.result.tasks}
 
 
 def per_task_test(baseline: Population, current: Population, *, fdr: float,
@@ -170,7 +174,7 @@ def per_task_test(baseline: Population, current: Population, *, fdr: float,
     res = compare_tasks(common, *_tested_counts(counts, common, history), fdr=fdr, keep=keep)
     if history is not None and history.rho:
         res = _with_counts(res, b, c)
-    return PerTaskTest(b, c, common, counts, res)
+    return PerTaskTest(b, c, common, counts, res, history)
 
 
 def _task_warnings(n_common: int, n_missing: int, n_new: int, cap: int | None) -> list[str]:
