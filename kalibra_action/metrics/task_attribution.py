@@ -3,7 +3,8 @@ missing tasks' contributions to the change in success rate, tokens, cost and dur
 
 Tasks are grouped by the per-task verdict of trace_breakdown (`trace_breakdown.per_task_test`: one-sided
 exact tests with BH at the same `fdr`, on the same pooled baseline counts when several runs were given):
-regressed / improved are the significant ones, every other task with known outcomes on both sides is
+regressed / improved are the significant ones (a flaky task's regression that significant_regressions
+does not count is unchanged), every other task with known outcomes on both sides is
 unchanged, a task with known outcomes on one side only is missing (baseline) or new (current); a task
 without any known outcome is grouped by where it has traces. The decomposed quantity is the mean per
 trace (`stats/decompose.py`), which splits exactly into per-task contributions; for success rate it is
