@@ -44,7 +44,7 @@ class RunRequest:
     read: ReadOptions | None = None  # reader choices (--scorer ...): over per-source over the config's
     baseline_runs: tuple[str, ...] = ()  # several baseline runs, oldest first: trace paths or summaries
     history_runs: tuple = ()  # older baseline runs already summarised (history.RunSummary), oldest first
-    history_skipped: tuple = ()  # (run, reason) of base-branch runs not even fetched (forks, PR events)
+    history_skipped: tuple = ()  # (name, reason, run id) of base-branch runs left out before reading
     newest_hash: str | None = None  # the newest baseline run's own config hash, when its summary says
     newest_meta: tuple[str | None, str | None, str | None] = (None, None, None)  # its run id, commit, time
     history_out: str | None = None  # write the current run's history summary here

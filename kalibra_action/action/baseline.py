@@ -145,7 +145,7 @@ class History:
     newest run's (run id, commit, created) from the API, so the pool names the newest run too."""
 
     runs: tuple[RunSummary, ...]
-    skipped: tuple[tuple[str, str], ...]
+    skipped: tuple[tuple[str, str, str | None], ...]  # (name, reason, run id)
     newest_hash: str | None
     calls: int
     newest: tuple[str | None, str | None, str | None] = (None, None, None)
@@ -168,7 +168,7 @@ def fetch_older(s: ActionSettings, cmd: Commands, client_factory: Callable[[Acti
                     title="kalibra-action: history")
         return History((), (), None, 0)
     summaries: list[RunSummary] = []
-    skipped = [(_run_name(r), why) for r, why in left_out]
+    skipped = [(_run_name(r), why, str(rid) if (rid := _run_id(r)) else None) for r, why in left_out]
     newest_hash = None
     for i, h in enumerate(got):
         label = f"run {h.run_id} ({s.baseline_artifact}{HISTORY_SUFFIX})"
@@ -177,7 +177,7 @@ def fetch_older(s: ActionSettings, cmd: Commands, client_factory: Callable[[Acti
             newest_hash = summary.config_hash if summary is not None else None
             continue
         if summary is None:
-            skipped.append((f"run {h.run_id}", why or "no summary"))
+            skipped.append((f"run {h.run_id}", why or "no summary", str(h.run_id)))
             cmd.warning(f"base-branch run {h.run_id} left out of the pooled baseline: {why}",
                         title="kalibra-action: history")
         else:
@@ -190,10 +190,15 @@ def fetch_older(s: ActionSettings, cmd: Commands, client_factory: Callable[[Acti
     return History(tuple(reversed(summaries)), tuple(skipped), newest_hash, calls, newest)
 
 
+def _run_id(run: dict[str, Any]) -> int | None:
+    rid = run.get("id")
+    return rid if isinstance(rid, int) and not isinstance(rid, bool) else None
+
+
 def _run_name(run: dict[str, Any]) -> str:
     """How a left-out run is named in the report: by its id, when the API gave a number."""
-    rid = run.get("id")
-    return f"run {rid}" if isinstance(rid, int) and not isinstance(rid, bool) else "a run without an id"
+    rid = _run_id(run)
+    return f"run {rid}" if rid is not None else "a run without an id"
 
 
 def _read(h, label: str) -> tuple[RunSummary | None, str | None]:

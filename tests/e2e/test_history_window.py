@@ -44,8 +44,8 @@ def _report(run) -> dict:
 
 
 def _reasons(history: dict) -> dict[str, str]:
-    """Run → why it was left out (a run read as a summary has its id; one never read, its name)."""
-    return {f"run {e['run_id']}" if e["run_id"] else e["source"]: e["reason"] for e in history["excluded"]}
+    """Run → why it was left out, by the run id the JSON report gives each."""
+    return {f"run {e['run_id']}": e["reason"] for e in history["excluded"]}
 
 
 def _shown(markdown: str) -> str:
