@@ -146,9 +146,10 @@ def compare(baseline: Population, current: Population, options: CompareOptions) 
 
 
 def _metric_config(name: str, options: CompareOptions) -> dict[str, object]:
-    """One metric's settings; the per-task metric also gets the pooled baseline runs."""
+    """One metric's settings; the per-task metrics also get the pooled baseline runs (task_attribution
+    groups tasks by trace_breakdown's verdicts, so both must test the same counts)."""
     config = dict(options.metric_config.get(name, {}))
-    if name == "trace_breakdown" and options.history is not None:
+    if name in ("trace_breakdown", "task_attribution") and options.history is not None:
         config["history"] = options.history
     return config
 
@@ -157,7 +158,7 @@ def _history_warnings(history: PooledBaseline | None) -> list[str]:
     """One line per baseline run left out of the pool, with the reason."""
     if history is None:
         return []
-    return [f"baseline run {r.run_id or r.source} left out of the pool: {r.reason}"
+    return [f"baseline {f'run {r.run_id}' if r.run_id else r.source} left out of the pool: {r.reason}"
             for r in history.runs if not r.pooled]
 
 

@@ -44,8 +44,9 @@ class RunRequest:
     read: ReadOptions | None = None  # reader choices (--scorer ...): over per-source over the config's
     baseline_runs: tuple[str, ...] = ()  # several baseline runs, oldest first: trace paths or summaries
     history_runs: tuple = ()  # older baseline runs already summarised (history.RunSummary), oldest first
-    history_skipped: tuple = ()  # (run, reason) of base-branch runs not even fetched (forks, PR events)
+    history_skipped: tuple = ()  # (name, reason, run id) of base-branch runs left out before reading
     newest_hash: str | None = None  # the newest baseline run's own config hash, when its summary says
+    newest_meta: tuple[str | None, str | None, str | None] = (None, None, None)  # its run id, commit, time
     history_out: str | None = None  # write the current run's history summary here
     history_meta: tuple[str | None, str | None] = (None, None)  # (run id, commit) it records
 
@@ -245,7 +246,9 @@ def _pool(req: RunRequest, config, baseline, say: Status):
                          key="--baseline-run")
     digest = config_hash(config)
     runs = [*req.history_runs, *(_history_run(p, config, req, digest, say) for p in older)]
-    runs.append(summarize(baseline, config_hash=req.newest_hash or digest))
+    run_id, commit, created = req.newest_meta
+    runs.append(summarize(baseline, run_id=run_id, commit=commit, created=created,
+                          config_hash=req.newest_hash or digest))
     pooled = pool_runs(runs, fdr=config.fdr, flaky_counts=config.flaky_counts, seed=config.seed,
                        skipped=req.history_skipped)
     say(f"Pooled {len(pooled.pooled_runs)} of {len(runs)} baseline runs; {len(pooled.flaky)} flaky task(s)")

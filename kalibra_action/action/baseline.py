@@ -33,6 +33,8 @@ from kalibra_action.github.settings import ActionSettings
 from kalibra_action.history import RunSummary, read_summary
 from kalibra_action.result import Result
 
+_COMMIT = re.compile(r"[0-9a-f]{7,64}")  # what a history summary accepts (history.summary)
+_CREATED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 ACTIONS_READ_FIX = (
     "give the job `permissions: actions: read` (with `contents: read`), and check that "
     "baseline-workflow names the workflow that uploads the artifact"
@@ -139,12 +141,14 @@ def _log_provenance(fetched: Fetched, cmd: Commands) -> None:
 @dataclass(frozen=True)
 class History:
     """The older base-branch runs for a pooled baseline: their summaries (oldest first), the runs left out
-    before reading (with the reason), the newest run's own config hash, and the API calls it took."""
+    before reading (with the reason), the newest run's own config hash, the API calls it took, and the
+    newest run's (run id, commit, created) from the API, so the pool names the newest run too."""
 
     runs: tuple[RunSummary, ...]
-    skipped: tuple[tuple[str, str], ...]
+    skipped: tuple[tuple[str, str, str | None], ...]  # (name, reason, run id)
     newest_hash: str | None
     calls: int
+    newest: tuple[str | None, str | None, str | None] = (None, None, None)
 
 
 def fetch_older(s: ActionSettings, cmd: Commands, client_factory: Callable[[ActionSettings], GitHubClient],
@@ -153,20 +157,18 @@ def fetch_older(s: ActionSettings, cmd: Commands, client_factory: Callable[[Acti
     ones. A run without a usable summary is left out with the reason (a warning), never a failed check."""
     assert s.baseline_artifact
     art = fetched.artifact
-    newest = {"id": art.provenance.run_id, "head_sha": art.provenance.commit,
-              "created_at": art.provenance.created_at}
-    older = list(art.older_runs[: s.baseline_runs - 1])
+    runs, left_out = art.history_window(s.baseline_runs)
     dest = fetched.directory.parent / "history"
     dest.mkdir(exist_ok=True)
     try:
         got, calls = fetch_history(client_factory(s), s.repository, artifact=s.baseline_artifact,
-                                   runs=[newest, *older], dest=dest)
+                                   runs=runs, dest=dest, listed=art.artifact_lists)
     except GitHubError as err:
         cmd.warning(f"cannot list the history of the base branch: {err}; the baseline is one run",
                     title="kalibra-action: history")
         return History((), (), None, 0)
     summaries: list[RunSummary] = []
-    skipped = [(f"run {r.get('id')}", why) for r, why in art.skipped_runs[: s.baseline_runs]]
+    skipped = [(_run_name(r), why, str(rid) if (rid := _run_id(r)) else None) for r, why in left_out]
     newest_hash = None
     for i, h in enumerate(got):
         label = f"run {h.run_id} ({s.baseline_artifact}{HISTORY_SUFFIX})"
@@ -175,25 +177,45 @@ def fetch_older(s: ActionSettings, cmd: Commands, client_factory: Callable[[Acti
             newest_hash = summary.config_hash if summary is not None else None
             continue
         if summary is None:
-            skipped.append((f"run {h.run_id}", why or "no summary"))
+            skipped.append((f"run {h.run_id}", why or "no summary", str(h.run_id)))
             cmd.warning(f"base-branch run {h.run_id} left out of the pooled baseline: {why}",
                         title="kalibra-action: history")
         else:
             summaries.append(summary)
     cmd.log(f"history: {len(summaries)} older run summary(ies) read, {len(skipped)} run(s) left out, "
             f"{calls} API call(s)")
-    return History(tuple(reversed(summaries)), tuple(skipped), newest_hash, calls)
+    p = art.provenance
+    newest = (str(p.run_id), p.commit.lower() if _COMMIT.fullmatch(p.commit.lower()) else None,
+              p.created_at if _CREATED.fullmatch(p.created_at) else None)
+    return History(tuple(reversed(summaries)), tuple(skipped), newest_hash, calls, newest)
+
+
+def _run_id(run: dict[str, Any]) -> int | None:
+    rid = run.get("id")
+    return rid if isinstance(rid, int) and not isinstance(rid, bool) else None
+
+
+def _run_name(run: dict[str, Any]) -> str:
+    """How a left-out run is named in the report: by its id, when the API gave a number."""
+    rid = _run_id(run)
+    return f"run {rid}" if rid is not None else "a run without an id"
 
 
 def _read(h, label: str) -> tuple[RunSummary | None, str | None]:
-    """The run's summary with the API's run id, commit and time (not the file's claims), or why not."""
+    """The run's summary with the API's run id, commit and time, or why not: also when the summary names
+    another run or commit than the API's (a copy of another run's summary would count that run twice)."""
     if h.path is None:
         return None, h.reason
     try:
         summary = read_summary(Path(h.path), name=label)
     except InputError as err:
         return None, f"its history summary is invalid: {err.message}"
-    commit = h.commit if re.fullmatch(r"[0-9a-f]{7,64}", h.commit) else None
-    created = h.created_at if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z",
-                                           h.created_at) else None
+    commit = h.commit.lower() if _COMMIT.fullmatch(h.commit.lower()) else None
+    if summary.run_id is not None and summary.run_id != str(h.run_id):
+        return None, f"its history summary was written by run {summary.run_id}, not by this run"
+    if summary.commit and commit and not (commit.startswith(summary.commit) or
+                                          summary.commit.startswith(commit)):
+        return None, (f"its history summary records commit {summary.commit[:12]}, but this run built "
+                      f"{commit[:12]}")
+    created = h.created_at if _CREATED.fullmatch(h.created_at) else None
     return replace(summary, run_id=str(h.run_id), commit=commit, created=created, source=label), None

@@ -27,6 +27,7 @@ def run_engine(settings: ActionSettings, log: Callable[[str], None]) -> Result:
         history_runs=history.runs if history is not None else (),
         history_skipped=history.skipped if history is not None else (),
         newest_hash=history.newest_hash if history is not None else None,
+        newest_meta=history.newest if history is not None else (None, None, None),
         history_out=str(history_path(settings)),
         history_meta=(settings.run_id or None, settings.sha or None),
         config_path=settings.config,

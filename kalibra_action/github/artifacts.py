@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     import requests
 
 MAX_API_CALLS = 10
-RUNS_PER_PAGE = 50
+RUNS_PER_PAGE = 100  # GitHub's largest page: one listing holds a pooled baseline's runs
+ARTIFACTS_PER_PAGE = 100
 STALE_DAYS = 30
 STORAGE_TIMEOUT = (10.0, 60.0)
 MAX_STORAGE_HOPS = 3
@@ -59,14 +60,33 @@ class BaselineProvenance:
 
 @dataclass(frozen=True)
 class BaselineArtifact:
-    """The extracted trace files (matching the glob, sorted), their directory, and the provenance; the
-    qualifying runs older than it and the fork / pull-request runs skipped, as listed (for the history)."""
+    """The extracted trace files (matching the glob, sorted), their directory, and the provenance; for the
+    history, every run listed (newest first, with why it could not give the baseline, None when it could),
+    the baseline run's place in that list, and the artifact lists already fetched (run id → artifacts)."""
 
     paths: tuple[str, ...]
     directory: str
     provenance: BaselineProvenance
-    older_runs: tuple[dict[str, Any], ...] = ()
-    skipped_runs: tuple[tuple[dict[str, Any], str], ...] = ()
+    listed: tuple[tuple[dict[str, Any], str | None], ...] = ()
+    index: int = 0
+    artifact_lists: Mapping[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def history_window(self, runs: int) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]]]:
+        """The baseline run and up to `runs` − 1 older qualifying runs, newest first; and every other run
+        listed down to the oldest of them (newer runs whose artifact was missing included), with the reason
+        it is left out. Runs listed beyond the window are neither taken nor reported."""
+        taken = [self.listed[self.index][0]]
+        left_out = []
+        for i, (run, why) in enumerate(self.listed):
+            if len(taken) >= runs:
+                break
+            if i == self.index:
+                continue
+            if why is None and i > self.index:
+                taken.append(run)
+            else:
+                left_out.append((run, why or "not considered"))
+        return taken, left_out
 
 
 class NoBaseline(Exception):
@@ -108,16 +128,18 @@ def default_branch_for(event: dict[str, Any]) -> str | None:
 
 
 class _Calls:
-    """GET on the API, counted against the budget; `runs` keeps every qualifying run listed so far (newest
-    first) and `skipped` the fork and pull-request runs left out, so the history needs no second listing."""
+    """GET on the API, counted against the budget. `listed` keeps every run listed so far (newest first,
+    each once, with why it cannot give the baseline) and `artifacts` each run's artifact list, so the
+    history needs no second listing and nothing is fetched twice in one run."""
 
-    def __init__(self, client: GitHubClient, limit: int) -> None:
+    def __init__(self, client: GitHubClient, limit: int,
+                 artifacts: Mapping[int, list[dict[str, Any]]] | None = None) -> None:
         self.client = client
         self.limit = limit
         self.used = 0
         self.exhausted = False
-        self.runs: list[dict[str, Any]] = []
-        self.skipped: list[tuple[dict[str, Any], str]] = []
+        self.listed: list[tuple[dict[str, Any], str | None]] = []
+        self.artifacts: dict[int, list[dict[str, Any]]] = dict(artifacts or {})
 
     def left(self, need: int) -> bool:
         ok = self.limit - self.used >= need
@@ -128,9 +150,37 @@ class _Calls:
         self.used += 1
         return self.client.request("GET", path, **kwargs)
 
+    def json(self, path: str, **kwargs: Any) -> tuple[Any, requests.Response]:
+        """GET and decode; an answer that is not JSON is the API's error (a GitHubError), not a crash."""
+        resp = self.get(path, **kwargs)
+        try:
+            return resp.json(), resp
+        except ValueError:
+            raise GitHubError("GET", resp.url, resp.status_code, "the answer is not JSON") from None
 
-def _skip(run: dict[str, Any], branch: str) -> str | None:
+
+def _run_id(run: dict[str, Any]) -> int | None:
+    """The run's id when the API gave a usable one."""
+    rid = run.get("id")
+    return rid if isinstance(rid, int) and not isinstance(rid, bool) and rid > 0 else None
+
+
+def _other_workflow(run: dict[str, Any], workflow: str) -> bool:
+    """Whether the run names a workflow other than `workflow` (a file name or a numeric id); a run that
+    names none is taken as listed (the listing was for that workflow)."""
+    if workflow.isdigit():
+        wid = run.get("workflow_id")
+        return wid is not None and str(wid) != workflow
+    path = run.get("path")
+    if not isinstance(path, str) or not path:
+        return False
+    return path.split("@", 1)[0].rstrip("/").rsplit("/", 1)[-1] != workflow
+
+
+def _skip(run: dict[str, Any], branch: str, workflow: str) -> str | None:
     """Why a run cannot give the baseline, or None."""
+    if _run_id(run) is None:
+        return "the API gave no run id"
     if run.get("conclusion") != "success":
         return "not successful"
     if run.get("head_branch") != branch:
@@ -141,6 +191,8 @@ def _skip(run: dict[str, Any], branch: str) -> str | None:
         return "from a fork"
     if run.get("event") in PR_EVENTS:
         return "a pull-request event"
+    if _other_workflow(run, workflow):
+        return "another workflow"
     return None
 
 
@@ -151,31 +203,53 @@ def _runs(calls: _Calls, repo: str, workflow: str, branch: str) -> Iterator[dict
                                      "exclude_pull_requests": "true"}
     while url and calls.left(3):
         try:
-            resp = calls.get(url, params=params)
+            data, resp = calls.json(url, params=params)
         except GitHubError as err:
             if err.status == 404:
                 raise NoBaseline(f"workflow '{workflow}' was not found in {repo}") from err
             raise
-        data = resp.json()
         runs = data.get("workflow_runs") if isinstance(data, dict) else None
         if not isinstance(runs, list):
             raise GitHubError("GET", resp.url, resp.status_code, "expected an object with 'workflow_runs'")
-        page = [r for r in runs if isinstance(r, dict) and _skip(r, branch) is None]
-        calls.skipped += [(r, why) for r in runs if isinstance(r, dict)
-                          and (why := _skip(r, branch)) in ("from a fork", "a pull-request event")]
-        page.sort(key=lambda r: (str(r.get("created_at") or ""), r.get("run_number") or 0), reverse=True)
-        calls.runs += page
-        yield from page
+        seen = {_run_id(r) for r, _ in calls.listed}
+        page = []
+        for r in runs:
+            if isinstance(r, dict) and (_run_id(r) is None or _run_id(r) not in seen):
+                seen.add(_run_id(r))
+                page.append((r, _skip(r, branch, workflow)))
+        page.sort(key=lambda e: (str(e[0].get("created_at") or ""), _number(e[0].get("run_number"))),
+                  reverse=True)
+        calls.listed += page
+        yield from (r for r, why in page if why is None)
         nxt = resp.links.get("next", {}).get("url")
         url, params = (urljoin(resp.url, nxt), None) if nxt else (None, None)
 
 
+def _number(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _artifact_list(calls: _Calls, repo: str, run_id: int, name: str) -> list[dict[str, Any]]:
+    """The run's artifacts, listed once a run (the traces' and the history's come from one list); a run
+    with more than a page of them is asked for `name` alone."""
+    if run_id in calls.artifacts:
+        return calls.artifacts[run_id]
+    path = f"repos/{repo}/actions/runs/{run_id}/artifacts"
+    data, _ = calls.json(path, params={"per_page": ARTIFACTS_PER_PAGE})
+    items = data.get("artifacts") if isinstance(data, dict) else None
+    items = [a for a in items or [] if isinstance(a, dict)]
+    total = data.get("total_count") if isinstance(data, dict) else None
+    if isinstance(total, int) and total > len(items) and calls.left(2):  # more than one page
+        data, _ = calls.json(path, params={"name": name, "per_page": ARTIFACTS_PER_PAGE})
+        named = data.get("artifacts") if isinstance(data, dict) else None
+        return [a for a in named or [] if isinstance(a, dict)]
+    calls.artifacts[run_id] = items
+    return items
+
+
 def _pick_artifact(calls: _Calls, repo: str, run_id: int, name: str) -> tuple[dict[str, Any] | None, str]:
     """The run's live artifact of that exact name (newest if several), or None and why."""
-    data = calls.get(f"repos/{repo}/actions/runs/{run_id}/artifacts",
-                     params={"name": name, "per_page": 100}).json()
-    items = data.get("artifacts") if isinstance(data, dict) else None
-    named = [a for a in items or [] if isinstance(a, dict) and a.get("name") == name]
+    named = [a for a in _artifact_list(calls, repo, run_id, name) if a.get("name") == name]
     live = [a for a in named if not a.get("expired")]
     if live:
         return max(live, key=lambda a: a.get("id") or 0), ""
@@ -333,7 +407,7 @@ def fetch_baseline(client: GitHubClient, repo: str, *, artifact: str, workflow: 
         for run in _runs(calls, repo, workflow, branch):
             if not calls.left(2):
                 break
-            art, why = _pick_artifact(calls, repo, int(run["id"]), artifact)
+            art, why = _pick_artifact(calls, repo, run["id"], artifact)
             if art is not None and (art.get("size_in_bytes") or 0) > max_bytes:
                 raise InputError(f"artifact is {art['size_in_bytes']} bytes, more than the limit of "
                                  f"{max_bytes}", file=artifact)
@@ -342,10 +416,12 @@ def fetch_baseline(client: GitHubClient, repo: str, *, artifact: str, workflow: 
                 continue
             safe_extract(zip_path, files_dir, max_bytes=max_bytes, max_files=max_files)
             paths = _matching(files_dir, path_glob, artifact)
-            older = tuple(calls.runs[calls.runs.index(run) + 1:])
+            missed = {id(r): f"{why} ('{artifact}')" for r, why in tried}
+            listed = tuple((r, missed.get(id(r), why)) for r, why in calls.listed)
             return BaselineArtifact(paths=paths, directory=str(files_dir),
-                                    provenance=_provenance(run, workflow, artifact, now),
-                                    older_runs=older, skipped_runs=tuple(calls.skipped))
+                                    provenance=_provenance(run, workflow, artifact, now), listed=listed,
+                                    index=next(i for i, (r, _) in enumerate(listed) if r is run),
+                                    artifact_lists=dict(calls.artifacts))
         raise _no_baseline(calls, tried, workflow, branch, artifact)
     except BaseException:
         shutil.rmtree(workdir if own_dir else files_dir, ignore_errors=True)
@@ -372,11 +448,13 @@ class HistoryRun:
 
 
 def fetch_history(client: GitHubClient, repo: str, *, artifact: str, runs: list[dict[str, Any]],
-                  dest: Path, max_bytes: int = HISTORY_MAX_BYTES) -> tuple[list[HistoryRun], int]:
+                  dest: Path, max_bytes: int = HISTORY_MAX_BYTES,
+                  listed: Mapping[int, list[dict[str, Any]]] | None = None) -> tuple[list[HistoryRun], int]:
     """Each run's `<artifact>-history` summary, downloaded and extracted under `dest`/<run id>, newest first;
-    two API calls a run (its artifact list, then the zip) within a budget of 2 × len(runs) + 2. Returns the
-    runs (a path, or the reason there is none) and the number of API calls made."""
-    calls = _Calls(client, 2 * len(runs) + 2)
+    at most two API calls a run (its artifact list unless `listed` has it, then the zip) within a budget
+    of 2 × len(runs) + 2. Returns the runs (a path, or the reason there is none) and the number of API
+    calls made."""
+    calls = _Calls(client, 2 * len(runs) + 2, listed)
     name = artifact + HISTORY_SUFFIX
     out: list[HistoryRun] = []
     for run in runs:

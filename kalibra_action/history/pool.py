@@ -75,7 +75,7 @@ class PooledBaseline:
         return {
             "runs_pooled": len(pooled), "runs_given": len(self.runs),
             "traces_pooled": sum(r.traces for r in pooled),
-            "commits": [r.commit for r in pooled if r.commit],
+            "commits": list(dict.fromkeys(r.commit for r in pooled if r.commit)),  # two runs, one commit
             "excluded": [{"source": r.source, "run_id": r.run_id, "reason": r.reason}
                          for r in self.runs if not r.pooled],
             "flaky_tasks": sorted(self.flaky)[:MAX_LISTED], "n_flaky": len(self.flaky),
@@ -104,14 +104,15 @@ def _info(run: RunSummary, reason: str | None) -> RunInfo:
 
 
 def pool_runs(runs: Sequence[RunSummary], *, fdr: float = 0.10, flaky_counts: bool = False,
-              seed: int = 42, skipped: Sequence[tuple[str, str]] = ()) -> PooledBaseline:
+              seed: int = 42, skipped: Sequence[tuple[str, ...]] = ()) -> PooledBaseline:
     """Pool `runs` (oldest first, the last is the newest and is always pooled). `skipped`: (run, reason)
     of runs left out before they were read (a fork's run, a run without a summary), listed first."""
     if not runs:
         raise ValueError("pool_runs needs at least one run")
     newest = runs[-1]
     seen = {newest.run_id} if newest.run_id else set()
-    infos = [RunInfo(str(name), None, None, None, 0, False, str(reason), {}) for name, reason in skipped]
+    infos = [RunInfo(str(name), rest[0] if rest else None, None, None, 0, False, str(reason), {})
+             for name, reason, *rest in skipped]  # (name, reason[, run id])
     taken: list[RunSummary] = []
     for run in runs[:-1]:
         reason = _exclusion(run, newest, seen)

@@ -1,9 +1,11 @@
 """task_attribution: where the aggregate change came from — the regressed, unchanged, improved, new and
 missing tasks' contributions to the change in success rate, tokens, cost and duration (issue 10).
 
-Tasks are grouped by the per-task verdict of trace_breakdown (one-sided exact tests with BH at the same
-`fdr`): regressed / improved are the significant ones, every other task with known outcomes on both sides
-is unchanged, a task with known outcomes on one side only is missing (baseline) or new (current); a task
+Tasks are grouped by the per-task verdict of trace_breakdown (`trace_breakdown.per_task_test`: one-sided
+exact tests with BH at the same `fdr`, on the same pooled baseline counts when several runs were given):
+regressed / improved are the significant ones (a flaky task's regression that significant_regressions
+does not count is unchanged), every other task with known outcomes on both sides is
+unchanged, a task with known outcomes on one side only is missing (baseline) or new (current); a task
 without any known outcome is grouped by where it has traces. The decomposed quantity is the mean per
 trace (`stats/decompose.py`), which splits exactly into per-task contributions; for success rate it is
 the pooled rate over runs with a known outcome, the point success_rate_delta reports.
@@ -26,11 +28,9 @@ from kalibra_action.metrics._common import no_data, plain_field
 from kalibra_action.metrics.base import FieldSpec, Metric
 from kalibra_action.metrics.cost import CostMetric
 from kalibra_action.metrics.duration import DurationMetric
-from kalibra_action.metrics.success_rate import task_rates
 from kalibra_action.metrics.token_usage import TokenUsageMetric
-from kalibra_action.metrics.trace_breakdown import TraceBreakdownMetric
+from kalibra_action.metrics.trace_breakdown import TraceBreakdownMetric, per_task_test
 from kalibra_action.result import Direction, FieldValue, Observation
-from kalibra_action.stats import compare_tasks
 from kalibra_action.stats.decompose import Decomposition, decompose_mean, group_sums
 from kalibra_action.traces.population import OUTCOME_SUCCESS, Population
 
@@ -58,7 +58,10 @@ class TaskAttributionMetric(Metric):
            for key, (_, what, _) in SAVINGS.items()},
     }
     DEFAULT_FDR = TraceBreakdownMetric.DEFAULT_FDR
-    fdr = TraceBreakdownMetric.fdr  # the same per_task.fdr, so the groups are trace_breakdown's verdicts
+    # The same per_task.fdr and pooled baseline (the engine gives both metrics the same), tested by the
+    # same per_task_test, so the groups are trace_breakdown's verdicts.
+    fdr = TraceBreakdownMetric.fdr
+    history = TraceBreakdownMetric.history
 
     def compare(self, baseline: Population, current: Population) -> Observation:
         names, group = self._groups(baseline, current)
@@ -82,11 +85,8 @@ class TaskAttributionMetric(Metric):
 
     def _groups(self, baseline: Population, current: Population) -> tuple[list[str], np.ndarray]:
         """Every task of either side (sorted) and its group code."""
-        b, c = task_rates(baseline), task_rates(current)
-        common = sorted(b.keys() & c.keys())
-        counts = [np.array([side[t][j] for t in common], dtype=np.int64)
-                  for side, j in ((b, 0), (b, 1), (c, 0), (c, 1))]
-        verdict = {v.task_id: v.verdict for v in compare_tasks(common, *counts, fdr=self.fdr).tasks}
+        test = per_task_test(baseline, current, fdr=self.fdr, history=self.history)
+        b, c, verdict = test.baseline, test.current, test.verdicts()
         in_b, in_c = set(baseline.task_names), set(current.task_names)
         names = sorted(in_b | in_c)
         code = {"regressed": REGRESSED, "improved": IMPROVED}

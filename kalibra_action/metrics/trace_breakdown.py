@@ -23,7 +23,7 @@ and `significant_regressions` only when the pool says `flaky_counts`. Field flak
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import numpy as np
@@ -90,19 +90,13 @@ class TraceBreakdownMetric(Metric):
 
     def compare(self, baseline: Population, current: Population) -> Observation:
         history = self.history
-        b = dict(history.counts) if history is not None else task_rates(baseline)
-        c = task_rates(current)
+        cap = self.max_tasks
+        test = per_task_test(baseline, current, fdr=self.fdr, history=history, keep=cap)
+        b, c, common, counts, res = test.baseline, test.current, test.common, test.counts, test.result
         if not b and not c:
             msg = "no task with a known outcome in baseline or current"
             return no_data(self, "no task data", msg[0].upper() + msg[1:],
                            {k: plain_field(None, msg) for k in self.fields})
-        common = sorted(b.keys() & c.keys())
-        counts = [np.array([side[t][j] for t in common], dtype=np.int64)
-                  for side, j in ((b, 0), (b, 1), (c, 0), (c, 1))]
-        cap = self.max_tasks
-        res = compare_tasks(common, *_tested_counts(counts, common, history), fdr=self.fdr, keep=cap)
-        if history is not None and history.rho:
-            res = _with_counts(res, b, c)
         cross = counts[2] * counts[1] - counts[0] * counts[3]  # sign of cs/cn - bs/bn, no float rounding
         ignored = _ignored_flaky(common, history)
         n_reg, n_imp = int(((cross < 0) & ~ignored).sum()), int((cross > 0).sum())
@@ -143,6 +137,44 @@ class TraceBreakdownMetric(Metric):
                       "truncated": {"max_tasks": cap} if truncated else None},
             warnings=warnings, fields=fields,
         )
+
+
+@dataclass(frozen=True)
+class PerTaskTest:
+    """The per-task counts (pooled on the baseline side when several runs were given) and the test of
+    every task on both sides: the one source of the per-task verdicts, for trace_breakdown and for
+    task_attribution's groups."""
+
+    baseline: dict[str, tuple[int, int]]
+    current: dict[str, tuple[int, int]]
+    common: list[str]
+    counts: list[np.ndarray]  # b passes, b runs, c passes, c runs over `common`: the real counts
+    result: PerTaskResult
+    history: PooledBaseline | None = None
+
+    def verdicts(self) -> dict[str, str]:
+        """task → its verdict as the gates count it (`regressed`, `improved`, `unchanged`, `untestable`),
+        all tasks unless the test was capped with `keep`: a flaky task's regression that does not count
+        toward `significant_regressions` (history.flaky_counts off) is `unchanged` here too."""
+        ignored = set() if self.history is None or self.history.flaky_counts else set(self.history.flaky)
+        return {v.task_id: "unchanged" if v.verdict == "regressed" and v.task_id in ignored else v.verdict
+                for v in self.result.tasks}
+
+
+def per_task_test(baseline: Population, current: Population, *, fdr: float,
+                  history: PooledBaseline | None = None, keep: int | None = None) -> PerTaskTest:
+    """Test every task with known outcomes on both sides: one-sided exact tests with BH at `fdr`; with a
+    pooled baseline the baseline counts are the pool's and each side's counts are shrunk by the task's
+    design effect for the test (the entries keep the real counts)."""
+    b = dict(history.counts) if history is not None else task_rates(baseline)
+    c = task_rates(current)
+    common = sorted(b.keys() & c.keys())
+    counts = [np.array([side[t][j] for t in common], dtype=np.int64)
+              for side, j in ((b, 0), (b, 1), (c, 0), (c, 1))]
+    res = compare_tasks(common, *_tested_counts(counts, common, history), fdr=fdr, keep=keep)
+    if history is not None and history.rho:
+        res = _with_counts(res, b, c)
+    return PerTaskTest(b, c, common, counts, res, history)
 
 
 def _task_warnings(n_common: int, n_missing: int, n_new: int, cap: int | None) -> list[str]:

@@ -52,8 +52,9 @@ def _trend(runs: list[Mapping], current: Mapping) -> list[dict]:
         seen = [v for v in base if v is not None]
         if not seen and now is None:
             continue
+        low, high = (show(min(seen)), show(max(seen))) if seen else (fmt.NA, fmt.NA)
         rows.append({"title": title, "spark": sparkline([*base, now]),
-                     "range": f"{show(min(seen))} – {show(max(seen))}" if seen else fmt.NA,
+                     "range": low if low == high else f"{low} – {high}",
                      "runs": len(seen), "current": show(now) if now is not None else fmt.NA})
     return rows
 
@@ -78,12 +79,14 @@ def view(history: Mapping | None) -> dict:
     runs = [r for r in history.get("runs", []) if isinstance(r, Mapping)]
     pooled = [r for r in runs if r.get("pooled")]
     excluded = [r for r in runs if not r.get("pooled")]
-    commits = [str(c)[:7] for c in history.get("commits", [])]
+    commits = [str(c)[:7] for c in dict.fromkeys(history.get("commits", []))]  # a commit of two runs once
     return {
         "present": True,
         "runs_pooled": len(pooled), "runs_given": len(runs), "traces_pooled": history.get("traces_pooled"),
         "commits": commits[:MAX_LISTED], "commits_more": max(0, len(commits) - MAX_LISTED),
-        "excluded": [{"name": r.get("run_id") or r.get("source"), "reason": r.get("reason")}
+        "n_commits": len(commits),
+        "excluded": [{"name": f"run {r['run_id']}" if r.get("run_id") else r.get("source"),
+                      "reason": r.get("reason")}
                      for r in excluded[:MAX_LISTED]],
         "excluded_more": max(0, len(excluded) - MAX_LISTED),
         "flaky": list(history.get("flaky_tasks", []))[:MAX_LISTED],

@@ -42,6 +42,8 @@ class FakeGitHub:
     blobs: dict[int, bytes] = field(default_factory=dict)
     storage_seen: list[Request] = field(default_factory=list)
     deny_actions: bool = False  # a token without `actions: read`
+    filter_runs: bool = True  # False: the runs listing ignores `branch` and `status` (all of the workflow's)
+    garbled: set[int] = field(default_factory=set)  # run ids whose artifact list answers 200 with HTML
     # the token's identity
     viewer: str = "github-actions[bot]"
     viewer_type: str = "Bot"
@@ -183,7 +185,8 @@ class FakeGitHub:
                "head_sha": sha or f"{run_id:040x}", "event": event, "status": "completed",
                "conclusion": conclusion, "created_at": created_at,
                "html_url": f"https://github.com/{self.repo}/actions/runs/{run_id}",
-               "repository": {"full_name": self.repo}, "head_repository": {"full_name": self.repo}}
+               "repository": {"full_name": self.repo}, "head_repository": {"full_name": self.repo},
+               "path": f".github/workflows/{workflow}", "workflow_id": sum(map(ord, workflow))}
         self.runs.setdefault(workflow, []).append(run)
         return run
 
@@ -207,17 +210,28 @@ class FakeGitHub:
         workflow = request.path.rsplit("/", 2)[-2]
         if workflow not in self.runs:
             return _json({"message": "Not Found"}, 404)
-        runs = [r for r in self.runs[workflow]
-                if r["head_branch"] == request.args.get("branch", r["head_branch"])
-                and (request.args.get("status") != "success" or r["conclusion"] == "success")]
-        per_page = int(request.args.get("per_page", 30))
-        return _json({"total_count": len(runs), "workflow_runs": runs[:per_page]})
+        runs = [r for r in self.runs[workflow] if not self.filter_runs or (
+                r["head_branch"] == request.args.get("branch", r["head_branch"])
+                and (request.args.get("status") != "success" or r["conclusion"] == "success"))]
+        per_page = min(int(request.args.get("per_page", 30)), 100)  # GitHub's cap
+        page = int(request.args.get("page", 1))
+        headers = {}
+        if page * per_page < len(runs):  # GitHub's pagination: the next page's full URL in `Link`
+            query = "&".join(f"{k}={v}" for k, v in request.args.items() if k != "page")
+            nxt = self.server.url_for(request.path) + f"?{query}&page={page + 1}"
+            headers["Link"] = f'<{nxt}>; rel="next"'
+        chunk = runs[(page - 1) * per_page: page * per_page]
+        return _json({"total_count": len(runs), "workflow_runs": chunk}, headers=headers)
 
     def _artifacts(self, request: Request) -> Response:
-        arts = self.artifacts.get(int(request.path.rsplit("/", 2)[-2]), [])
+        run_id = int(request.path.rsplit("/", 2)[-2])
+        if run_id in self.garbled:
+            return Response("<html>upstream error</html>", status=200, content_type="text/html")
+        arts = self.artifacts.get(run_id, [])
         name = request.args.get("name")
         arts = [a for a in arts if name is None or a["name"] == name]
-        return _json({"total_count": len(arts), "artifacts": arts})
+        per_page = min(int(request.args.get("per_page", 30)), 100)
+        return _json({"total_count": len(arts), "artifacts": arts[:per_page]})
 
     def _zip(self, request: Request) -> Response:
         aid = int(request.path.rsplit("/", 2)[-2])

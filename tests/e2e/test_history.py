@@ -44,10 +44,13 @@ def _zip(name: str, data: bytes) -> bytes:
     return buf.getvalue()
 
 
-def _summary(config_hash: str, run_id: int = 1, commit: str = "deadbee") -> bytes:
+def _summary(config_hash: str, run_id: int | None = None, commit: str | None = None) -> bytes:
+    """A summary of the demo baseline; it names no run or commit unless told (the writer leaves out what it
+    does not know)."""
     pop = load_population([str(DEMO / "baseline.jsonl")], label="b",
                           fields=FieldMap(task_id="metadata.task_id"))
-    return dumps(summarize(pop, run_id=str(run_id), commit=commit, config_hash=config_hash)).encode()
+    return dumps(summarize(pop, run_id=None if run_id is None else str(run_id), commit=commit,
+                           config_hash=config_hash)).encode()
 
 
 def _serve(fake) -> None:
@@ -58,9 +61,10 @@ def _serve(fake) -> None:
     fork = fake.add_run(RUN - 1, created_at=days_ago(2))
     fork["head_repository"] = {"full_name": "mallory/demo"}
     fake.add_artifact(RUN - 1, 10, ARTIFACT + "-history", _zip("h.json", _summary(HASH)))
-    for i, run_id in enumerate((RUN - 2, RUN - 3, RUN - 4)):  # pooled; one claims another run's id
+    for i, run_id in enumerate((RUN - 2, RUN - 3, RUN - 4)):  # pooled, with the API's ids and commits
         fake.add_run(run_id, created_at=days_ago(3 + i))
-        fake.add_artifact(run_id, 20 + i, ARTIFACT + "-history", _zip("h.json", _summary(HASH, run_id=RUN)))
+        own = _summary(HASH, run_id=run_id if i else None, commit=f"{run_id:040x}"[:12] if i else None)
+        fake.add_artifact(run_id, 20 + i, ARTIFACT + "-history", _zip("h.json", own))
     fake.add_run(RUN - 5, created_at=days_ago(6))  # another config
     fake.add_artifact(RUN - 5, 30, ARTIFACT + "-history", _zip("h.json", _summary(OTHER)))
     fake.add_run(RUN - 6, created_at=days_ago(7))  # traces only, no summary
@@ -78,7 +82,8 @@ def test_pooled_baseline_from_the_base_branch_history(run_action, fake_github, t
     report = json.loads((run.workspace / "kalibra-report.json").read_text())
     h = report["history"]
     assert h["runs_pooled"] == 4, h  # the newest + RUN-2, RUN-3, RUN-4
-    assert [r["run_id"] for r in h["runs"] if r["pooled"]] == [str(RUN - 4), str(RUN - 3), str(RUN - 2), None]
+    pooled = [r["run_id"] for r in h["runs"] if r["pooled"]]
+    assert pooled == [str(RUN - 4), str(RUN - 3), str(RUN - 2), str(RUN)]
     reasons = {e["source"]: e["reason"] for e in h["excluded"]}
     assert reasons[f"run {RUN - 1}"] == "from a fork"
     assert "config changed" in next(v for k, v in reasons.items() if str(RUN - 5) in k)

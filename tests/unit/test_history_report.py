@@ -39,6 +39,7 @@ def test_history_block_shows_provenance_flaky_tasks_and_trend(tmp_path: Path) ->
     block = text.split("### History", 1)[1].split("###", 1)[0]
     assert "**Baseline pooled 6 of 6 base-branch runs** (168 traces)" in block
     assert "Pooling 6 runs: this PR can detect" in block
+    assert "in this PR; the base branch was" in block and "over its last 6 pooled runs." in block
     assert "1 flaky task" in block and "not counted toward" in block
     trend = next(line for line in block.splitlines() if line.startswith("| Median tokens"))
     assert "▁▂▃▅▆▇█" in trend or trend.count("█") == 1  # rising base runs, then this PR’s 501 on top
@@ -56,7 +57,7 @@ def test_left_out_runs_are_named_with_the_reason(tmp_path: Path) -> None:
                                        config_hash="e" * 64))
     text = render_markdown(_result(tmp_path, extra_runs=(str(evil_name),)))
     assert "6 of 7 base-branch runs" in text
-    assert "Left out: 41 (config changed" in text and "x|<b>" not in text
+    assert "Left out: run 41 (config changed" in text and "x|<b>" not in text
 
 
 def test_no_history_block_without_several_runs(tmp_path: Path) -> None:
@@ -78,3 +79,28 @@ def test_a_custom_template_can_replace_the_history_block(tmp_path: Path) -> None
                    "{% endblock %}")
     text = render_markdown(result, template=tpl, root=tmp_path)
     assert "<<ours: 1>>" in text and "### History" not in text and "### Per-task results" in text
+
+
+def test_the_terminal_report_has_the_history_section(tmp_path: Path) -> None:
+    """The same provenance, MDE, flaky tasks and trend as the comment, as plain lines: the hostile task
+    name and run file name inert (one line, no control character), no ANSI colour when not a TTY."""
+    from kalibra_action.report.render import render_terminal
+
+    other = tmp_path / "other"
+    other.mkdir()
+    src = _write(other / "old.jsonl", {"t0": (4, 4)}, 1)
+    evil_file = tmp_path / "x\x1b[31mred\nline.history.json"
+    write_summary(evil_file, summarize(load_population([src], label="old"), config_hash="e" * 64))
+    text = render_terminal(_result(tmp_path, extra_runs=(str(evil_file),)))
+    assert "\x1b" not in text
+    section = text[text.index("  History"):]
+    assert section.startswith("  History  baseline pooled 6 of 7 base-branch runs, 168 traces")
+    assert "Pooling 6 runs: this PR can detect a" in section
+    left = next(line for line in section.splitlines() if "left out:" in line)
+    assert "config changed" in left and "x [31m" in left  # the ESC became a space
+    assert all(not line or line.startswith("  ") for line in section.splitlines())  # the newline too
+    flaky = next(line for line in section.splitlines() if "flaky task" in line)
+    assert flaky.startswith("  1 flaky task: flip|<img")  # plain text: shown as it is, on one line
+    assert "1 of them dropped" in section and "not counted toward" in section
+    trend = next(line for line in section.splitlines() if line.lstrip().startswith("Median tokens"))
+    assert "base 101 – 151 over 6 runs, this PR 501" in trend

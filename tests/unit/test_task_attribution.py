@@ -167,3 +167,62 @@ def test_a_fall_inside_the_noise_floor_has_no_share_to_gate() -> None:
     assert fv.value is None and fv.vacuous and "noise floor" in fv.missing
     res = evaluate_gate(parse_gate("tokens_from_regressed_pct < 50", all_fields()), fv)
     assert res.status == GateStatus.PASS and "noise floor" in res.warning
+
+
+def _pooled_case() -> tuple[Population, Population, object]:
+    """`swing` passed 8/8 in the newest base run but 0/8 in the four older ones, and 0/8 now: alone the
+    newest run calls it regressed; pooled (and shrunk by its design effect) it is not. `steady` passed
+    8/8 in every base run and 2/8 now: regressed either way. Tokens fall where the tasks fail."""
+    from kalibra_action.history import summarize
+    from kalibra_action.history.pool import pool_runs
+
+    newest = build("b", runs("swing", 8, 8, 1000) + runs("steady", 8, 8, 1000) + runs("calm", 8, 4, 500))
+    older = [summarize(build(f"o{i}", runs("swing", 8, 0, 1000) + runs("steady", 8, 8, 1000)
+                             + runs("calm", 8, 4, 500)), run_id=str(i), config_hash="c" * 64)
+             for i in range(4)]
+    pooled = pool_runs([*older, summarize(newest, config_hash="c" * 64)])
+    cur = build("c", runs("swing", 8, 0, 100) + runs("steady", 8, 2, 100) + runs("calm", 8, 4, 500))
+    return newest, cur, pooled
+
+
+def test_attribution_groups_by_the_verdicts_trace_breakdown_reports_on_a_pooled_baseline() -> None:
+    """One source for the per-task verdicts: with a pooled baseline, task_attribution's regressed group
+    is exactly trace_breakdown's significantly regressed tasks, not a re-test of the newest run alone."""
+    from kalibra_action.engine import CompareOptions, compare
+
+    newest, cur, pooled = _pooled_case()
+    result = compare(newest, cur, CompareOptions(metrics=("trace_breakdown", "task_attribution"),
+                                                 history=pooled))
+    reported = result.observations["trace_breakdown"].metadata["significant_regressions"]
+    assert reported == ["steady"]  # the swing task's drop is within its base-branch history
+    groups = result.observations["task_attribution"].metadata["decomposition"]["tokens"]["groups"]
+    assert groups["regressed"]["tasks"] == len(reported) == 1
+    assert groups["unchanged"]["tasks"] == 2
+    # the regressed share of the token fall is steady's alone: (800 − 8000) / 24 of (−14400 / 24)
+    assert groups["regressed"]["share_pct"] == pytest.approx(7200 / 14400 * 100)
+
+
+def test_a_flaky_tasks_uncounted_regression_is_not_a_regressed_task_here_either() -> None:
+    """`flip` passes 40/40 or 28/40 from one base run to the next (flaky) and 0/40 now, its tokens down
+    tenfold: trace_breakdown lists the drop but does not count it (history.flaky_counts off), so the token
+    fall does not come from "significantly regressed tasks" and the savings gate does not trip on it."""
+    from kalibra_action.engine import CompareOptions, compare
+    from kalibra_action.history import summarize
+    from kalibra_action.history.pool import pool_runs
+
+    def run(label: str, flip: int, tokens: float) -> Population:
+        return build(label, runs("flip", 40, flip, tokens) + runs("steady", 40, 40, 500))
+
+    older = [summarize(run(f"o{i}", 28 if i % 2 else 40, 1000), run_id=str(i), config_hash="c" * 64)
+             for i in range(7)]
+    newest = run("b", 40, 1000)
+    pooled = pool_runs([*older, summarize(newest, config_hash="c" * 64)])
+    assert "flip" in pooled.flaky
+    result = compare(newest, run("c", 0, 100), CompareOptions(
+        metrics=("trace_breakdown", "task_attribution"), history=pooled))
+    tb = result.observations["trace_breakdown"]
+    assert tb.metadata["flaky_regressions"] == ["flip"] and tb.fields["significant_regressions"].value == 0
+    ta = result.observations["task_attribution"]
+    assert ta.metadata["decomposition"]["tokens"]["groups"]["regressed"]["tasks"] == 0
+    assert ta.fields["tokens_from_regressed_pct"].value == 0.0
+    assert ta.metadata["savings_from_broken"]["flag"] is False
