@@ -23,19 +23,21 @@ from kalibra_action.stats.intervals import newcombe_pp
 
 PER_TASK_CI = "newcombe-hybrid"
 POWER_Z = 0.8416212335729143  # z for 80 % power
+BOSCHLOO_MAX_TOTAL = 2_000  # runs on both sides; Boschloo takes about a second a table at this size
 
 
 @lru_cache(maxsize=65_536)
 def one_sided_p(b_k: int, b_n: int, c_k: int, c_n: int, fisher_above: int = 100) -> float:
     """P-value of 'the current pass rate is lower than the baseline's' (exact, one-sided).
 
-    Boschloo when both sides have at most `fisher_above` runs, else Fisher (Boschloo is never less
-    powerful, Fisher is cheaper and close to it at large n).
+    Boschloo when a side has at most `fisher_above` runs and both together at most BOSCHLOO_MAX_TOTAL,
+    else Fisher (Boschloo is never less powerful, Fisher is cheaper and close to it at large n; Boschloo's
+    cost grows with the total, and a pooled baseline may claim any count).
     """
     if b_n == 0 or c_n == 0:
         return 1.0
     table = [[b_k, c_k], [b_n - b_k, c_n - c_k]]
-    if min(b_n, c_n) > fisher_above:
+    if min(b_n, c_n) > fisher_above or b_n + c_n > BOSCHLOO_MAX_TOTAL:
         return D.fisher_exact_greater(table)
     return D.boschloo_exact_greater(table)
 
@@ -54,12 +56,18 @@ def bh_adjust(p: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=65_536)
 def prob_drop(b_n: int, c_n: int, rate: float) -> float:
-    """P(current pass rate < baseline pass rate) when both sides share the pass rate `rate`."""
+    """P(current pass rate < baseline pass rate) when both sides share the pass rate `rate`.
+
+    The sum runs over the outcomes of the smaller side, the larger one's tail in closed form, so a pooled
+    baseline of 10⁹ runs (a history summary may claim that many) costs what its current side costs.
+    """
     if b_n == 0 or c_n == 0 or rate <= 0.0 or rate >= 1.0:
         return 0.0
+    if c_n <= b_n:  # current k_c / c_n < k_b / b_n  <=>  k_b > k_c * b_n / c_n
+        k_c = np.arange(c_n + 1, dtype=np.int64)
+        return float(np.sum(D.binom_pmf(k_c, c_n, rate) * D.binom_sf(k_c * b_n // c_n, b_n, rate)))
     pb = D.binom_pmf(np.arange(b_n + 1), b_n, rate)
     pc = D.binom_pmf(np.arange(c_n + 1), c_n, rate)
-    # current k_c / c_n < k_b / b_n  <=>  k_c * b_n < k_b * c_n
     cum_c = np.concatenate([[0.0], np.cumsum(pc)])  # cum_c[j] = P(K_c < j)
     thresholds = np.ceil(np.arange(b_n + 1) * c_n / b_n).astype(int)  # smallest k_c not below
     return float(np.sum(pb * cum_c[np.clip(thresholds, 0, c_n + 1)]))
