@@ -154,11 +154,11 @@ def _metric_config(name: str, options: CompareOptions) -> dict[str, object]:
 
 
 def _history_warnings(history: PooledBaseline | None) -> list[str]:
-    """One line per baseline run left out of the pool, with the reason."""
+    """One line per baseline run left out of the pool, with the reason, then the pool's notes."""
     if history is None:
         return []
-    return [f"baseline run {r.run_id or r.source} left out of the pool: {r.reason}"
-            for r in history.runs if not r.pooled]
+    return [*(f"baseline run {r.run_id or r.source} left out of the pool: {r.reason}"
+              for r in history.runs if not r.pooled), *history.notes]
 
 
 def _history(history: PooledBaseline | None, observations: Mapping[str, Observation],
