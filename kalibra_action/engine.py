@@ -155,11 +155,11 @@ def _metric_config(name: str, options: CompareOptions) -> dict[str, object]:
 
 
 def _history_warnings(history: PooledBaseline | None) -> list[str]:
-    """One line per baseline run left out of the pool, with the reason."""
+    """One line per baseline run left out of the pool, with the reason, then the pool's notes."""
     if history is None:
         return []
-    return [f"baseline {f'run {r.run_id}' if r.run_id else r.source} left out of the pool: {r.reason}"
-            for r in history.runs if not r.pooled]
+    return [*(f"baseline {f'run {r.run_id}' if r.run_id else r.source} left out of the pool: {r.reason}"
+              for r in history.runs if not r.pooled), *history.notes]
 
 
 def _history(history: PooledBaseline | None, observations: Mapping[str, Observation],

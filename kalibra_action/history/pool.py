@@ -31,6 +31,8 @@ from kalibra_action.stats.pertask import POWER_Z, bh_adjust
 EXACT_MAX_WORK = 20_000_000  # cells × steps of the exact DP before the Monte-Carlo estimate takes over
 EXACT_MAX_LCM = 10_000
 MONTE_CARLO_DRAWS = 20_000
+MONTE_CARLO_UNIT = 50  # work units one run of one drawn table costs (measured against the exact programme)
+POOL_MAX_WORK = 2_500_000_000  # work units of all flakiness tests of one pool (about 20 s on one core)
 MAX_LISTED = 100  # flaky task names listed in the report (all are counted)
 
 
@@ -128,14 +130,16 @@ def pool_runs(runs: Sequence[RunSummary], *, fdr: float = 0.10, flaky_counts: bo
                               if t in r.tasks and r.tasks[t].known)) for t in tasks}
     counts = {t: (sum(k for k, _ in rows), sum(n for _, n in rows)) for t, rows in tables.items()}
     testable = [t for t in tasks if len(tables[t]) >= 2]
-    p = np.array([homogeneity_p(tables[t], seed) for t in testable], dtype=float)
+    p, approximated = homogeneity_ps([tables[t] for t in testable], seed)
     q = bh_adjust(p)
     flaky = {t: float(qv) for t, qv in zip(testable, q.tolist(), strict=True) if qv <= fdr}
     rho = {t: r for t in testable if (r := _rho(tables[t]))[0] > 0}
     return PooledBaseline(
         counts={t: c for t, c in counts.items() if c[1]},
         newest={t: (c.passed, c.known) for t, c in newest.tasks.items() if c.known},
-        flaky=flaky, tested=len(testable), runs=tuple(infos), fdr=fdr, rho=rho, flaky_counts=flaky_counts)
+        flaky=flaky, tested=len(testable), runs=tuple(infos), fdr=fdr, rho=rho, flaky_counts=flaky_counts,
+        notes=(f"{approximated:,} tasks' flakiness tested by the chi-square approximation (the exact tests "
+               f"past the work budget would take too long)",) if approximated else ())
 
 
 def _rho(rows: tuple[tuple[int, int], ...]) -> tuple[float, float]:
@@ -165,20 +169,73 @@ def effective_counts(pooled: PooledBaseline, task: str, b_k: int, b_n: int, c_k:
     return (*shrink(b_k, b_n, base), *shrink(c_k, c_n, cur))
 
 
+def _tested_rows(rows: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...] | None:
+    """The rows a homogeneity test looks at; None when the answer is 1 without one (a lone run, or every
+    run passing, or every run failing)."""
+    rows = tuple((k, n) for k, n in rows if n > 0)
+    big_k, big_n = sum(k for k, _ in rows), sum(n for _, n in rows)
+    return None if len(rows) < 2 or big_k in (0, big_n) else rows
+
+
+def _exact_work(rows: tuple[tuple[int, int], ...]) -> int | None:
+    """Cells × steps of the exact dynamic programme for `rows`; None when it is too large to run."""
+    big_k = sum(k for k, _ in rows)
+    lcm = math.lcm(*(n for _, n in rows))
+    work = (big_k + 1) * (lcm * big_k + 1) * sum(n + 1 for _, n in rows)
+    return work if lcm <= EXACT_MAX_LCM and work <= EXACT_MAX_WORK else None
+
+
+def test_cost(rows: tuple[tuple[int, int], ...]) -> int:
+    """Work units (about 8 ns each) `homogeneity_p(rows)` takes: the exact programme's cells × steps, or
+    the Monte-Carlo draws × runs at MONTE_CARLO_UNIT a drawn run."""
+    tested = _tested_rows(rows)
+    if tested is None:
+        return 0
+    exact = _exact_work(tested)
+    return exact if exact is not None else MONTE_CARLO_DRAWS * len(tested) * MONTE_CARLO_UNIT
+
+
 @lru_cache(maxsize=65_536)
 def homogeneity_p(rows: tuple[tuple[int, int], ...], seed: int = 42) -> float:
     """P-value of 'every run has the same pass rate' for rows of (passes, runs): the probability, given
     the margins, of a table whose chi-square statistic is at least the observed one. Exact when the
     dynamic programme is small enough, else a seeded Monte-Carlo estimate (MONTE_CARLO_DRAWS tables)."""
-    rows = tuple((k, n) for k, n in rows if n > 0)
-    big_k, big_n = sum(k for k, _ in rows), sum(n for _, n in rows)
-    if len(rows) < 2 or big_k in (0, big_n):
+    tested = _tested_rows(rows)
+    if tested is None:
         return 1.0
-    lcm = math.lcm(*(n for _, n in rows))
-    cells = (big_k + 1) * (lcm * big_k + 1)
-    if lcm <= EXACT_MAX_LCM and cells * sum(n + 1 for _, n in rows) <= EXACT_MAX_WORK:
-        return _exact_p(rows, big_k, big_n, lcm)
-    return _monte_carlo_p(rows, big_k, seed)
+    big_k, big_n = sum(k for k, _ in tested), sum(n for _, n in tested)
+    if _exact_work(tested) is not None:
+        return _exact_p(tested, big_k, big_n, math.lcm(*(n for _, n in tested)))
+    return _monte_carlo_p(tested, big_k, seed)
+
+
+def chi_square_p(rows: tuple[tuple[int, int], ...]) -> float:
+    """The same test by the chi-square approximation (Pearson, runs − 1 degrees of freedom): microseconds
+    a table, for the tables past the pool's work budget."""
+    tested = _tested_rows(rows)
+    if tested is None:
+        return 1.0
+    k = np.array([k for k, _ in tested], dtype=float)
+    n = np.array([n for _, n in tested], dtype=float)
+    rate = k.sum() / n.sum()
+    stat = float(((k - n * rate) ** 2 / (n * rate * (1 - rate))).sum())
+    return D.chi2_sf(stat, len(tested) - 1)
+
+
+def homogeneity_ps(tables: Sequence[tuple[tuple[int, int], ...]], seed: int) -> tuple[np.ndarray, int]:
+    """P-values of `tables` (p-value, how many used the chi-square approximation): distinct tables are
+    tested exactly or by Monte Carlo, cheapest first, until POOL_MAX_WORK is spent; the rest (a summary may
+    claim 50,000 tasks of 20 runs, hours of exact tests) by the chi-square approximation."""
+    distinct = sorted(set(tables), key=lambda t: (test_cost(t), t))
+    spent, approximated, p = 0, 0, {}
+    for rows in distinct:
+        spent += test_cost(rows)
+        if spent <= POOL_MAX_WORK:
+            p[rows] = homogeneity_p(rows, seed)
+        else:
+            p[rows] = chi_square_p(rows)
+            approximated += 1
+    return np.array([p[t] for t in tables], dtype=float), approximated
 
 
 def _exact_p(rows: tuple[tuple[int, int], ...], big_k: int, big_n: int, lcm: int) -> float:

@@ -52,6 +52,22 @@ def norm_isf(q: float) -> float:
     return -norm_ppf(q)
 
 
+def chi2_sf(x: float, df: int) -> float:
+    """P(X > x) for X ~ chi-square with a whole number `df` of degrees of freedom, like
+    scipy.stats.chi2.sf: the closed-form Poisson series (plus erfc for odd df), summed in log space."""
+    if df < 1 or math.isnan(x):
+        return math.nan
+    if x <= 0.0:
+        return 1.0
+    h = x / 2.0
+    if df % 2 == 0:  # e^{-h} Σ_{i<df/2} h^i / i!
+        total = sum(math.exp(i * math.log(h) - h - math.lgamma(i + 1.0)) for i in range(df // 2))
+    else:  # erfc(√h) + e^{-h} Σ_{i<(df-1)/2} h^{i+1/2} / Γ(i+3/2)
+        total = math.erfc(math.sqrt(h)) + sum(math.exp((i + 0.5) * math.log(h) - h - math.lgamma(i + 1.5))
+                                              for i in range(df // 2))
+    return min(1.0, total)
+
+
 # ---------------------------------------------------------------- incomplete beta
 
 

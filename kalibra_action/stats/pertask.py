@@ -23,19 +23,23 @@ from kalibra_action.stats.intervals import newcombe_pp
 
 PER_TASK_CI = "newcombe-hybrid"
 POWER_Z = 0.8416212335729143  # z for 80 % power
+BOSCHLOO_MAX_TOTAL = 2_000  # runs on both sides; Boschloo takes about a second a table at this size
+BOSCHLOO_MAX_WORK = 130_000_000  # work units of all Boschloo tests of one comparison (about 20 s)
+BOSCHLOO_FIXED_WORK = 100_000  # work units of a Boschloo test however small
 
 
 @lru_cache(maxsize=65_536)
 def one_sided_p(b_k: int, b_n: int, c_k: int, c_n: int, fisher_above: int = 100) -> float:
     """P-value of 'the current pass rate is lower than the baseline's' (exact, one-sided).
 
-    Boschloo when both sides have at most `fisher_above` runs, else Fisher (Boschloo is never less
-    powerful, Fisher is cheaper and close to it at large n).
+    Boschloo when a side has at most `fisher_above` runs and both together at most BOSCHLOO_MAX_TOTAL,
+    else Fisher (Boschloo is never less powerful, Fisher is cheaper and close to it at large n; Boschloo's
+    cost grows with the total, and a pooled baseline may claim any count).
     """
     if b_n == 0 or c_n == 0:
         return 1.0
     table = [[b_k, c_k], [b_n - b_k, c_n - c_k]]
-    if min(b_n, c_n) > fisher_above:
+    if min(b_n, c_n) > fisher_above or b_n + c_n > BOSCHLOO_MAX_TOTAL:
         return D.fisher_exact_greater(table)
     return D.boschloo_exact_greater(table)
 
@@ -54,12 +58,18 @@ def bh_adjust(p: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=65_536)
 def prob_drop(b_n: int, c_n: int, rate: float) -> float:
-    """P(current pass rate < baseline pass rate) when both sides share the pass rate `rate`."""
+    """P(current pass rate < baseline pass rate) when both sides share the pass rate `rate`.
+
+    The sum runs over the outcomes of the smaller side, the larger one's tail in closed form, so a pooled
+    baseline of 10⁹ runs (a history summary may claim that many) costs what its current side costs.
+    """
     if b_n == 0 or c_n == 0 or rate <= 0.0 or rate >= 1.0:
         return 0.0
+    if c_n <= b_n:  # current k_c / c_n < k_b / b_n  <=>  k_b > k_c * b_n / c_n
+        k_c = np.arange(c_n + 1, dtype=np.int64)
+        return float(np.sum(D.binom_pmf(k_c, c_n, rate) * D.binom_sf(k_c * b_n // c_n, b_n, rate)))
     pb = D.binom_pmf(np.arange(b_n + 1), b_n, rate)
     pc = D.binom_pmf(np.arange(c_n + 1), c_n, rate)
-    # current k_c / c_n < k_b / b_n  <=>  k_c * b_n < k_b * c_n
     cum_c = np.concatenate([[0.0], np.cumsum(pc)])  # cum_c[j] = P(K_c < j)
     thresholds = np.ceil(np.arange(b_n + 1) * c_n / b_n).astype(int)  # smallest k_c not below
     return float(np.sum(pb * cum_c[np.clip(thresholds, 0, c_n + 1)]))
@@ -129,12 +139,34 @@ class PerTaskResult:
 _VERDICTS = ("regressed", "improved", "untestable", "unchanged")
 
 
+def boschloo_cost(b_n: int, c_n: int, fisher_above: int) -> int:
+    """Work units (about 0.15 µs each) of Boschloo's test of these run counts (0 when Fisher's test runs):
+    its rate grid grows with the total, so the cost with its square, plus a fixed part (measured)."""
+    if b_n == 0 or c_n == 0 or min(b_n, c_n) > fisher_above or b_n + c_n > BOSCHLOO_MAX_TOTAL:
+        return 0
+    return (b_n + c_n + 1) ** 2 + BOSCHLOO_FIXED_WORK
+
+
+def _test_choice(tables: list[tuple[int, int, int, int]], fisher_above: int) -> list[int]:
+    """The `fisher_above` each table is tested with: its own while BOSCHLOO_MAX_WORK lasts (cheapest tables
+    first), then -1 (Fisher's test, also exact and a little conservative), so thousands of distinct
+    tables of some hundred runs a side cannot take hours."""
+    order = sorted(range(len(tables)), key=lambda i: boschloo_cost(tables[i][1], tables[i][3], fisher_above))
+    choice, spent = [fisher_above] * len(tables), 0
+    for i in order:
+        spent += 2 * boschloo_cost(tables[i][1], tables[i][3], fisher_above)  # tested in both directions
+        if spent > BOSCHLOO_MAX_WORK:
+            choice[i] = -1
+    return choice
+
+
 def _per_table(tables: list[tuple[int, int, int, int]], fisher_above: int, alone: float) -> np.ndarray:
     """Per distinct 2x2 table: p regression, p improvement, delta (pp), untestable, expected drop."""
     out = np.empty((len(tables), 5), dtype=float)
-    for i, (bk, bn, ck, cn) in enumerate(tables):
-        out[i] = (one_sided_p(bk, bn, ck, cn, fisher_above), one_sided_p(ck, cn, bk, bn, fisher_above),
-                  round((ck / cn - bk / bn) * 100, 2), min_p(bn, cn, fisher_above) > alone,
+    choice = _test_choice(tables, fisher_above)
+    for i, ((bk, bn, ck, cn), above) in enumerate(zip(tables, choice, strict=True)):
+        out[i] = (one_sided_p(bk, bn, ck, cn, above), one_sided_p(ck, cn, bk, bn, above),
+                  round((ck / cn - bk / bn) * 100, 2), min_p(bn, cn, above) > alone,
                   prob_drop(bn, cn, (bk + ck) / (bn + cn)))
     return out
 

@@ -57,9 +57,11 @@ def test_every_input_reaches_the_entry_point_as_an_input_variable() -> None:
 def test_the_composite_runs_the_docker_action_s_entry_point_on_the_locked_dependencies() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^ENTRYPOINT .*/entrypoint\.py", dockerfile, re.M)  # the image runs the same file
-    assert STEPS["kalibra"]["run"] == '"$KALIBRA_PYTHON" "$GITHUB_ACTION_PATH/../entrypoint.py"'
+    assert STEPS["kalibra"]["run"] == '"$KALIBRA_PYTHON" -E -s -X utf8 "$GITHUB_ACTION_PATH/../entrypoint.py"'
     assert ('--require-hashes --no-deps \\\n  -r "$GITHUB_ACTION_PATH/../requirements.txt"'
             in STEPS["install"]["run"])
+    install = STEPS["install"]["run"]
+    assert '"$PYTHON" -E -s -m venv' in install and '"$py" -E -s -m pip' in install  # as the image runs
 
 
 def test_no_expression_is_expanded_inside_a_script() -> None:
@@ -146,6 +148,21 @@ def test_an_input_s_value_is_never_run_as_shell(layout: Layout, fake_github, hos
     assert run.code == 2, run.log  # a gate that does not parse: bad input, named
     assert not (layout.workspace / "PWNED").exists() and not Path("PWNED").exists()
     assert "Traceback" not in run.log
+
+
+def test_the_job_s_python_variables_load_no_code_of_the_pull_request(layout: Layout, fake_github) -> None:
+    """A job-level `env: PYTHONPATH: pr` reaches every step of a composite: the PR's sitecustomize.py and a
+    json.py shadowing the standard library would run next to the token (the image's `-E -s`, here too)."""
+    pr = layout.workspace / "pr"
+    pr.mkdir()
+    probe = "import os, pathlib; pathlib.Path(os.environ['GITHUB_WORKSPACE'], 'PWNED').write_text('x')\n"
+    (pr / "sitecustomize.py").write_text(probe)
+    (pr / "json.py").write_text(probe + "from _json import *\n")
+    proc = run_step("kalibra", layout, input_context(comment="off"), fake_github.api_url,
+                    extra_env={"PYTHONPATH": str(pr)})
+    run = collect(layout, proc)
+    assert run.code == 1, run.log  # the gates still run (and fail as planned)
+    assert not (layout.workspace / "PWNED").exists()
 
 
 def probe_wheel(folder: Path) -> tuple[Path, str]:

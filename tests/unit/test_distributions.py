@@ -260,3 +260,9 @@ def test_false_discovery_control_matches_scipy() -> None:
         D.false_discovery_control(np.array([0.1, 1.2]))
     with pytest.raises(ValueError):
         D.false_discovery_control(np.array([0.1, math.nan]))
+
+
+def test_chi2_sf_matches_scipy_for_whole_degrees_of_freedom():
+    for df in range(1, 25):
+        for x in (0.0, 0.01, 0.7, 3.0, 19.5, 80.0, 700.0):
+            assert D.chi2_sf(x, df) == pytest.approx(stats.chi2.sf(x, df), rel=1e-12, abs=1e-300)

@@ -116,3 +116,16 @@ def test_design_effect_shrinks_an_overdispersed_task_and_keeps_a_steady_one() ->
     assert 0 < rho <= 1 and m == 4
     bk, bn, ck, cn = effective_counts(pooled, "wobbly", 16, 32, 0, 4)
     assert bn < 32 and cn < 4 and ck == 0 and abs(bk / bn - 0.5) <= 0.1
+
+
+def test_tables_past_the_work_budget_get_the_chi_square_approximation(monkeypatch) -> None:
+    from kalibra_action.history import pool
+
+    tables = [((5, 10), (9, 10)), ((2, 10), (8, 10), (5, 10)), ((5, 10), (9, 10))]
+    exact, n_approx = pool.homogeneity_ps(tables, 42)
+    assert n_approx == 0 and exact[0] == exact[2] == homogeneity_p(tables[0])
+    monkeypatch.setattr(pool, "POOL_MAX_WORK", 0)
+    approx, n_approx = pool.homogeneity_ps(tables, 42)
+    assert n_approx == 2  # distinct tables
+    assert approx.tolist() == pytest.approx([pool.chi_square_p(t) for t in tables])
+    assert approx[1] == pytest.approx(exact[1], rel=0.5)  # the approximation is near the exact test

@@ -110,3 +110,17 @@ def test_keep_caps_the_verdicts_not_the_counts() -> None:
     sig = {v.task_id for v in full.tasks if v.verdict == "regressed"}
     assert sig and sig <= {v.task_id for v in capped.tasks}  # the worst are kept
     assert all(v.delta_pp < 0 for v in capped.tasks)
+
+
+def test_boschloo_past_the_work_budget_falls_back_to_fisher(monkeypatch):
+    from kalibra_action.stats import pertask
+
+    names = ["a", "b"]
+    counts = [np.array(x) for x in ([9, 30], [10, 40], [2, 25], [10, 40])]
+    full = compare_tasks(names, *counts)
+    monkeypatch.setattr(pertask, "BOSCHLOO_MAX_WORK", 0)
+    pertask.one_sided_p.cache_clear()
+    cheap = compare_tasks(names, *counts)
+    fisher = one_sided_p(30, 40, 25, 40, -1)  # task b: 30/40 → 25/40, Fisher's test
+    assert cheap.tasks[1].p_regression == pytest.approx(fisher)
+    assert cheap.tasks[1].p_regression >= full.tasks[1].p_regression  # Fisher is the conservative one
