@@ -61,6 +61,10 @@ RUN for site in $(python -c 'import site; print(" ".join(site.getsitepackages())
     done
 
 COPY --from=builder /opt/kalibra-action /opt/kalibra-action
+# The entry point names the interpreter by an absolute path: a job-level `env: PATH: …` reaches the container
+# too, and a bare `python` would be looked up there (a pull request's `bin/python`). Base images keep Python
+# in different places (/usr/local/bin in the official one, /usr/bin in Debian's), so a fixed link to it.
+RUN ln -s "$(command -v python3)" /usr/local/bin/kalibra-python
 
 # The runner mounts the workspace at /github/workspace, sets the working directory and runs as root (USER
 # is not supported there); the files are readable by any other uid too.
@@ -70,4 +74,4 @@ COPY --from=builder /opt/kalibra-action /opt/kalibra-action
 # run at start-up). Our folder is the script's own, first on sys.path. -u: unbuffered log lines; -B: no
 # .pyc is ever written (all are in the image).
 WORKDIR /github/workspace
-ENTRYPOINT ["python", "-E", "-s", "-u", "-B", "/opt/kalibra-action/entrypoint.py"]
+ENTRYPOINT ["/usr/local/bin/kalibra-python", "-E", "-s", "-u", "-B", "/opt/kalibra-action/entrypoint.py"]

@@ -146,3 +146,18 @@ def test_the_workflows_python_variables_and_home_cannot_load_code_into_the_actio
     run = run_failing_pr(layout, fake_github, extra_env={"PYTHONPATH": "/github/workspace/src"})
     assert not (layout.workspace / "shadowed.txt").exists(), (layout.workspace / "shadowed.txt").read_text()
     assert_failing_verdict(layout, run, fake_github)
+
+
+def test_a_path_from_the_workflow_does_not_choose_the_interpreter(tmp_path, fake_github):
+    """A job-level `env: PATH: ./bin:…` is passed into the container like any other variable; the entry point
+    must not look its interpreter up there (a pull request's `bin/python` would run with the token)."""
+    layout = Layout(tmp_path / "runner")
+    fake = layout.workspace / "bin" / "python"
+    fake.parent.mkdir(parents=True)
+    fake.write_text("#!/bin/sh\necho ran > /github/workspace/shadowed.txt\nexit 0\n")
+    fake.chmod(0o755)
+    (fake.parent / "python3").symlink_to("python")
+    path = "/github/workspace/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    run = run_failing_pr(layout, fake_github, extra_env={"PATH": path})
+    assert not (layout.workspace / "shadowed.txt").exists()
+    assert_failing_verdict(layout, run, fake_github)
