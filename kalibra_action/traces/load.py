@@ -22,6 +22,7 @@ from kalibra_action.traces.registry import (
     SECONDS_PER_UNIT,
     ReadOptions,
     claimed_by,
+    entry_sources,
     file_formats,
     is_auxiliary,
     object_source,
@@ -59,13 +60,14 @@ def read_into(sink: Sink, files: Sequence[TraceFile], fmt: str | None, warnings:
             if sink.total + sink.dup_traces == before and not join:
                 warnings.append(f"{tf.name}: no traces in this file")
     verdicts = span_verdicts(files, formats, options, warnings) if FORMATS.keys() & set(pipelines) else None
+    entries = entry_sources(files, formats, options)  # readers that hand the span pipeline span entries
     for span_fmt in FORMATS:
         # A file that only feeds a reader's join (annotations) holds no spans of its own.
         group = [tf for tf, pipeline, join in zip(files, pipelines, joins, strict=True)
                  if pipeline == span_fmt and not join]
         if group:
             sink.builder.start_file(span_fmt)
-            read_span_files(group, span_fmt, sink, warnings, objects, verdicts)
+            read_span_files(group, span_fmt, sink, warnings, objects, verdicts, entries)
     # The format named is that of the files with traces; files that only feed a join do not mix it.
     distinct = sorted({name for name, join in zip(formats, joins, strict=True) if not join} or set(formats))
     return distinct[0] if len(distinct) == 1 else "mixed"
