@@ -379,7 +379,7 @@ def _typed_values(plain: list, values: list) -> list:
     integers (strings of digits) converted together, anything else by _value."""
     ints = _column(values, "intValue")
     digits = [i for x, i in zip(plain, ints, strict=True) if x.__class__ is not str]
-    if _types(digits) == {str} and max(map(len, digits)) <= 18:
+    if _types(digits) == {str} and max(map(len, digits)) <= 18 and min(map(len, digits)) > 0:
         text = "".join(digits)
         if text.isdigit() and text.isascii():
             converted = iter(map(int, digits))
