@@ -99,7 +99,7 @@ def load_population(paths: Sequence[str], *, label: str, fields: FieldMap = _DEF
     if len(builder) == 0:
         filters = "; ".join(m.raw for m in where)
         raise InputError(f"where matched 0 of {sink.total} traces (where: {filters})", key=label)
-    pop = builder.build()
+    pop = replace(builder.build(), task_sources=tuple(sink.task_sources.items()))
     del builder, sink
     release_free_memory()
     if strict:

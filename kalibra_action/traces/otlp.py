@@ -219,7 +219,7 @@ def _request_entries(request: dict) -> list[tuple]:
     """
     try:
         return _entries(request, _scope_columns)
-    except (_Bad, _Uncommon):
+    except (_Bad, _Uncommon, ValueError, TypeError):  # the checked reading decides, whatever went wrong
         return _entries(request, _checked_spans)
 
 

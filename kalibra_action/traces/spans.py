@@ -22,8 +22,14 @@ from types import ModuleType
 from typing import NamedTuple
 
 from kalibra_action.traces import openinference, otel_genai
-from kalibra_action.traces.attrs import OI_SPAN_KINDS, as_attrs, span_kind, status_of
-from kalibra_action.traces.fields import MISSING, classify_outcome, resolve_first, text_form
+from kalibra_action.traces.attrs import OI_SPAN_KINDS, as_attrs, attr, span_kind, status_of
+from kalibra_action.traces.fields import (
+    MISSING,
+    classify_outcome,
+    resolve_first,
+    task_from_trace_id,
+    text_form,
+)
 from kalibra_action.traces.outcomes import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_UNKNOWN
 from kalibra_action.traces.sink import Sink
 from kalibra_action.traces.source import ObjectSource, TraceFile, iter_objects
@@ -62,6 +68,37 @@ class _Root(NamedTuple):
     status: str
     kind: str
     verdict: int
+    name: object
+
+
+# The task of a span trace when no task_id is mapped (or the trace lacks it): the first of these root-span
+# attributes that is set (an OTLP root carries its resource's attributes too); else a Kalibra trace id
+# `task__model__N`'s task; else the root span's name; else the trace id.
+TASK_ATTRIBUTES = ("task.id", "task_id", "task", "app.task.id", "eval.task", "eval.task_id",
+                   "metadata.task_id", "metadata.task", "session.id")
+TASK_FROM_RULE = "trace id (task__model__N)"
+TASK_FROM_NAME = "root span name"
+TASK_FROM_ID = "trace id"
+
+
+def default_task(tid: str, root: _Root | None) -> tuple[str, str]:
+    """(task, where it came from) by the chain above (documented in the README, Trace formats)."""
+    attrs = root.attrs if root is not None else None
+    if attrs:
+        for key in TASK_ATTRIBUTES:
+            value = attr(attrs, key)
+            if value is not None and value != "":
+                return text_form(value), key
+    task = task_from_trace_id(tid)
+    if task != tid:
+        return task, TASK_FROM_RULE
+    if root is not None and root.name:
+        return text_form(root.name), TASK_FROM_NAME
+    return tid, TASK_FROM_ID
+
+
+def _count(counts: dict[str, int], source: str) -> None:
+    counts[source] = counts.get(source, 0) + 1
 
 
 @contextmanager
@@ -194,7 +231,7 @@ def _read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings:
                     if verdict == OUTCOME_UNKNOWN and verdicts and sid in verdicts:
                         verdict = classify_outcome(verdicts[sid])
                     joined += verdict != OUTCOME_UNKNOWN
-                    roots[tid] = _Root(start, attrs, status, kind, verdict)
+                    roots[tid] = _Root(start, attrs, status, kind, verdict, name)
         if n_rows == 0:
             warnings.append(f"{tf.name}: no spans in this file")
     if verdicts and not joined:
@@ -242,7 +279,7 @@ def _add_entries(batches: Iterable[list[SpanEntry]], span_values: Callable,
                     if verdicts and sid in verdicts:
                         verdict = classify_outcome(verdicts[sid])
                     joined += verdict != OUTCOME_UNKNOWN
-                    roots[tid] = _Root(start, attrs, status, kind, verdict)
+                    roots[tid] = _Root(start, attrs, status, kind, verdict, name)
     return n_rows, joined
 
 
@@ -279,6 +316,20 @@ def _outcome(spans: list[_Span], root: _Root | None) -> int:
     return OUTCOME_UNKNOWN
 
 
+def _trace_task(tid: str, root: _Root | None, sources: tuple[object, ...], sink: Sink) -> str:
+    """The trace's task: the mapped task_id when the trace has it, else default_task; counted by where it
+    came from (for `inspect`)."""
+    path = sink.fields.task_id
+    if path:
+        value = resolve_first(sources, path)
+        if value is not MISSING and value is not None:
+            _count(sink.task_sources, path)
+            return text_form(value)
+    task, source = default_task(tid, root)
+    _count(sink.task_sources, source)
+    return task
+
+
 def _add_traces(groups: dict[str, list[_Span]], roots: dict[str, _Root], sink: Sink) -> None:
     """Append every grouped trace as _add_trace does; the common case (no `where`, no hook, no mapped
     field but the task id) in one loop, its lookups bound once: a side holds 100k traces and more."""
@@ -290,7 +341,7 @@ def _add_traces(groups: dict[str, list[_Span]], roots: dict[str, _Root], sink: S
     b = sink.builder
     seen, seen_add = sink.seen, sink.seen.add
     task_path = fm.task_id
-    task_code, task_of = b.task_code, sink.task
+    task_code, task_sources = b.task_code, sink.task_sources
     t_id, t_task, t_outcome = b.trace_id.append, b.task.append, b.outcome.append
     t_cost, t_in, t_out, t_dur = b.t_cost.append, b.t_in.append, b.t_out.append, b.t_dur.append
     t_nspans, t_steps, add_spans = b.n_spans.append, b.steps.append, b.spans.extend
@@ -314,11 +365,13 @@ def _add_traces(groups: dict[str, list[_Span]], roots: dict[str, _Root], sink: S
         root = roots.get(tid)
         attrs = root.attrs if root is not None else no_root
         value = attrs.get(task_path) if task_path else None
-        if value is not None:
+        if value is not None:  # the mapped task, the common case of _trace_task
             task = value if value.__class__ is str else text_form(value)
+            task_sources[task_path] = task_sources.get(task_path, 0) + 1
         else:
             kind = root.kind if root is not None else ""
-            task = task_of(tid, (attrs, {"span_kind": kind}) if kind else (attrs,))
+            sources = (attrs, {"span_kind": kind}) if kind else (attrs,)
+            task = _trace_task(tid, root, sources, sink)
         t_id(tid)
         t_task(task_code(task))
         t_outcome(_outcome(spans, root))
@@ -375,7 +428,7 @@ def _add_trace(tid: str, spans: list[_Span], root: _Root | None, sink: Sink) -> 
             duration = None if duration is None else duration * sink.duration_scale
 
     b.trace_id.append(tid)
-    b.task.append(b.task_code(sink.task(tid, sources)))
+    b.task.append(b.task_code(_trace_task(tid, root, sources, sink)))
     b.outcome.append(outcome)
     b.t_cost.append(None)
     b.t_in.append(None)
