@@ -100,6 +100,9 @@ class InspectReport:
     suggested_outcomes: dict[str, str] = field(default_factory=dict)
     # --suggest: how the suggested outcome's values read when they are no outcome words (an OutcomeMap)
     suggested_outcome_map: dict[str, object] = field(default_factory=dict)
+    # span formats: where the task ids came from (a task_id path, a root attribute, "root span name",
+    # "trace id") → traces
+    task_from: dict[str, int] = field(default_factory=dict)
 
     @property
     def suggested_fields(self) -> FieldMap:
@@ -284,4 +287,4 @@ def inspect_paths(paths: Sequence[str], *, fmt: str | None = None, base_dir: Pat
                          n_spans=int(pop.n_spans.sum()), coverage=coverage, metadata=metadata,
                          suggestions=suggestions, warnings=pop.warnings, file_formats=per_file,
                          mapping=mapping, looks_like=looks, suggested_outcomes=outcomes,
-                         suggested_outcome_map=outcome_map)
+                         suggested_outcome_map=outcome_map, task_from=dict(pop.task_sources))

@@ -24,6 +24,7 @@ from kalibra_action.traces.registry import (
     check_joins,
     check_one_tool,
     claimed_by,
+    entry_sources,
     explain_empty,
     file_formats,
     is_auxiliary,
@@ -66,13 +67,14 @@ def read_into(sink: Sink, files: Sequence[TraceFile], fmt: str | None, warnings:
             if sink.total + sink.dup_traces == before and not join:
                 warnings.append(f"{tf.name}: no traces in this file")
     verdicts = span_verdicts(files, formats, options, warnings) if FORMATS.keys() & set(pipelines) else None
+    entries = entry_sources(files, formats, options)  # readers that hand the span pipeline span entries
     for span_fmt in FORMATS:
         # A file that only feeds a reader's join (annotations) holds no spans of its own.
         group = [tf for tf, pipeline, join in zip(files, pipelines, joins, strict=True)
                  if pipeline == span_fmt and not join]
         if group:
             sink.builder.start_file(span_fmt)
-            read_span_files(group, span_fmt, sink, warnings, objects, verdicts)
+            read_span_files(group, span_fmt, sink, warnings, objects, verdicts, entries)
     # The format named is that of the files with traces; files that only feed a join do not mix it.
     distinct = sorted({name for name, join in zip(formats, joins, strict=True) if not join} or set(formats))
     return (distinct[0] if len(distinct) == 1 else "mixed"), formats
@@ -107,7 +109,7 @@ def load_population(paths: Sequence[str], *, label: str, fields: FieldMap = _DEF
     if len(builder) == 0:
         filters = "; ".join(m.raw for m in where)
         raise InputError(f"where matched 0 of {sink.total} traces (where: {filters})", key=label)
-    pop = builder.build()
+    pop = replace(builder.build(), task_sources=tuple(sink.task_sources.items()))
     del builder, sink
     release_free_memory()
     if strict:

@@ -21,8 +21,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import operator
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from itertools import chain, islice, repeat
 
 from kalibra_action.traces import registry
 from kalibra_action.traces.source import TraceFile, bounded_lines, open_text
@@ -41,6 +43,10 @@ _KINDS = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
 _STATUS = ("UNSET", "OK", "ERROR")
 _OTHER_SIGNALS = ("resourceLogs", "resourceMetrics", "resource_logs", "resource_metrics")
 _DECODER = json.JSONDecoder()
+_GET = dict.get
+_KIND_CODES = frozenset(range(len(_KINDS)))
+# Reads one scope's spans (its span list, the root spans' extra attributes, its location) into entries.
+_ScopeReader = Callable[[list, dict, str], list[tuple]]
 
 
 class _Bad(Exception):
@@ -63,14 +69,29 @@ def describe() -> str:
 
 def objects(tf: TraceFile, options: registry.ReadOptions, warnings: list[str]) -> Iterator[tuple[str, dict]]:
     """One span object per OTLP span (or console span) in the file, in file order."""
+    for where, entries in _entry_batches(tf, warnings):
+        for entry in entries:
+            yield where, _row(entry)
+
+
+def span_entries(tf: TraceFile, options: registry.ReadOptions, warnings: list[str]) -> Iterator[list[tuple]]:
+    """The file's spans as ready-made span entries, a list per request (see traces/spans.py, SpanEntry):
+    (trace_id, span_id, parent_id or None, name, kind, start_ns, end_ns, attributes, status code,
+    status message or None). The same values as objects() gives, without a span object per span."""
+    for _where, entries in _entry_batches(tf, warnings):
+        yield entries
+
+
+def _entry_batches(tf: TraceFile, warnings: list[str]) -> Iterator[tuple[str, list[tuple]]]:
+    """(location, the entries of one request or console span) for each object of the file."""
     skipped = 0
     for line_no, obj in _documents(tf, warnings):
         where = f"line {line_no}"
         try:
             if "resourceSpans" in obj or "resource_spans" in obj:
-                yield from _request_spans(obj, where)
+                yield where, _request_entries(obj)
             elif isinstance(obj.get("context"), dict):
-                yield where, _console_span(obj)
+                yield where, [_console_entry(obj)]
             elif any(key in obj for key in _OTHER_SIGNALS):
                 skipped += 1
             else:
@@ -79,6 +100,14 @@ def objects(tf: TraceFile, options: registry.ReadOptions, warnings: list[str]) -
             raise registry.reader_error(tf, where, str(exc)) from None
     if skipped:
         warnings.append(f"{tf.name}: skipped {skipped} OTLP request(s) of logs or metrics (no spans)")
+
+
+def _row(entry: tuple) -> dict:
+    """The span object of an entry (what `convert` writes and the generic span pipeline reads)."""
+    tid, sid, parent, name, kind, start, end, attrs, code, message = entry
+    status = {"status_code": code} if message is None else {"status_code": code, "description": message}
+    return {"context": {"trace_id": tid, "span_id": sid}, "parent_id": parent, "name": name, "kind": kind,
+            "start_ns": start, "end_ns": end, "attributes": attrs, "status": status}
 
 
 # ── the file: JSON objects, one a line or pretty and concatenated ──────────────────────────────────
@@ -180,8 +209,23 @@ def _dict(value: object, what: str) -> dict:
     return value
 
 
-def _request_spans(request: dict, where: str) -> Iterator[tuple[str, dict]]:
-    ids = _Ids()
+def _request_entries(request: dict) -> list[tuple]:
+    """Every span of one request as an entry, in order (a whole request is read before any is used).
+
+    A scope's spans are read first a column at a time (_scope_columns): in the common case, spans as the
+    Collector writes them, that is a few passes in C instead of Python work per span and attribute. When
+    anything is off, the request is read again span by span (_checked_spans), which gives the other
+    spellings' values and, on a bad request, the error naming the first bad span.
+    """
+    try:
+        return _entries(request, _scope_columns)
+    except (_Bad, _Uncommon, ValueError, TypeError):  # the checked reading decides, whatever went wrong
+        return _entries(request, _checked_spans)
+
+
+def _entries(request: dict, read_scope: _ScopeReader) -> list[tuple]:
+    """Walk resource → scope → spans; read_scope(spans, extra, spath) reads one scope's spans."""
+    out: list[tuple] = []
     for i, rs in enumerate(_list(_get(request, "resourceSpans", "resource_spans"), "resourceSpans")):
         path = f"resourceSpans[{i}]"
         rs = _dict(rs, path)
@@ -198,14 +242,149 @@ def _request_spans(request: dict, where: str) -> Iterator[tuple[str, dict]]:
                 scope = _get(ss, "instrumentationLibrary", "instrumentation_library")
             extra = _scope_attrs(_dict(scope, f"{spath}.scope"), res_attrs)
             spans = _list(ss.get("spans"), f"{spath}.spans")
-            # The location is only formatted for a span that fails: a request holds thousands.
-            for k, span in enumerate(spans):
-                try:
-                    if span.__class__ is not dict:
-                        span = _dict(span, f"{spath}.spans[{k}]")
-                    yield where, _otlp_span(span, extra, ids)
-                except _Bad as exc:
-                    raise _Bad(f"{spath}.spans[{k}]: {exc}") from None
+            if spans:
+                out += read_scope(spans, extra, spath)
+    return out
+
+
+def _checked_spans(spans: list, extra: dict, spath: str) -> list[tuple]:
+    """A scope's spans one by one, each value checked where it is read."""
+    ids = _Ids()
+    out = []
+    # The location is only formatted for a span that fails: a request holds thousands.
+    for k, span in enumerate(spans):
+        try:
+            if span.__class__ is not dict:
+                span = _dict(span, f"{spath}.spans[{k}]")
+            out.append(_otlp_entry(span, extra, ids))
+        except _Bad as exc:
+            raise _Bad(f"{spath}.spans[{k}]: {exc}") from None
+    return out
+
+
+class _Uncommon(Exception):
+    """A scope's spans are not all in the common shape: read them span by span instead."""
+
+
+def _column(rows: list[dict], key: str) -> list:
+    return list(map(_GET, rows, repeat(key)))
+
+
+def _types(values: list) -> set[type]:
+    return set(map(type, values))
+
+
+def _scope_columns(spans: list, extra: dict, spath: str) -> list[tuple]:
+    """A scope's spans read a column at a time, to the values _checked_spans gives; _Uncommon (or _Bad)
+    when any span is not as the Collector writes it: JSON spelling, ids as lowercase hex, times as
+    strings of 19 digits, kinds and status codes as numbers, attribute values typed."""
+    if _types(spans) != {dict}:
+        raise _Uncommon
+    tids, sids, parents = _column(spans, "traceId"), _column(spans, "spanId"), _column(spans, "parentSpanId")
+    if None in parents and any(map(operator.contains, spans, repeat("parent_span_id"))):
+        raise _Uncommon
+    parent_set = set(parents) if _types(parents) <= {str, type(None)} else {0}
+    parent_set.discard(None)
+    if "" in parent_set:  # a root as the SDK's encoder writes it
+        parent_set.discard("")
+        parents = [p or None for p in parents]
+    if not (_hex_ids(tids, 16) and _hex_ids(sids, 8) and _hex_ids(parent_set, 8)):
+        raise _Uncommon
+    starts = _nanos_column(_column(spans, "startTimeUnixNano"))
+    ends = _nanos_column(_column(spans, "endTimeUnixNano"))
+    names = _column(spans, "name")
+    if _types(names) != {str}:
+        names = [name if name.__class__ is str else _text(name, "name") for name in names]
+    kinds = _column(spans, "kind")
+    if _types(kinds) == {int} and set(kinds) <= _KIND_CODES:
+        kinds = list(map(_KINDS.__getitem__, kinds))
+    else:
+        kinds = [_enum(kind, _KINDS, "SPAN_KIND_", "kind") for kind in kinds]
+    codes, messages = _status_columns(_column(spans, "status"))
+    attrs = _attributes_column(_column(spans, "attributes"))
+    if extra:
+        for i, parent in enumerate(parents):
+            if parent is None:
+                attrs[i] = {**extra, **attrs[i]}
+    return list(zip(tids, sids, parents, names, kinds, starts, ends, attrs, codes, messages, strict=True))
+
+
+def _hex_ids(ids: list | set, size: int) -> bool:
+    """Whether every id is as the Collector writes it (the check _id makes first): lowercase hex of
+    2 * size digits, not all zeros."""
+    try:
+        distinct = set(ids)
+    except TypeError:  # an id that is a list or an object
+        return False
+    if not distinct:
+        return True
+    return (_types(distinct) == {str} and set(map(len, distinct)) == {2 * size}
+            and "0" * 2 * size not in distinct and _LOWER_HEX.fullmatch("".join(distinct)) is not None)
+
+
+def _nanos_column(values: list) -> list[int]:
+    """Times written as strings of 19 digits, as exact integers (a plausible time: below NS_LIMIT)."""
+    if _types(values) != {str} or set(map(len, values)) != {19}:
+        raise _Uncommon
+    text = "".join(values)
+    if not (text.isascii() and text.isdigit()):
+        raise _Uncommon
+    out = list(map(int, values))
+    if max(out) >= NS_LIMIT:
+        raise _Uncommon
+    return out
+
+
+def _status_columns(statuses: list) -> tuple[list[str], list[str | None]]:
+    """(codes, messages) of the spans' status objects, as _status reads them."""
+    if _types(statuses) == {dict}:
+        codes = list(map(_GET, statuses, repeat("code"), repeat(0)))
+        if _types(codes) == {int} and set(codes) <= {0, 1, 2}:
+            codes = list(map(_STATUS.__getitem__, codes))
+            if max(map(len, statuses)) <= 1:
+                return codes, [None] * len(codes)
+            # _status reads the message of a status with more than its code
+            return codes, [m if len(status) > 1 and m.__class__ is str and m else None
+                           for status, m in zip(statuses, _column(statuses, "message"), strict=True)]
+    pairs = list(map(_status, statuses))
+    return [code for code, _ in pairs], [message for _, message in pairs]
+
+
+def _attributes_column(lists: list) -> list[dict]:
+    """Each span's attribute list as a dict of plain values; the common values (strings) read in C, the
+    others one by one."""
+    if not _types(lists) <= {list, type(None)}:
+        raise _Uncommon
+    if None in lists:
+        lists = [[] if x is None else x for x in lists]
+    items = list(chain.from_iterable(lists))
+    if not items:
+        return [{} for _ in lists]
+    if _types(items) != {dict}:
+        raise _Uncommon
+    keys, values = _column(items, "key"), _column(items, "value")
+    if _types(keys) != {str} or _types(values) != {dict}:
+        raise _Uncommon
+    plain = _column(values, "stringValue")
+    if set(map(len, values)) != {1}:  # a value object with more than one typed value: _value reads it
+        plain = [_value(v, 0) for v in values]
+    elif _types(plain) != {str}:
+        plain = _typed_values(plain, values)
+    pairs = zip(keys, plain, strict=True)
+    return [dict(islice(pairs, n)) for n in map(len, lists)]
+
+
+def _typed_values(plain: list, values: list) -> list:
+    """The values of one-key value objects, whose strings are read already (plain; None elsewhere): the
+    integers (strings of digits) converted together, anything else by _value."""
+    ints = _column(values, "intValue")
+    digits = [i for x, i in zip(plain, ints, strict=True) if x.__class__ is not str]
+    if _types(digits) == {str} and max(map(len, digits)) <= 18 and min(map(len, digits)) > 0:
+        text = "".join(digits)
+        if text.isdigit() and text.isascii():
+            converted = iter(map(int, digits))
+            return [x if x.__class__ is str else next(converted) for x in plain]
+    return [x if x.__class__ is str else _value(v, 0) for x, v in zip(plain, values, strict=True)]
 
 
 def _scope_attrs(scope: dict, res_attrs: dict) -> dict:
@@ -236,9 +415,9 @@ class _Ids:
         return known
 
 
-def _otlp_span(span: dict, extra: dict, ids: _Ids) -> dict:
-    """One OTLP span as a span object. Written for speed (it runs once per span): the JSON spelling is
-    looked up first, the protobuf one only when it is absent."""
+def _otlp_entry(span: dict, extra: dict, ids: _Ids) -> tuple:
+    """One OTLP span as an entry (see span_entries). Written for speed (it runs once per span): the JSON
+    spelling is looked up first, the protobuf one only when it is absent."""
     g = span.get
     tid = g("traceId")
     sid = g("spanId")
@@ -265,18 +444,18 @@ def _otlp_span(span: dict, extra: dict, ids: _Ids) -> dict:
         attrs = {**extra, **attrs}
     name = g("name")
     kind = g("kind")
-    return {
-        "context": {"trace_id": ids.get(tid, 16, "traceId"), "span_id": _id(sid, 8, "spanId")},
-        "parent_id": ids.get(parent, 8, "parentSpanId") if parent else None,
-        "name": name if name.__class__ is str else _text(name, "name"),
-        "kind": _KINDS[kind] if kind.__class__ is int and 0 <= kind < 6 else _enum(kind, _KINDS, "SPAN_KIND_",
-                                                                                "kind"),
-        "start_ns": start if start.__class__ is int and 0 <= start < NS_LIMIT
-        else _nanos(start, "startTimeUnixNano"),
-        "end_ns": end if end.__class__ is int and 0 <= end < NS_LIMIT else _nanos(end, "endTimeUnixNano"),
-        "attributes": attrs,
-        "status": _status(g("status")),
-    }
+    return (
+        ids.get(tid, 16, "traceId"),
+        _id(sid, 8, "spanId"),
+        ids.get(parent, 8, "parentSpanId") if parent else None,
+        name if name.__class__ is str else _text(name, "name"),
+        _KINDS[kind] if kind.__class__ is int and 0 <= kind < 6
+        else _enum(kind, _KINDS, "SPAN_KIND_", "kind"),
+        start if start.__class__ is int and 0 <= start < NS_LIMIT else _nanos(start, "startTimeUnixNano"),
+        end if end.__class__ is int and 0 <= end < NS_LIMIT else _nanos(end, "endTimeUnixNano"),
+        attrs,
+        *_status(g("status")),
+    )
 
 
 def _text(value: object, what: str) -> str:
@@ -344,18 +523,16 @@ def _enum(value: object, names: tuple[str, ...], prefix: str, what: str) -> str:
     raise _Bad(f"{what} {str(value)[:40]!r} is not one of {', '.join(names)}")
 
 
-def _status(value: object) -> dict:
+def _status(value: object) -> tuple[str, str | None]:
+    """(UNSET / OK / ERROR, the message or None)."""
     if value.__class__ is dict and len(value) <= 1:  # the common case: {} or {"code": 1}
         code = value.get("code", 0)
         if code.__class__ is int and 0 <= code < 3:
-            return {"status_code": _STATUS[code]}
+            return _STATUS[code], None
     status = _dict(value, "status")
     code = _enum(status.get("code"), _STATUS, "STATUS_CODE_", "status.code")
     message = status.get("message")
-    out = {"status_code": code}
-    if isinstance(message, str) and message:
-        out["description"] = message
-    return out
+    return code, message if isinstance(message, str) and message else None
 
 
 def _attributes(value: object, what: str) -> dict:
@@ -468,8 +645,8 @@ _CONVERT = {
 # ── ConsoleSpanExporter span objects ───────────────────────────────────────────────────────────────
 
 
-def _console_span(span: dict) -> dict:
-    """One `ReadableSpan.to_json()` object: 0x ids, ISO times, SpanKind.X, plain attributes."""
+def _console_entry(span: dict) -> tuple:
+    """One `ReadableSpan.to_json()` object as an entry: 0x ids, ISO times, SpanKind.X, plain attributes."""
     context = span["context"]
     parent = span.get("parent_id")
     attrs = _dict(span.get("attributes"), "attributes")
@@ -480,20 +657,20 @@ def _console_span(span: dict) -> dict:
     status = _dict(span.get("status"), "status")
     code = status.get("status_code")
     code = code.removeprefix("StatusCode.") if isinstance(code, str) else code
-    out_status = {"status_code": _enum(code, _STATUS, "STATUS_CODE_", "status_code")}
-    if isinstance(status.get("description"), str):
-        out_status["description"] = status["description"]
-    return {
-        "context": {"trace_id": _id(context.get("trace_id"), 16, "context.trace_id"),
-                    "span_id": _id(context.get("span_id"), 8, "context.span_id")},
-        "parent_id": _id(parent, 8, "parent_id") if parent else None,
-        "name": _text(span.get("name"), "name"),
-        "kind": _enum(kind.removeprefix("SpanKind.") if isinstance(kind, str) else kind, _KINDS, "", "kind"),
-        "start_ns": _iso(span.get("start_time"), "start_time"),
-        "end_ns": _iso(span.get("end_time"), "end_time"),
-        "attributes": attrs,
-        "status": out_status,
-    }
+    code = _enum(code, _STATUS, "STATUS_CODE_", "status_code")
+    message = status.get("description")
+    return (
+        _id(context.get("trace_id"), 16, "context.trace_id"),
+        _id(context.get("span_id"), 8, "context.span_id"),
+        _id(parent, 8, "parent_id") if parent else None,
+        _text(span.get("name"), "name"),
+        _enum(kind.removeprefix("SpanKind.") if isinstance(kind, str) else kind, _KINDS, "", "kind"),
+        _iso(span.get("start_time"), "start_time"),
+        _iso(span.get("end_time"), "end_time"),
+        attrs,
+        code,
+        message if isinstance(message, str) else None,
+    )
 
 
 def _iso(value: object, what: str) -> int:

@@ -124,6 +124,9 @@ class Population:
     span_duration: np.ndarray  # float64 seconds, NaN when start or end is missing
     span_error: np.ndarray  # bool
     warnings: tuple[str, ...] = ()
+    # span formats: where the task ids came from (a task_id path, a root attribute, "root span name",
+    # "trace id") → how many traces
+    task_sources: tuple[tuple[str, int], ...] = ()
 
     def __len__(self) -> int:
         return int(self.outcome.shape[0])

@@ -279,6 +279,26 @@ def _checked_objects(reader: Reader, options: ReadOptions, side: Side | None, tf
         yield location, obj
 
 
+def entry_sources(files: Sequence[TraceFile], formats: Sequence[str],
+                  options: ReadOptions) -> dict[Path, Callable]:
+    """file path → `entries(tf, warnings)` for the files whose reader hands the span pipeline ready-made
+    span entries (`span_entries(tf, options, warnings)`, see traces/spans.py); a reader with SELECTORS or
+    a join is read as objects."""
+    out: dict[Path, Callable] = {}
+    for tf, name in zip(files, formats, strict=True):
+        reader = get_reader(name)
+        entries = getattr(reader, "span_entries", None)
+        if (entries is not None and not getattr(reader, "SELECTORS", ())
+                and getattr(reader, "joined_objects", None) is None):
+            out[tf.path] = partial(_entries_with_options, entries, options)
+    return out
+
+
+def _entries_with_options(entries: Callable, options: ReadOptions, tf: TraceFile,
+                          warnings: list[str]) -> Iterator[list[tuple]]:
+    return entries(tf, options, warnings)
+
+
 def pipeline_of(fmt: str) -> str:
     """The pipeline a format's objects feed: itself for a JSON Lines format, the reader's for a native one."""
     reader = get_reader(fmt)

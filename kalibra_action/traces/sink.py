@@ -27,6 +27,7 @@ class Sink:
         self.dup_traces = 0
         self.dup_spans = 0
         self.no_trace_id = 0
+        self.task_sources: dict[str, int] = {}  # where the span formats' task ids came from → traces
         # Whether per-trace lookups in metadata are needed at all (the fast path skips them).
         self.lookups = bool(where or on_trace or fields.task_id or fields.outcome or fields.duration
                             or fields.cost or fields.input_tokens or fields.output_tokens)

@@ -14,15 +14,22 @@ native readers write them, `start_ns` / `end_ns` (exact integer nanoseconds).
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from operator import itemgetter
+from pathlib import Path
 from types import ModuleType
 from typing import NamedTuple
 
 from kalibra_action.traces import openinference, otel_genai
-from kalibra_action.traces.attrs import OI_SPAN_KINDS, as_attrs, span_kind, status_of
-from kalibra_action.traces.fields import MISSING, classify_outcome, resolve_first, text_form
+from kalibra_action.traces.attrs import OI_SPAN_KINDS, as_attrs, attr, span_kind, status_of
+from kalibra_action.traces.fields import (
+    MISSING,
+    classify_outcome,
+    resolve_first,
+    task_from_trace_id,
+    text_form,
+)
 from kalibra_action.traces.outcomes import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_UNKNOWN
 from kalibra_action.traces.sink import Sink
 from kalibra_action.traces.source import ObjectSource, TraceFile, iter_objects
@@ -34,7 +41,15 @@ FORMATS: dict[str, ModuleType] = {openinference.NAME: openinference, otel_genai.
 # (span_id, parent_id, name, start_ns, end_ns, cost, in, out, error, finish, mapped outcome value)
 _Span = tuple
 _OI_KIND = "openinference.span.kind"
+_NO_ROW: dict = {}  # span_kind()'s row for an entry: it has no `span_kind` key
 _SPAN_ID, _PARENT_ID, _FINISH = itemgetter(0), itemgetter(1), itemgetter(9)
+
+# A span as a native reader may hand it over ready-made (traces/otlp.py), instead of a span object:
+# (trace_id, span_id, parent_id or None, name, kind, start_ns, end_ns, attributes, status, status message)
+# with valid ids, exact integer times, attributes a dict and status "UNSET", "OK" or "ERROR".
+SpanEntry = tuple
+# A file's span entries, a list at a time (one OTLP request): `entries(tf, warnings)`.
+EntrySource = Callable[[TraceFile, list[str]], Iterable[list[SpanEntry]]]
 
 
 def _num(value: object, field: str, bad: BadValues) -> float | None:
@@ -53,6 +68,37 @@ class _Root(NamedTuple):
     status: str
     kind: str
     verdict: int
+    name: object
+
+
+# The task of a span trace when no task_id is mapped (or the trace lacks it): the first of these root-span
+# attributes that is set (an OTLP root carries its resource's attributes too); else a Kalibra trace id
+# `task__model__N`'s task; else the root span's name; else the trace id.
+TASK_ATTRIBUTES = ("task.id", "task_id", "task", "app.task.id", "eval.task", "eval.task_id",
+                   "metadata.task_id", "metadata.task", "session.id")
+TASK_FROM_RULE = "trace id (task__model__N)"
+TASK_FROM_NAME = "root span name"
+TASK_FROM_ID = "trace id"
+
+
+def default_task(tid: str, root: _Root | None) -> tuple[str, str]:
+    """(task, where it came from) by the chain above (documented in the README, Trace formats)."""
+    attrs = root.attrs if root is not None else None
+    if attrs:
+        for key in TASK_ATTRIBUTES:
+            value = attr(attrs, key)
+            if value is not None and value != "":
+                return text_form(value), key
+    task = task_from_trace_id(tid)
+    if task != tid:
+        return task, TASK_FROM_RULE
+    if root is not None and root.name:
+        return text_form(root.name), TASK_FROM_NAME
+    return tid, TASK_FROM_ID
+
+
+def _count(counts: dict[str, int], source: str) -> None:
+    counts[source] = counts.get(source, 0) + 1
 
 
 @contextmanager
@@ -90,20 +136,24 @@ def _times(row: dict, bad: BadValues) -> tuple[int, int]:
 
 
 def read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings: list[str],
-                    objects: ObjectSource = iter_objects, verdicts: Mapping[str, str] | None = None) -> None:
+                    objects: ObjectSource = iter_objects, verdicts: Mapping[str, str] | None = None,
+                    entries: Mapping[Path, EntrySource] | None = None) -> None:
     """Read every span of the files (one format), then append the grouped traces to the builder (see
     _read_span_files), with the cycle collector paused."""
     with _collector_paused():
-        _read_span_files(files, fmt, sink, warnings, objects, verdicts)
+        _read_span_files(files, fmt, sink, warnings, objects, verdicts, entries or {})
 
 
 def _read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings: list[str],
-                     objects: ObjectSource, verdicts: Mapping[str, str] | None) -> None:
+                     objects: ObjectSource, verdicts: Mapping[str, str] | None,
+                     entries: Mapping[Path, EntrySource]) -> None:
     """Read every span of the files (one format), then append the grouped traces to the builder.
 
     `objects(tf, warnings)` gives a file's span objects: its JSON lines by default, or what a native reader
-    (traces/registry.py) made of a file in another tool's format. `verdicts`: span_id → outcome joined
-    from the side's other files (annotations), for root spans without their own `outcome`.
+    (traces/registry.py) made of a file in another tool's format. `entries`: the files whose reader hands
+    over span entries instead (the faster way, used unless a span field is mapped: a mapped path may name
+    any key of a span object). `verdicts`: span_id → outcome joined from the side's other files
+    (annotations), for root spans without their own `outcome`.
     """
     module = FORMATS[fmt]
     span_values = module.span_values
@@ -116,10 +166,16 @@ def _read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings:
     roots: dict[str, _Root] = {}
     skipped = {"no context object": 0, "no context.trace_id": 0}
     joined = 0  # root spans with a verdict of their own or from `verdicts`
+    if mapped or fm.outcome:
+        entries = {}
     for tf in files:
         bad.file = tf.name
         n_rows = 0
-        for _where, row in objects(tf, warnings):
+        source = entries.get(tf.path)
+        if source is not None:
+            n_rows, n_joined = _add_entries(source(tf, warnings), span_values, groups, roots, verdicts, bad)
+            joined += n_joined
+        for _where, row in () if source is not None else objects(tf, warnings):
             n_rows += 1
             context = row.get("context")
             if context.__class__ is not dict:
@@ -175,7 +231,7 @@ def _read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings:
                     if verdict == OUTCOME_UNKNOWN and verdicts and sid in verdicts:
                         verdict = classify_outcome(verdicts[sid])
                     joined += verdict != OUTCOME_UNKNOWN
-                    roots[tid] = _Root(start, attrs, status, kind, verdict)
+                    roots[tid] = _Root(start, attrs, status, kind, verdict, name)
         if n_rows == 0:
             warnings.append(f"{tf.name}: no spans in this file")
     if verdicts and not joined:
@@ -184,8 +240,47 @@ def _read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings:
     for reason, count in skipped.items():
         if count:
             warnings.append(f"{sink.builder.label}: skipped {count} span(s) with {reason}")
-    for tid, spans in groups.items():
-        _add_trace(tid, spans, roots.get(tid), sink)
+    _add_traces(groups, roots, sink)
+
+
+def _add_entries(batches: Iterable[list[SpanEntry]], span_values: Callable,
+                 groups: dict[str, list[_Span]], roots: dict[str, _Root],
+                 verdicts: Mapping[str, str] | None, bad: BadValues) -> tuple[int, int]:
+    """Group span entries as _read_span_files groups span objects, to the same values; (spans read, root
+    spans with a verdict). No span field is mapped here, and an entry has no `outcome` of its own."""
+    oi_values = openinference.span_values
+    n_rows = joined = 0
+    for batch in batches:
+        n_rows += len(batch)
+        for tid, sid, pid, name, _kind, start, end, attrs, status, _message in batch:
+            kind = ""
+            values = span_values
+            if _OI_KIND in attrs or "openinference" in attrs:
+                kind = span_kind(_NO_ROW, attrs)
+                if kind in OI_SPAN_KINDS:
+                    values = oi_values
+            name, cost, in_tok, out_tok, fin = values({"name": name}, attrs, kind)
+            span = (
+                sid, pid, name, start, end,
+                None if cost is None else _num(cost, "cost", bad),
+                None if in_tok is None else _num(in_tok, "input_tokens", bad),
+                None if out_tok is None else _num(out_tok, "output_tokens", bad),
+                status == "ERROR", fin, MISSING,
+            )
+            group = groups.get(tid)
+            if group is None:
+                groups[tid] = [span]
+            else:
+                group.append(span)
+            if pid is None:
+                root = roots.get(tid)
+                if root is None or (start and (not root.start or start < root.start)):
+                    verdict = OUTCOME_UNKNOWN
+                    if verdicts and sid in verdicts:
+                        verdict = classify_outcome(verdicts[sid])
+                    joined += verdict != OUTCOME_UNKNOWN
+                    roots[tid] = _Root(start, attrs, status, kind, verdict, name)
+    return n_rows, joined
 
 
 def _dedupe(spans: list[_Span], sink: Sink) -> list[_Span]:
@@ -219,6 +314,80 @@ def _outcome(spans: list[_Span], root: _Root | None) -> int:
     if root is not None and root.status == "OK":
         return OUTCOME_SUCCESS
     return OUTCOME_UNKNOWN
+
+
+def _trace_task(tid: str, root: _Root | None, sources: tuple[object, ...], sink: Sink) -> str:
+    """The trace's task: the mapped task_id when the trace has it, else default_task; counted by where it
+    came from (for `inspect`)."""
+    path = sink.fields.task_id
+    if path:
+        value = resolve_first(sources, path)
+        if value is not MISSING and value is not None:
+            _count(sink.task_sources, path)
+            return text_form(value)
+    task, source = default_task(tid, root)
+    _count(sink.task_sources, source)
+    return task
+
+
+def _add_traces(groups: dict[str, list[_Span]], roots: dict[str, _Root], sink: Sink) -> None:
+    """Append every grouped trace as _add_trace does; the common case (no `where`, no hook, no mapped
+    field but the task id) in one loop, its lookups bound once: a side holds 100k traces and more."""
+    fm = sink.fields
+    if sink.where or sink.on_trace is not None or fm.trace_id or fm.outcome or fm.duration:
+        for tid, spans in groups.items():
+            _add_trace(tid, spans, roots.get(tid), sink)
+        return
+    b = sink.builder
+    seen, seen_add = sink.seen, sink.seen.add
+    task_path = fm.task_id
+    task_code, task_sources = b.task_code, sink.task_sources
+    t_id, t_task, t_outcome = b.trace_id.append, b.task.append, b.outcome.append
+    t_cost, t_in, t_out, t_dur = b.t_cost.append, b.t_in.append, b.t_out.append, b.t_dur.append
+    t_nspans, t_steps, add_spans = b.n_spans.append, b.steps.append, b.spans.extend
+    pending_spans, pending_traces = b.spans, b.outcome
+    span_chunk, trace_chunk = b.span_chunk, b.trace_chunk
+    no_root: dict = {}
+    total = 0
+    for tid, spans in groups.items():
+        n = len(spans)
+        if n > 1 and len(set(map(_SPAN_ID, spans))) != n:
+            spans = _dedupe(spans, sink)
+            n = len(spans)
+        if tid:
+            if tid in seen:
+                sink.dup_traces += 1
+                continue
+            seen_add(tid)
+        else:
+            sink.no_trace_id += 1
+        total += 1
+        root = roots.get(tid)
+        attrs = root.attrs if root is not None else no_root
+        value = attrs.get(task_path) if task_path else None
+        if value is not None:  # the mapped task, the common case of _trace_task
+            task = value if value.__class__ is str else text_form(value)
+            task_sources[task_path] = task_sources.get(task_path, 0) + 1
+        else:
+            kind = root.kind if root is not None else ""
+            sources = (attrs, {"span_kind": kind}) if kind else (attrs,)
+            task = _trace_task(tid, root, sources, sink)
+        t_id(tid)
+        t_task(task_code(task))
+        t_outcome(_outcome(spans, root))
+        t_cost(None)
+        t_in(None)
+        t_out(None)
+        t_dur(None)
+        t_nspans(n)
+        parents = set(map(_PARENT_ID, spans))
+        parents.discard(None)
+        t_steps(n - len(parents.intersection(map(_SPAN_ID, spans))) if parents else n)
+        add_spans({"name": s[2], "start_ns": s[3], "end_ns": s[4], "cost": s[5], "input_tokens": s[6],
+                   "output_tokens": s[7], "error": s[8]} for s in spans)
+        if len(pending_spans) >= span_chunk or len(pending_traces) >= trace_chunk:
+            b.flush()
+    sink.total += total
 
 
 def _add_trace(tid: str, spans: list[_Span], root: _Root | None, sink: Sink) -> None:
@@ -259,7 +428,7 @@ def _add_trace(tid: str, spans: list[_Span], root: _Root | None, sink: Sink) -> 
             duration = None if duration is None else duration * sink.duration_scale
 
     b.trace_id.append(tid)
-    b.task.append(b.task_code(sink.task(tid, sources)))
+    b.task.append(b.task_code(_trace_task(tid, root, sources, sink)))
     b.outcome.append(outcome)
     b.t_cost.append(None)
     b.t_in.append(None)
