@@ -436,8 +436,9 @@ def build(result: Result, *, caps: Caps = Caps(), extra: Mapping | None = None,
     summary = per_task_summary(result, all_tasks)
     changed = [r for r in all_tasks if r["group"] < (4 if verbose else 3)]
     spans = span_rows(result, verbose)
+    headline = story.headline(result)
     warnings = list(dict.fromkeys(result.warnings))  # the engine already folds in each side's warnings
-    seen = set(warnings)
+    seen = set(warnings) | set(headline)  # a flag the headline states at the top is not repeated below
     for obs in result.observations.values():
         warnings += [f"{obs.name}: {w}" for w in dict.fromkeys(obs.warnings) if w not in seen]
     tb = result.observations.get("trace_breakdown")
@@ -477,7 +478,7 @@ def build(result: Result, *, caps: Caps = Caps(), extra: Mapping | None = None,
             "has_ci": any(r["_ci"] is not None for r in all_tasks),
             "has_medians": any(r[m] != fmt.NA for r in all_tasks for m in story.MEDIAN_METRICS),
         },
-        "story": story.headline(result),
+        "story": headline,
         "decomposition": decomposition,
         "decomposition_other": any(r[g] != "—" for r in decomposition
                                    for g in ("new", "missing")),
