@@ -362,3 +362,41 @@ def test_an_unchanged_task_is_charted_only_with_its_interval():
     ci = f"[{round(lo):+d}, {round(hi):+d}]".replace("-", "−")
     assert f"| — steady-00000 | 0 | {ci} | `······━━━━━━●━━━━━━······` |" in chart
     assert "steady-00001" not in chart  # no interval: nothing to draw but a dot at zero
+
+
+def test_a_pooled_report_validates_and_its_renamed_keys_do_not(tmp_path):
+    """The history key (issue 12) and the flags' shapes are in the schema, strictly: a pooled report with a
+    flaky task validates, and renaming any of its keys does not."""
+    import json
+
+    from tests.fixtures.cli import call
+
+    def write(name: str, flip: int) -> str:
+        # the task id is the trace id's prefix before "__"
+        rows = [{"trace_id": f"{t}__{name}__{r}", "outcome": "success" if t != "flip" or r < flip
+                 else "failure", "input_tokens": 100, "output_tokens": 10} for t in
+                [f"task-{i}" for i in range(10)] + ["flip"] for r in range(4)]
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(x) + "\n" for x in rows), encoding="utf-8")
+        return str(path)
+
+    runs = [a for i in range(8) for a in ("--baseline-run", write(f"run{i}", 4 if i % 2 == 0 else 0))]
+    code, out, err = call("compare", "--format", "json", "-q", *runs, write("cur", 0))  # validates
+    assert code in (0, 1), err
+    data = json.loads(out)
+    assert data["history"]["flaky_tasks"] == ["flip"]
+    per_task = data["metrics"]["trace_breakdown"]["metadata"]["per_task"]
+    assert next(i for i in per_task if i["task_id"] == "flip")["flaky"] is True
+    for path, old in ((("history",), "n_flaky"), (("history", "runs", 0), "pooled"),
+                      (("history", "mde_pp"), "one_run"), ((), "history"),
+                      (("metrics", "trace_breakdown", "metadata", "per_task"), "flaky"),
+                      (("metrics", "task_attribution", "metadata", "savings_from_broken"), "shares"),
+                      (("metrics", "success_rate", "metadata", "mix_shift"), "difference_ci_95")):
+        broken = copy.deepcopy(data)
+        node = broken
+        for key in path:
+            node = node[key]
+        if old == "flaky":  # the flaky task's item
+            node = next(i for i in node if "flaky" in i)
+        node[old + "_renamed"] = node.pop(old)
+        assert report_schema.errors(broken), (path, old)
