@@ -400,3 +400,12 @@ def test_a_pooled_report_validates_and_its_renamed_keys_do_not(tmp_path):
             node = next(i for i in node if "flaky" in i)
         node[old + "_renamed"] = node.pop(old)
         assert report_schema.errors(broken), (path, old)
+
+
+def test_the_ci_methods_line_names_the_cluster_robust_interval(told):
+    result, text = told
+    assert result.observations["success_rate"].metadata["ci_method"] == "cluster-tasks"
+    note = html.unescape(next(line for line in text.splitlines() if line.startswith("<sub>95% CIs"))).replace(
+        "\u2060", "")
+    assert "Success rate: cluster-robust over 25 tasks (runs of a task as one cluster)" in note, note
+    assert "cluster-tasks" not in note
