@@ -166,29 +166,37 @@ def _decomposition_dict(key: str, d: Decomposition | None) -> dict | None:
 
 
 def _savings_from_broken(decompositions: dict[str, Decomposition | None], n_regressed: int) -> dict:
-    """The flag: the largest regressed share among falls beyond their noise floor, and one sentence."""
-    best: tuple[float, str, Decomposition] | None = None
+    """The flag and one sentence naming every fall beyond its noise floor that comes mostly from regressed
+    tasks, tokens first. `metric` / `share_pct` are the largest share (what savings_from_regressed_pct
+    gates); `shares` holds each flagged metric's, so a report that leads with tokens is not told "duration"
+    only because duration's share came out a point higher."""
+    falls: dict[str, tuple[float, Decomposition]] = {}
     for key, (_, _, floor) in SAVINGS.items():
         d = decompositions[key]
         if d is None or d.change >= 0 or d.change_pct is None or d.change_pct > -floor:
             continue
         share = d.share_pct("regressed")
-        if share is not None and (best is None or share > best[0]):
-            best = (share, key, d)
-    if best is None:
-        return {"flag": False, "metric": None, "share_pct": None, "n_regressed": n_regressed,
+        if share is not None:
+            falls[key] = (share, d)
+    if not falls:
+        return {"flag": False, "metric": None, "share_pct": None, "shares": {}, "n_regressed": n_regressed,
                 "text": "no fall in mean tokens, cost or duration per trace beyond the noise floor"}
-    share, key, d = best
+    key = max(falls, key=lambda k: falls[k][0])
+    share, d = falls[key]
     if n_regressed == 0:
-        return {"flag": False, "metric": key, "share_pct": round(share, 1), "n_regressed": 0,
+        return {"flag": False, "metric": key, "share_pct": round(share, 1), "shares": {}, "n_regressed": 0,
                 "text": f"{key} {_pct(d.change_pct)}: no task regressed significantly"}
-    flag = share > FLAG_SHARE
+    flagged = {k: round(s, 1) for k, (s, _) in falls.items() if s > FLAG_SHARE}
     tasks = f"the {n_regressed} significantly regressed task{'s' if n_regressed != 1 else ''}"
-    text = f"{key} {_pct(d.change_pct)}: {share:.0f} % of the drop comes from {tasks}"
-    if flag:
+    shown = flagged or {key: round(share, 1)}
+    said = [f"{k} {_pct(falls[k][1].change_pct)}: {falls[k][0]:.0f} %" for k in shown]
+    text = f"{said[0]} of the drop comes from {tasks}"
+    if len(said) > 1:
+        text += " (" + "; ".join(said[1:]) + ")"
+    if flagged:
         text += " — the savings come from the tasks that broke; check for truncated or skipped work"
-    return {"flag": flag, "metric": key, "share_pct": round(share, 1), "n_regressed": n_regressed,
-            "text": text}
+    return {"flag": bool(flagged), "metric": key, "share_pct": round(share, 1), "shares": flagged,
+            "n_regressed": n_regressed, "text": text}
 
 
 def _pct(pct: float | None) -> str:

@@ -208,8 +208,10 @@ def _task_weighted_note(obs: Observation) -> list[str]:
 
 
 _PAIRED = "t-interval over per-task changes"
+_CLUSTER = "cluster-robust over tasks"
 _CI_METHODS = {"bca": "BCa bootstrap", "percentile": "percentile bootstrap",
-               "newcombe": "Newcombe score interval", "paired-tasks": _PAIRED, "paired_tasks": _PAIRED}
+               "newcombe": "Newcombe score interval", "adjusted-wald": "adjusted Wald interval",
+               "paired-tasks": _PAIRED, "paired_tasks": _PAIRED, "cluster-tasks": _CLUSTER}
 
 
 def ci_methods(result: Result) -> str:
@@ -219,8 +221,12 @@ def ci_methods(result: Result) -> str:
         method = obs.metadata.get("ci_method") if name not in BREAKDOWNS else None
         if isinstance(method, str) and method:
             label = _CI_METHODS.get(method, method)
-            if method.startswith("paired") and isinstance(obs.metadata.get("ci_tasks"), int):
-                label = f"t-interval over {obs.metadata['ci_tasks']} per-task changes"
+            tasks = obs.metadata.get("ci_tasks")
+            if isinstance(tasks, int) and not isinstance(tasks, bool):
+                if method.startswith("paired"):
+                    label = f"t-interval over {tasks} per-task changes"
+                elif method == "cluster-tasks":
+                    label = f"cluster-robust over {tasks} tasks (runs of a task as one cluster)"
             parts.setdefault(label, []).append(LABELS.get(name, name))
     return "; ".join(f"{', '.join(names)}: {label}" for label, names in parts.items())
 
@@ -430,8 +436,9 @@ def build(result: Result, *, caps: Caps = Caps(), extra: Mapping | None = None,
     summary = per_task_summary(result, all_tasks)
     changed = [r for r in all_tasks if r["group"] < (4 if verbose else 3)]
     spans = span_rows(result, verbose)
+    headline = story.headline(result)
     warnings = list(dict.fromkeys(result.warnings))  # the engine already folds in each side's warnings
-    seen = set(warnings)
+    seen = set(warnings) | set(headline)  # a flag the headline states at the top is not repeated below
     for obs in result.observations.values():
         warnings += [f"{obs.name}: {w}" for w in dict.fromkeys(obs.warnings) if w not in seen]
     tb = result.observations.get("trace_breakdown")
@@ -471,7 +478,7 @@ def build(result: Result, *, caps: Caps = Caps(), extra: Mapping | None = None,
             "has_ci": any(r["_ci"] is not None for r in all_tasks),
             "has_medians": any(r[m] != fmt.NA for r in all_tasks for m in story.MEDIAN_METRICS),
         },
-        "story": story.headline(result),
+        "story": headline,
         "decomposition": decomposition,
         "decomposition_other": any(r[g] != "—" for r in decomposition
                                    for g in ("new", "missing")),

@@ -104,24 +104,29 @@ def caption(scale: float) -> str:
 def headline(result: Result) -> list[str]:
     """Plain statements for the top of the report: savings that come from broken tasks, a task-mix shift.
 
-    Each is the metric's own sentence (`text`, untrusted: templates escape it) plus what to do about it.
+    Each is the metric's own sentence (`text`, untrusted: templates escape it), which already says what to
+    do about it; without one (older data) a sentence is built from the numbers, with the advice.
     """
     lines = []
     attribution = result.observations.get("task_attribution")
     broken = _mapping(attribution.metadata.get("savings_from_broken")) if attribution else {}
     if broken.get("flag") is True:
-        text = broken.get("text") or _broken_text(broken)
-        lines.append(f"{text} — the savings come from the tasks that broke: check for truncated or "
-                     "skipped work")
+        lines.append(_text(broken) or f"{_broken_text(broken)} — the savings come from the tasks that "
+                     "broke: check for truncated or skipped work")
     sr = result.observations.get("success_rate")
     mix = _mapping(sr.metadata.get("mix_shift")) if sr else {}
     if mix.get("flag") is True:
-        text = mix.get("text") or (
+        lines.append(_text(mix) or (
             f"pooled change {fmt.pp(mix.get('pooled_delta_pp'))}, task-weighted "
-            f"{fmt.pp(mix.get('task_weighted_delta_pp'))}")
-        lines.append(f"{text} — the task mix differs between the sides, so the pooled success rate "
-                     "moves with it: read the task-weighted change")
+            f"{fmt.pp(mix.get('task_weighted_delta_pp'))} — the task mix differs between the sides, so the "
+            "pooled success rate moves with it: read the task-weighted change"))
     return lines
+
+
+def _text(flag: Mapping) -> str:
+    """A flag's own sentence, when it is a non-empty string."""
+    text = flag.get("text")
+    return text if isinstance(text, str) and text.strip() else ""
 
 
 def _broken_text(broken: Mapping) -> str:

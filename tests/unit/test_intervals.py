@@ -80,13 +80,17 @@ def test_mde_factor_is_z_975_plus_z_80():
     assert round(z(0.975) + z(0.80), 2) == MDE_FACTOR
 
 
-def test_the_paired_interval_needs_ten_matched_tasks():
-    """9 task rates → Newcombe; 10 → paired over tasks (MIN_TASKS is inclusive)."""
-    rates = np.linspace(0.1, 0.9, 10)
-    r9 = success_rate_interval(9, 18, 9, 18, rates[:9], rates[:9], tasks_match=True)
-    r10 = success_rate_interval(10, 20, 10, 20, rates, rates, tasks_match=True)
+def test_the_task_intervals_need_ten_matched_tasks():
+    """9 tasks → Newcombe (pooled) and adjusted Wald (task-weighted); 10 → over tasks (MIN_TASKS is
+    inclusive)."""
+    n = np.full(10, 10)
+    k = np.arange(1, 11)  # rates 0.1 … 1.0
+    r9, r10 = (pooled_interval(k[:m], n[:m], k[:m], n[:m], tasks_match=True) for m in (9, 10))
     assert r9 is not None and r9.method == "newcombe"
-    assert r10 is not None and (r10.method, r10.tasks) == ("paired-tasks", 10)
+    assert r10 is not None and (r10.method, r10.tasks) == ("cluster-tasks", 10)
+    w9, w10 = (task_weighted_interval(k[:m], n[:m], k[:m], n[:m]) for m in (9, 10))
+    assert w9 is not None and (w9.method, w9.tasks) == ("adjusted-wald", 9)
+    assert w10 is not None and (w10.method, w10.tasks) == ("paired-tasks", 10)
 
 
 # ── Pinned against closed forms and scipy (docs/mutation.md) ──
@@ -147,8 +151,10 @@ def test_paired_tasks_clamps_to_the_possible_range():
     assert (wide.delta_pp, wide.lo, wide.hi, wide.mde) == (0.0, -100.0, 100.0, 200.0)  # MDE 280 capped
 
 
-def test_success_rate_interval_needs_runs_on_both_sides():
-    assert success_rate_interval(0, 0, 1, 2) is None and success_rate_interval(1, 2, 0, 0) is None
-    rates = np.full(12, 0.5)
-    assert success_rate_interval(6, 12, 6, 12, rates, None, tasks_match=True).method == "newcombe"
-    assert success_rate_interval(6, 12, 6, 12, None, rates, tasks_match=True).method == "newcombe"
+def test_the_task_intervals_need_runs_on_both_sides():
+    none, some = np.zeros(12), np.full(12, 2)
+    assert pooled_interval(none, none, some // 2, some, tasks_match=True) is None
+    assert pooled_interval(some // 2, some, none, none, tasks_match=True) is None
+    assert task_weighted_interval(np.array([]), np.array([]), np.array([]), np.array([])) is None
+    half = np.full(12, 6)
+    assert pooled_interval(half, some * 6, half, some * 6, tasks_match=False).method == "newcombe"

@@ -17,11 +17,12 @@ from kalibra_action.report import mermaid
 from kalibra_action.report.context import Caps, build
 from kalibra_action.report.render import render_markdown, render_starter_config, render_terminal
 from kalibra_action.result import FieldValue, GateStatus
+from tests.fixtures import oracle
 from tests.fixtures.oracle import per_task_expected
 from tests.fixtures.sample import design, sample_result
 from tests.unit.test_report_render import SAFE_TAGS, details_balanced, parse
 
-TABLE_HEAD = "| Task | Baseline k/n | Current k/n | Change (pp) | p | q | Verdict |"
+TABLE_HEAD = "| Task | Baseline k/n | Current k/n | Change (pp) | 95% CI (pp) | p | q | Verdict |"
 # The Mermaid chart (`tasks.chart`) is for custom templates now; the built-in one draws ranges with CIs.
 MERMAID = ('{% extends "markdown.md.j2" %}{% block all_tasks %}{{ super() }}'
            "<details><summary>Chart: change per task</summary>\n\n```mermaid\n{{ tasks.chart }}\n```\n\n"
@@ -38,6 +39,11 @@ def gfm(text: str, *, pre_lang: bool = False) -> str:
     opts = Options.CMARK_OPT_UNSAFE | (Options.CMARK_OPT_GITHUB_PRE_LANG if pre_lang else 0)
     return cmarkgfm.markdown_to_html_with_extensions(text, options=opts,
                                                      extensions=["table", "strikethrough", "autolink"])
+
+
+def ci(bk: int, bn: int, ck: int, cn: int) -> str:
+    """A task's 95 % CI cell, from the independent Newcombe interval (tests/fixtures/oracle.py)."""
+    return fmt.ci(oracle.newcombe_pp(bk, bn, ck, cn), "", 0)
 
 
 def expected(n_regressed: int = 3, n_untestable: int = 0) -> dict:
@@ -80,13 +86,14 @@ def test_per_task_table_headline_and_sentences() -> None:
         "task-00000", "task-00001", "task-00002", "flaky-0", "flaky-1", "improved-1"]
     p, q = fmt.pvalue(ex["p_reg"]["task-00000"]), fmt.pvalue(ex["q_reg"]["task-00000"])
     assert (p, q) == (fmt.pvalue(2**-8), fmt.pvalue(20 * 2**-8))
-    assert rows[0] == f"task-00000 | 4/4 | 0/4 | −100 | {p} | {q} | ▼ **regressed**"
+    assert rows[0] == f"task-00000 | 4/4 | 0/4 | −100 | {ci(4, 4, 0, 4)} | {p} | {q} | ▼ **regressed**"
     assert rows[1].endswith("| ▽ not significant")
     # 2/2 → 1/2: the region is the tables 2/2 → 0/2, 2/2 → 1/2, 1/2 → 0/2, probability
     # π²(1−π)² + 2π³(1−π) + 2π(1−π)³, symmetric in π and largest at ½: 1/16 + 2/16 + 2/16 = 5/16
     assert ex["p_reg"]["flaky-0"] == pytest.approx(5 / 16, rel=1e-9)
     p, q = fmt.pvalue(5 / 16), fmt.pvalue(ex["q_reg"]["flaky-0"])
-    assert rows[3] == f"flaky-0 | 2/2 | 1/2 | −50 | {p} | {q} | ▽ not significant (untestable)"
+    assert rows[3] == (f"flaky-0 | 2/2 | 1/2 | −50 | {ci(2, 2, 1, 2)} | {p} | {q} | "
+                       "▽ not significant (untestable)")
     assert rows[5].endswith("| ▲ improved")
     doc = parse(text)
     assert set(doc.tags) <= SAFE_TAGS
@@ -157,9 +164,13 @@ def test_only_regressions_and_significant_rises_unless_verbose() -> None:
                                     "current": {"success": 4, "total": 4}, "delta_pp": 25.0, "p": 0.4,
                                     "q": 0.9, "verdict": "unchanged", "naive": "improved"})
     assert "| slightly-up |" not in render_markdown(r)  # (the chart still shows it)
-    row = "| slightly-up | 3/4 | 4/4 | +25 | 0.40 | 0.90 | △ not significant |"
+    row = "| slightly-up | 3/4 | 4/4 | +25 | n/a | 0.40 | 0.90 | △ not significant |"  # an item without a CI
     assert row in render_markdown(r, verbose=True)
-    assert "steady-" not in render_markdown(r, verbose=True)  # unchanged tasks are never listed
+    verbose = render_markdown(r, verbose=True)
+    table = verbose[verbose.index("<summary>Per-task table"):]
+    table = table[:table.index("</details>")]
+    assert "| slightly-up |" in table and "steady-" not in table  # unchanged tasks are never listed
+    assert "steady-" not in verbose.split("#### Change per task")[0]  # (the CI chart draws their ranges)
 
 
 def test_without_trace_breakdown() -> None:
@@ -324,9 +335,10 @@ def test_terminal_per_task() -> None:
     assert "Tasks  1 regressed significantly, 1 improved significantly (FDR 0.10)" in text
     assert f"4 naive regressions (Kalibra's count), about {ex['chance']:.1f} expected by chance" in text
     assert f"1 untestable: 2 runs a side can never reach significance; about {ex['runs']} runs a side" in text
-    assert re.search(r"task\s+baseline\s+current\s+change pp\s+p\s+q\s+verdict\s+−100 pp ← 0 → \+100 pp",
-                     text)
-    assert re.search(r"task-00000\s+4/4\s+0/4\s+−100\s+0\.0039\s+0\.\d+\s+▼ regressed\s+●·+│", text)
+    assert re.search(r"task\s+baseline\s+current\s+change pp\s+95% CI\s+p\s+q\s+verdict\s+"
+                     r"−100 pp ← 0 → \+100 pp", text)
+    assert re.search(rf"task-00000\s+4/4\s+0/4\s+−100\s+{re.escape(ci(4, 4, 0, 4))}\s+0\.0039\s+0\.\d+\s+"
+                     r"▼ regressed\s+●━+·+│", text)
     assert f"(1 significant at FDR 0.10, ≈{ex['chance']:.1f} expected by chance)" in text
 
 
@@ -386,8 +398,9 @@ def test_otel_genai_example_names_the_significant_regressions(examples: Path, tm
     text = render_markdown(result)
     assert "14 naive regressions (Kalibra's count)" in text
     assert "**14 tasks regressed significantly**" in text and "; 14 significant at FDR 0.10." in text
-    regressed = re.findall(r"^\| ([a-z]+) \| 4/4 \| 0/4 \| −100 \| [^|]+ \| [^|]+ \| ▼ \*\*regressed\*\* \|$",
-                           text, re.M)
+    cell = re.escape(ci(4, 4, 0, 4))
+    regressed = re.findall(rf"^\| ([a-z]+) \| 4/4 \| 0/4 \| −100 \| {cell} \| [^|]+ \| [^|]+ \| "
+                           r"▼ \*\*regressed\*\* \|$", text, re.M)
     assert len(regressed) == 14
     gate = next(line for line in text.splitlines() if line.startswith("| regressions &#60;&#61; 2"))
     assert "14 significant at FDR 0.10" in gate

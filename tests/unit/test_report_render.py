@@ -20,7 +20,7 @@ from kalibra_action.report.render import (
     render_terminal,
 )
 from kalibra_action.result import Direction, GateStatus
-from tests.fixtures.oracle import per_task_expected
+from tests.fixtures.oracle import newcombe_pp, per_task_expected
 from tests.fixtures.sample import design, sample_result
 
 
@@ -80,8 +80,10 @@ def test_markdown_content() -> None:
             f"(1 significant at FDR 0.10, ≈{chance:.1f} expected by chance) |")
     assert gate in text
     assert "INCONCLUSIVE" in text and "MDE ±6%" in text and "underpowered" in text
-    # 4/4 → 0/4: p = 2^-8 (only that table is as extreme, sup π⁴(1−π)⁴ at ½); q = 20 · 2^-8 over 20 tasks
-    assert "| task-00000 | 4/4 | 0/4 | −100 | 0.0039 | 0.078 | ▼ **regressed** |" in text
+    # 4/4 → 0/4: p = 2^-8 (only that table is as extreme, sup π⁴(1−π)⁴ at ½); q = 20 · 2^-8 over 20 tasks;
+    # its CI is Newcombe's interval (computed independently by the oracle)
+    ci = fmt.ci(newcombe_pp(4, 4, 0, 4), "", 0)
+    assert f"| task-00000 | 4/4 | 0/4 | −100 | {ci} | 0.0039 | 0.078 | ▼ **regressed** |" in text
     # the BCa interval, not Kalibra's percentile one (metadata ci_95 [-53.9, -20.3])
     assert "| Cost &#40;median&#41; | $0.0357 | $0.0213 | −40.5% | [−55.0, −21.1]% | ▲ improved |" in text
     assert "100 of 120 read" in text and "model &#61;&#61; gpt-4o" in text

@@ -1,8 +1,8 @@
 """Issue 10: the comment tells the story — checked rendered with cmark-gfm, on the motivating story's traces.
 
 The story (tests/fixtures/story.py): 25 tasks, 10 broken by truncated answers with far fewer tokens, easy
-tasks slightly better and run more often. The contract's fields the statistics do not produce yet are
-added by the fixture, only where absent.
+tasks slightly better and run more often. Every number is the metrics' own; tests of data from before
+issue 10 strip its fields (`before_issue_10`).
 """
 
 from __future__ import annotations
@@ -96,6 +96,12 @@ def test_the_first_screen_names_the_broken_tasks_with_their_cis_and_the_savings(
         assert f"[{round(lo):+d}, {round(hi):+d}]".replace("-", "−") in row, row
         assert row.count("%") == 3  # the task's change in median tokens, cost and duration
     assert "the savings come from the tasks that broke" in screen
+    # the token saving, with the metric's own numbers: its fall and the regressed tasks' share of it
+    tokens = result.observations["task_attribution"].metadata["decomposition"]["tokens"]
+    fall, share = tokens["aggregate"]["change_pct"], tokens["groups"]["regressed"]["share_pct"]
+    assert fall < -50 and share > 50
+    said = f"tokens {fall:+.0f} %: {share:.0f} % of the drop comes from the {len(BROKEN)} significantly"
+    assert said.replace("-", "\u2212") in screen.split("Quality gates")[0].replace("\u2060", ""), screen[:600]
     assert "regressed tasks" in screen.split("Quality gates")[0]  # said before the gates
     assert screen.index("Quality gates") < screen.index(f"| {BROKEN[0]} |")
 
@@ -140,9 +146,19 @@ def test_more_than_ten_regressed_tasks_fold_the_rest(tmp_path):
     assert "<summary>30 more regressed tasks</summary>" in text
 
 
+def before_issue_10(result):
+    """`result` as data from before issue 10: the per-task items without their CI and medians (the real
+    trace_breakdown metric now gives both), and no task_attribution observation."""
+    for item in result.observations["trace_breakdown"].metadata.get("per_task", []):
+        for key in ("delta_ci_pp", "ci_method", "medians"):
+            item.pop(key, None)
+    result.observations.pop("task_attribution", None)
+    return result
+
+
 def test_absent_contract_fields_degrade_cleanly():
     """Data from before issue 10: no headline, no attribution section, CIs and medians as n/a."""
-    text = render_markdown(sample_result())
+    text = render_markdown(before_issue_10(sample_result()))
     assert "⚠️" not in text.split("### Quality gates")[0]
     assert "### Where the change came from" not in text
     head = next(line for line in text.splitlines() if line.startswith("| Task | Baseline k/n |"))
@@ -155,9 +171,9 @@ def test_absent_contract_fields_degrade_cleanly():
 
 def test_the_chart_is_folded_only_past_25_tasks():
     few = render_markdown(sample_result(n_regressed=3))
-    assert "#### Change per task\n" in few and "<summary>Chart:" not in few
+    assert "#### Change per task with its 95% CI\n" in few and "<summary>Chart:" not in few
     many = render_markdown(sample_result(n_regressed=30))
-    assert "<summary>Chart: change per task (31 tasks" in many
+    assert "<summary>Chart: change per task with its 95% CI (31 tasks" in many
     assert "#### Change per task" not in many
 
 
@@ -251,9 +267,9 @@ def _flags(result, *, broken: dict | None, mix: dict | None):
 def test_the_headline_says_only_what_is_flagged(told):
     result, _ = told
 
-    def head(r) -> str:
+    def head(r) -> str:  # what is said between the title (its icon is the gates' verdict) and the gates
         text = render_markdown(r)
-        return text[:text.index("### Quality gates")]
+        return text[text.index("\n"):text.index("### Quality gates")]
 
     quiet = head(_flags(result, broken={"flag": False, "text": "x"}, mix={"flag": False, "text": "y"}))
     assert "⚠️" not in quiet and "> " not in quiet
@@ -312,7 +328,12 @@ def test_decomposition_shows_new_and_missing_only_when_present(told):
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[2:] == ["82.4%", "**−5.2 pp** (−6%)", "−7.0 pp (135 %) · 10 tasks",
                          "+2.0 pp (−38 %) · 14 tasks", "—", "−0.2 pp (4 %) · 1 task", "—"]
-    assert "Tokens, Cost, Duration: mean per trace; Success rate: pooled pass rate." in text
+    note = text[text.index("<sub>Each task group's contribution"):]
+    note = note[:note.index("</sub>")]
+    # each quantity as the metric names it, grouped by quantity
+    for said in ("Tokens: mean tokens per trace", "Cost: mean cost per trace",
+                 "Duration: mean duration per trace &#40;seconds&#41;", "Success rate: pooled pass rate"):
+        assert said in note, note
 
 
 def test_the_task_weighted_success_rate_sits_beside_the_pooled_one(told):
@@ -332,9 +353,59 @@ def test_an_unchanged_task_is_charted_only_with_its_interval():
     result = sample_result()
     per_task = result.observations["trace_breakdown"].metadata["per_task"]
     steady = next(i for i in per_task if i["task_id"] == "steady-00000")
-    steady["delta_ci_pp"] = [-48.0, 48.0]
+    lo, hi = steady["delta_ci_pp"]  # the metric's own interval for 3/4 → 3/4
+    assert 46 < -lo < 54 and 46 < hi < 54
+    next(i for i in per_task if i["task_id"] == "steady-00001").pop("delta_ci_pp")  # a task without one
     text = render_markdown(result)
     chart = text[text.index("#### Change per task"):text.index("<sub>● the change")]
-    # scale ±100 pp (other tasks moved 100 pp) over 25 columns: ±48 pp spans columns 6 to 18, zero is 12
-    assert "| — steady-00000 | 0 | [−48, +48] | `······━━━━━━●━━━━━━······` |" in chart
+    # scale ±100 pp (other tasks moved 100 pp) over 25 columns: ±46..54 pp spans columns 6 to 18, zero is 12
+    ci = f"[{round(lo):+d}, {round(hi):+d}]".replace("-", "−")
+    assert f"| — steady-00000 | 0 | {ci} | `······━━━━━━●━━━━━━······` |" in chart
     assert "steady-00001" not in chart  # no interval: nothing to draw but a dot at zero
+
+
+def test_a_pooled_report_validates_and_its_renamed_keys_do_not(tmp_path):
+    """The history key (issue 12) and the flags' shapes are in the schema, strictly: a pooled report with a
+    flaky task validates, and renaming any of its keys does not."""
+    import json
+
+    from tests.fixtures.cli import call
+
+    def write(name: str, flip: int) -> str:
+        # the task id is the trace id's prefix before "__"
+        rows = [{"trace_id": f"{t}__{name}__{r}", "outcome": "success" if t != "flip" or r < flip
+                 else "failure", "input_tokens": 100, "output_tokens": 10} for t in
+                [f"task-{i}" for i in range(10)] + ["flip"] for r in range(4)]
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(x) + "\n" for x in rows), encoding="utf-8")
+        return str(path)
+
+    runs = [a for i in range(8) for a in ("--baseline-run", write(f"run{i}", 4 if i % 2 == 0 else 0))]
+    code, out, err = call("compare", "--format", "json", "-q", *runs, write("cur", 0))  # validates
+    assert code in (0, 1), err
+    data = json.loads(out)
+    assert data["history"]["flaky_tasks"] == ["flip"]
+    per_task = data["metrics"]["trace_breakdown"]["metadata"]["per_task"]
+    assert next(i for i in per_task if i["task_id"] == "flip")["flaky"] is True
+    for path, old in ((("history",), "n_flaky"), (("history", "runs", 0), "pooled"),
+                      (("history", "mde_pp"), "one_run"), ((), "history"),
+                      (("metrics", "trace_breakdown", "metadata", "per_task"), "flaky"),
+                      (("metrics", "task_attribution", "metadata", "savings_from_broken"), "shares"),
+                      (("metrics", "success_rate", "metadata", "mix_shift"), "difference_ci_95")):
+        broken = copy.deepcopy(data)
+        node = broken
+        for key in path:
+            node = node[key]
+        if old == "flaky":  # the flaky task's item
+            node = next(i for i in node if "flaky" in i)
+        node[old + "_renamed"] = node.pop(old)
+        assert report_schema.errors(broken), (path, old)
+
+
+def test_the_ci_methods_line_names_the_cluster_robust_interval(told):
+    result, text = told
+    assert result.observations["success_rate"].metadata["ci_method"] == "cluster-tasks"
+    note = html.unescape(next(line for line in text.splitlines() if line.startswith("<sub>95% CIs"))).replace(
+        "\u2060", "")
+    assert "Success rate: cluster-robust over 25 tasks (runs of a task as one cluster)" in note, note
+    assert "cluster-tasks" not in note

@@ -226,3 +226,21 @@ def test_a_flaky_tasks_uncounted_regression_is_not_a_regressed_task_here_either(
     assert ta.metadata["decomposition"]["tokens"]["groups"]["regressed"]["tasks"] == 0
     assert ta.fields["tokens_from_regressed_pct"].value == 0.0
     assert ta.metadata["savings_from_broken"]["flag"] is False
+
+
+def test_the_flag_names_every_saving_from_broken_tasks_tokens_first() -> None:
+    """Tokens and duration both fall mostly because a task broke, duration's share a little higher: the
+    sentence still leads with tokens and names duration too (the story's "token saving" must not turn
+    into "duration" on a point of share); `metric` stays the largest share, the one the field gates."""
+    # broken: 10/10 → 0/10, 1000 → 100 tokens, 10 → 1 s; steady: 10/10, 1000 → 1100 tokens, 10 → 12 s
+    base = runs("broken", 10, 10, 1000, 10.0) + runs("steady", 10, 10, 1000, 10.0)
+    cur = runs("broken", 10, 0, 100, 1.0) + runs("steady", 10, 10, 1100, 12.0)
+    obs = make_metric("task_attribution").compare(build("b", base), build("c", cur))
+    # tokens: (1000 + 11000) / 20 − 1000 = −400, broken's part −450 → 112.5 %;
+    # duration: (10 + 120) / 20 − 10 = −3.5 s, broken's part −4.5 s → 128.6 %
+    broken = obs.metadata["savings_from_broken"]
+    assert broken["flag"] is True and broken["metric"] == "duration"
+    assert broken["shares"] == {"tokens": 112.5, "duration": pytest.approx(128.6)}
+    assert broken["text"].startswith("tokens \u221240 %: 112 % of the drop comes from the 1 significantly "
+                                     "regressed task (duration \u221235 %: 129 %)")
+    assert obs.fields["savings_from_regressed_pct"].value == pytest.approx(128.57, abs=0.01)
