@@ -80,13 +80,16 @@ def test_mde_factor_is_z_975_plus_z_80():
     assert round(z(0.975) + z(0.80), 2) == MDE_FACTOR
 
 
-def test_the_paired_interval_needs_ten_matched_tasks():
-    """9 task rates → Newcombe; 10 → paired over tasks (MIN_TASKS is inclusive)."""
-    rates = np.linspace(0.1, 0.9, 10)
-    r9 = success_rate_interval(9, 18, 9, 18, rates[:9], rates[:9], tasks_match=True)
-    r10 = success_rate_interval(10, 20, 10, 20, rates, rates, tasks_match=True)
-    assert r9 is not None and r9.method == "newcombe"
-    assert r10 is not None and (r10.method, r10.tasks) == ("paired-tasks", 10)
+def test_the_interval_over_tasks_needs_ten_matched_tasks():
+    """MIN_TASKS = 10 is inclusive: 9 tasks → adjusted Wald (task-weighted) and Newcombe (pooled); 10 → the
+    t-interval over tasks and the cluster-robust interval."""
+    k, n = np.arange(1, 11), np.full(10, 12)
+    c = np.minimum(k + np.arange(10) % 3, 12)
+    assert task_weighted_interval(k[:9], n[:9], c[:9], n[:9]).method == "adjusted-wald"
+    assert (task_weighted_interval(k, n, c, n).method, task_weighted_interval(k, n, c, n).tasks) == (
+        "paired-tasks", 10)
+    assert pooled_interval(k[:9], n[:9], c[:9], n[:9], tasks_match=True).method == "newcombe"
+    assert pooled_interval(k, n, c, n, tasks_match=True).method == "cluster-tasks"
 
 
 # ── Pinned against closed forms and scipy (docs/mutation.md) ──
@@ -147,8 +150,8 @@ def test_paired_tasks_clamps_to_the_possible_range():
     assert (wide.delta_pp, wide.lo, wide.hi, wide.mde) == (0.0, -100.0, 100.0, 200.0)  # MDE 280 capped
 
 
-def test_success_rate_interval_needs_runs_on_both_sides():
-    assert success_rate_interval(0, 0, 1, 2) is None and success_rate_interval(1, 2, 0, 0) is None
-    rates = np.full(12, 0.5)
-    assert success_rate_interval(6, 12, 6, 12, rates, None, tasks_match=True).method == "newcombe"
-    assert success_rate_interval(6, 12, 6, 12, None, rates, tasks_match=True).method == "newcombe"
+def test_the_intervals_need_runs_on_both_sides_and_tasks():
+    one, none = np.array([1]), np.array([0])
+    assert pooled_interval(none, none, one, np.array([2]), tasks_match=True) is None
+    assert pooled_interval(one, np.array([2]), none, none, tasks_match=True) is None
+    assert task_weighted_interval(np.array([]), np.array([]), np.array([]), np.array([])) is None

@@ -279,7 +279,11 @@ def test_as_dict_shows_the_p_value_of_the_direction_of_the_change(delta, p, q):
     v = TaskVerdict("t", 1, 2, 0, 3, delta, 0.1, 0.9, 0.2, 0.95, "unchanged", "regressed", True)
     assert v.as_dict() == {"task_id": "t", "baseline": {"success": 1, "total": 2},
                            "current": {"success": 0, "total": 3}, "delta_pp": delta, "p": p, "q": q,
-                           "verdict": "unchanged", "naive": "regressed", "untestable": True}
+                           "verdict": "unchanged", "naive": "regressed", "untestable": True,
+                           "delta_ci_pp": None, "ci_method": "newcombe-hybrid"}
+    with_ci = TaskVerdict("t", 1, 2, 0, 3, delta, 0.1, 0.9, 0.2, 0.95, "unchanged", "regressed", True,
+                          ci_pp=(-80.0, 20.0))
+    assert with_ci.as_dict()["delta_ci_pp"] == [-80.0, 20.0]
 
 
 def test_an_untested_side_or_a_pass_rate_of_0_or_1_has_no_chance_drop():
