@@ -35,6 +35,9 @@ def test_group_medians_halve_first_and_handle_no_finite_value():
     # the sum 1.5e308 + 1.7e308 overflows; halves first give 1.6e308
     got = group_medians(np.array([1.5e308, 1.7e308]), np.array([0, 0]), 1)
     assert got.tolist() == [1.6e308]
+    # a single finite value is a group's median; the other groups have none
+    one = group_medians(np.array([np.nan, 4.0]), np.array([0, 1]), 3)
+    assert one[1] == 4.0 and np.isnan(one[[0, 2]]).all()
     only_nan = group_medians(np.array([np.nan, np.inf]), np.array([0, 1]), 2)
     assert only_nan.shape == (2,) and np.isnan(only_nan).all()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -123,3 +125,8 @@ def test_a_ratio_past_the_float_range_has_no_number():
     # 1 → 1e300 (log ratio 690.8) is a float: +1e302 %
     r = paired_ratio(np.ones(10), t, names, np.full(10, 1e300), t, names)
     assert r is not None and (r.pct, r.lo, r.hi) == pytest.approx((1e302,) * 3, rel=1e-9)
+    # the limit itself is out: a log ratio of exactly 700 (log(e^700) is 700.0 to the last bit) has no number
+    # although e^700 · 100 would still be a float
+    edge = np.full(10, math.exp(700.0))
+    assert np.log(edge[0]) == 700.0 and math.isfinite(math.exp(700.0) * 100)
+    assert paired_ratio(np.ones(10), t, names, edge, t, names) is None
