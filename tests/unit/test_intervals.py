@@ -185,7 +185,8 @@ def test_pooled_interval_is_the_cluster_interval_when_it_is_the_wider():
     nc = newcombe(int(bk.sum()), 100, int(ck.sum()), 100)
     assert point - half < nc.lo and point + half > nc.hi  # the cluster interval holds Newcombe's
     r = pooled_interval(bk, n, ck, n, tasks_match=True)
-    want = (round(point, 2), round(point - half, 2), round(point + half, 2), round(2.80 * se, 2), "cluster-tasks", 10)
+    want = (round(point, 2), round(point - half, 2), round(point + half, 2), round(2.80 * se, 2),
+            "cluster-tasks", 10)
     assert (r.delta_pp, r.lo, r.hi, r.mde, r.method, r.tasks) == want
     wider = pooled_interval(bk, n, ck, n, tasks_match=True, alpha=0.01)
     assert wider.lo < r.lo and wider.hi > r.hi
@@ -227,7 +228,8 @@ def test_task_weighted_interval_below_ten_tasks_is_the_adjusted_wald_interval():
     se = math.sqrt(sum(p * (1 - p) / (n + 2) for p, n in tilde) / 9) * 100
     half = stats.norm.ppf(0.975) * se
     r = task_weighted_interval(bk, bn, ck, cn)
-    want = (round(point, 2), round(point - half, 2), round(point + half, 2), round(2.80 * se, 2), "adjusted-wald", 3)
+    want = (round(point, 2), round(point - half, 2), round(point + half, 2), round(2.80 * se, 2),
+            "adjusted-wald", 3)
     assert (r.delta_pp, r.lo, r.hi, r.mde, r.method, r.tasks) == want
     narrow = task_weighted_interval(bk, bn, ck, cn, alpha=0.5)
     assert narrow.hi == round(point + stats.norm.ppf(0.75) * se, 2)
