@@ -287,3 +287,30 @@ def test_bca_of_three_values_a_side_by_hand():
     reps = (reps_c - reps_b) / reps_b * 100
     z0 = stats.norm.ppf(np.count_nonzero(reps < est) / 200)
     assert bca_mean_pct(base, cur, reps_b, reps_c) == pytest.approx(bca_by_hand(reps, z0, a), rel=EXACT)
+
+
+def test_the_mean_path_explains_a_fallback_too():
+    from kalibra_action.stats.bca import NOT_FINITE
+
+    reps = np.linspace(1.0, 2.0, 50)
+    notes: list[str] = []  # a % change of 1e300 over a denormal is past the float range
+    assert bca_mean_pct(np.full(3, 5e-324), np.full(3, 1e300), reps, reps + 1, notes=notes) is None
+    assert notes == [NOT_FINITE]
+
+
+def test_bca_mean_pct_takes_any_numbers_as_floats():
+    # whole numbers past int64 (a plain list would make numpy hold Python ints) give the float answer
+    base, cur = [10**20, 2 * 10**20, 4 * 10**20], [2 * 10**20, 3 * 10**20, 7 * 10**20]
+    reps_b, reps_c = np.linspace(1.5e20, 3.2e20, 200), np.linspace(2.5e20, 5.5e20, 200)[::-1]
+    want = bca_mean_pct(np.array(base, float), np.array(cur, float), reps_b, reps_c)
+    assert want is not None
+    assert bca_mean_pct(base, np.array(cur, float), reps_b, reps_c) == want
+    assert bca_mean_pct(np.array(base, float), cur, reps_b, reps_c) == want
+
+
+def test_midpoint_of_opposite_infinities_is_nan_without_a_warning():
+    # pytest turns warnings into errors here: numpy's "invalid value" warning must stay silenced
+    from kalibra_action.stats.bca import midpoint
+
+    assert math.isnan(float(midpoint(math.inf, -math.inf)))
+    assert float(midpoint(math.inf, 1.0)) == math.inf
