@@ -314,3 +314,31 @@ def test_midpoint_of_opposite_infinities_is_nan_without_a_warning():
 
     assert math.isnan(float(midpoint(math.inf, -math.inf)))
     assert float(midpoint(math.inf, 1.0)) == math.inf
+
+
+def test_pct_change_is_float_and_silent_at_zero_and_past_the_float_range():
+    # warnings are errors in this suite: 1/0, 0/0 and an overflow must give inf / nan quietly
+    from kalibra_action.stats.bca import pct_change
+
+    assert float(pct_change(0.0, 1.0)) == math.inf and math.isnan(float(pct_change(0.0, 0.0)))
+    assert float(pct_change(1e-300, 1e300)) == math.inf
+    assert pct_change(2.0, np.array([3.0, 1.0])).tolist() == [50.0, -50.0]
+    big = pct_change(1e20, [2 * 10**20, 3 * 10**20])  # whole numbers past int64 are taken as floats
+    assert big.dtype == np.float64 and big.tolist() == [100.0, 200.0]
+
+
+def test_the_sample_size_rule_holds_for_each_side_alone():
+    # replicates with spread on both sides of the estimate, so only the size rule can make BCa undefined
+    two, three = np.array([1.0, 3.0]), np.array([1.0, 2.0, 4.0])
+    reps_b, reps_c = np.linspace(1.5, 3.2, 200), np.linspace(1.5, 3.5, 200)[::-1]
+    assert bca_mean_pct(three, three * 1.3, reps_b, reps_c) is not None
+    assert bca_mean_pct(two, three, reps_b, reps_c) is None
+    assert bca_mean_pct(three, two, reps_b, reps_c) is None
+    # a baseline mean of exactly 1 is an ordinary baseline (only 0 has no % change)
+    assert bca_mean_pct(np.array([0.5, 1.0, 1.5]), three, reps_b / 2, reps_c) is not None
+
+
+def test_loo_medians_of_one_value_stays_in_bounds():
+    from kalibra_action.stats.bca import loo_medians
+
+    assert loo_medians(np.array([5.0])).tolist() == [5.0]
