@@ -252,6 +252,8 @@ def test_acceleration_with_a_group_without_spread_of_its_own():
     # group 1 all zeros (its top is 0: left as it is, deviations 0); group 2: 0, 0, 3 → a = −6^−1.5 as alone
     got = acceleration([np.zeros(3), np.array([0.0, 0.0, 3.0])])
     assert got == pytest.approx(-(6**-1.5), rel=EXACT)
+    # scale-free: 0, 0, 1 (largest |value| exactly 1) and 0, 0, 3e300 give the same a as 0, 0, 3
+    assert acceleration([np.array([0.0, 0.0, 1.0])]) == pytest.approx(-(6**-1.5), rel=EXACT)
     # the scaling to at most 1 keeps it exact for deviations whose cubes would overflow
     assert acceleration([np.array([0.0, 0.0, 3e300])]) == pytest.approx(-(6**-1.5), rel=1e-12)
     # the groups are scaled by the larger top: group 2 ten times group 1 (same as unscaled by hand)
