@@ -259,6 +259,12 @@ def test_acceleration_with_a_group_without_spread_of_its_own():
     # the groups are scaled by the larger top: group 2 ten times group 1 (same as unscaled by hand)
     g1, g2 = np.array([0.0, 0.0, 3.0]), np.array([10.0, 30.0])  # u: 1, 1, −2 and 10, −10
     assert acceleration([g1, g2]) == pytest.approx(-6 / (6 * (6 + 200) ** 1.5), rel=EXACT)
+    # a group whose largest value is below 1 is scaled like the others: u 0.1, 0.1, −0.2 and 10, −10
+    small = acceleration([np.array([0.0, 0.0, 0.3]), g2])
+    assert small == pytest.approx(-0.006 / (6 * (0.06 + 200) ** 1.5), rel=1e-12)
+    # deviations of 1e-300 (the other group constant): divided by the spread they are 1, 1, −2 again
+    tiny = acceleration([np.array([0.0, 0.0, 3e-300]), np.full(2, 1.0)])
+    assert tiny == pytest.approx(-(6**-1.5), rel=EXACT)
 
 
 @pytest.mark.parametrize("seed", [6, 7])
