@@ -268,3 +268,24 @@ def test_per_task_newcombe_equals_the_scalar_one(alpha):
     for i in range(5):
         one = newcombe(int(b_k[i]), int(b_n[i]), int(c_k[i]), int(c_n[i]), alpha)
         assert (lo[i], hi[i]) == pytest.approx((one.lo, one.hi), abs=1e-9), i
+
+
+def test_a_pooled_interval_past_both_ends_is_clipped_and_its_mde_capped_at_200():
+    # two 100-run tasks swap all-pass and all-fail, eight one-run tasks fail throughout: e = ±0.5 for the two
+    # big tasks (≈ 0, tiny, for the rest), se = √(10/9 · Σe²) ≈ 71.7 pp, so 2.80 se ≈ 200.7 pp and the
+    # t half-width ≈ 162 pp around 0
+    bk, ck = np.array([0, 100] + [0] * 8), np.array([100, 0] + [0] * 8)
+    n = np.array([100, 100] + [1] * 8)
+    point, half, se = _pooled_by_hand(bk, n, ck, n)
+    assert point == 0.0 and half > 100 and 200 < 2.80 * se < 201
+    r = pooled_interval(bk, n, ck, n, tasks_match=True)
+    assert (r.lo, r.hi, r.mde) == (-100.0, 100.0, 200.0)
+
+
+@pytest.mark.parametrize("alpha", [0.01, 0.2])
+def test_the_newcombe_floor_uses_the_same_level(alpha):
+    bk = np.array([5, 6, 4, 5, 6, 4, 5, 6, 4, 5])
+    n = np.full(10, 10)
+    r = pooled_interval(bk, n, bk + 1, n, tasks_match=True, alpha=alpha)
+    nc = newcombe(int(bk.sum()), 100, int(bk.sum()) + 10, 100, alpha)
+    assert (r.lo, r.hi) == (nc.lo, nc.hi)
