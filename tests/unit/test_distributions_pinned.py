@@ -185,6 +185,15 @@ def test_stirlerr_table_and_series_meet_at_15_and_16():
         assert float(D._stirlerr(np.asarray(float(n)))) == pytest.approx(want, rel=1e-13, abs=1e-300), n
 
 
+def test_the_small_stirling_table_is_log_factorial_minus_stirling():
+    # computed once at import from 40-digit decimals; here from lgamma in floats (~1e-14 relative)
+    for k in range(1, 16):
+        want = math.lgamma(k + 1) - (k + 0.5) * math.log(k) + k - 0.5 * math.log(2 * math.pi)
+        assert D._stirlerr_exact(k) == pytest.approx(want, rel=1e-12), k
+        assert D._STIRLERR_SMALL[k] == D._stirlerr_exact(k)
+    assert D._STIRLERR_SMALL.size == 16 and D._STIRLERR_SMALL[0] == 0.0
+
+
 def test_log_factorials_grow_and_stay_read_only():
     table = D.log_factorials(300)
     assert table.size >= 301 and not table.flags.writeable
