@@ -289,3 +289,23 @@ def test_the_newcombe_floor_uses_the_same_level(alpha):
     r = pooled_interval(bk, n, bk + 1, n, tasks_match=True, alpha=alpha)
     nc = newcombe(int(bk.sum()), 100, int(bk.sum()) + 10, 100, alpha)
     assert (r.lo, r.hi) == (nc.lo, nc.hi)
+
+
+def test_paired_tasks_over_two_tasks_is_a_t_interval_on_one_degree_of_freedom():
+    from scipy.stats import t
+
+    # changes 10 and 11.234 pp: mean 10.617, sd 1.234/√2, se 0.617; t(0.975, 1) = 12.71
+    r = paired_tasks(np.array([0.5, 0.5]), np.array([0.6, 0.61234]))
+    mean, se = 10.617, 0.617
+    half = t.ppf(0.975, 1) * se
+    assert (r.delta_pp, r.lo, r.hi, r.mde, r.tasks) == pytest.approx(
+        (10.62, round(mean - half, 2), round(mean + half, 2), round(2.80 * se, 2), 2), abs=1e-9)
+
+
+def test_the_task_weighted_interval_from_ten_tasks_keeps_its_level():
+    bk, ck = np.arange(10), np.array([1, 3, 2, 5, 4, 4, 8, 6, 9, 9])
+    n = np.full(10, 10)
+    for alpha in (0.05, 0.2):
+        got = task_weighted_interval(bk, n, ck, n, alpha=alpha)
+        assert got == paired_tasks(bk / 10, ck / 10, alpha)
+    assert task_weighted_interval(bk, n, ck, n, alpha=0.2).hi < task_weighted_interval(bk, n, ck, n).hi
