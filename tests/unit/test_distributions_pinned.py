@@ -277,6 +277,8 @@ def test_benjamini_hochberg_by_hand():
     one = np.array([0.3])
     assert D.false_discovery_control(one).tolist() == [0.3] and D.false_discovery_control(one) is not one
     assert D.false_discovery_control(np.array([])).size == 0
-    for bad in (np.array([[0.1]]), np.array([0.1, 1.5]), np.array([-0.1]), np.array([np.nan, 0.1])):
-        with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="one-dimensional"):
+        D.false_discovery_control(np.array([[0.1]]))
+    for bad in (np.array([0.1, 1.5]), np.array([-0.1]), np.array([np.nan, 0.1])):
+        with pytest.raises(ValueError, match="only numbers between 0 and 1"):
             D.false_discovery_control(bad)
