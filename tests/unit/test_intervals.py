@@ -309,3 +309,28 @@ def test_the_task_weighted_interval_from_ten_tasks_keeps_its_level():
         got = task_weighted_interval(bk, n, ck, n, alpha=alpha)
         assert got == paired_tasks(bk / 10, ck / 10, alpha)
     assert task_weighted_interval(bk, n, ck, n, alpha=0.2).hi < task_weighted_interval(bk, n, ck, n).hi
+
+
+def test_wilson_bounds_never_leave_0_and_1_by_rounding():
+    # 13 of 13: centre + half is 1 + 2.2e-16 in floats; 0 of 31: centre − half is −6.9e-18 (both exactly
+    # 1 and 0 in real arithmetic); the bounds are clipped, in the scalar and the array version alike
+    from statistics import NormalDist
+
+    from kalibra_action.stats.intervals import _wilson_arrays
+
+    z = -NormalDist().inv_cdf(0.025)  # the upper 2.5 % point, as the code takes it: by symmetry
+    for k, n in ((13, 13), (0, 31)):
+        p = k / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        assert centre + half > 1.0 or centre - half < 0.0  # the rounding these cases are chosen for
+    assert wilson(13, 13)[1] == 1.0 and wilson(0, 31)[0] == 0.0
+    lo, hi = _wilson_arrays(np.array([0.0, 1.0]), np.array([31.0, 13.0]), z)
+    assert lo[0] == 0.0 and hi[1] == 1.0
+
+
+def test_newcombe_pp_defaults_to_95_percent():
+    args = (np.array([3, 7]), np.array([10, 12]), np.array([6, 2]), np.array([9, 12]))
+    lo, hi = newcombe_pp(*args)
+    lo95, hi95 = newcombe_pp(*args, 0.05)
+    assert lo.tolist() == lo95.tolist() and hi.tolist() == hi95.tolist()
