@@ -200,6 +200,10 @@ def test_log_factorials_grow_and_stay_read_only():
     assert table[300] == pytest.approx(math.lgamma(301), rel=TIGHT) and table[0] == 0.0 and table[1] == 0.0
     bigger = D.log_factorials(table.size + 5)
     assert bigger.size >= 2 * table.size and bigger[:table.size].tolist() == table.tolist()
+    assert bigger[-1] == pytest.approx(math.lgamma(bigger.size), rel=TIGHT)  # the new entries: log k!
+    # asking for exactly the current size grows the table too: entry n must exist
+    n = bigger.size
+    assert D.log_factorials(n)[n] == pytest.approx(math.lgamma(n + 1), rel=TIGHT)
 
 
 def test_hypergeom_pmf_by_counting():
@@ -226,6 +230,9 @@ def test_fisher_by_counting_and_degenerate_tables():
     assert D.fisher_exact_greater([[4, 3], [0, 1]]) == pytest.approx(want, rel=1e-13)
     for t in ([[0, 0], [3, 4]], [[3, 4], [0, 0]], [[0, 3], [0, 4]], [[3, 0], [4, 0]]):
         assert D.fisher_exact_greater(t) == 1.0
+    # the whole support summed is 1 + 2.2e-16 in floats ([[0, 3], [1, 0]]: X <= 3 always): a p-value of 1
+    assert D.fisher_exact_greater([[0, 3], [1, 0]]) == 1.0
+    assert D.fisher_exact_greater([[0, 10], [1, 0]]) == 1.0
     with pytest.raises(ValueError, match="2 × 2"):
         D.fisher_exact_greater([[1, 2, 3], [4, 5, 6]])
     with pytest.raises(ValueError, match="non-negative"):
@@ -252,9 +259,9 @@ def test_golden_section_finds_the_maximum():
 
 def test_bernstein_rows_are_binomial_masses():
     # row θ: Binom(s; total, sin²θ) for s = 0..total, with the end points exact (π = 0 and π = 1)
-    theta = np.array([0.0, math.pi / 6, math.pi / 4, math.pi / 2])
+    theta = np.array([0.0, math.pi / 6, math.pi / 4, math.pi / 3, math.pi / 2])
     rows = D._bernstein(4, theta)
-    for row, p in zip(rows, (0.0, 0.25, 0.5, 1.0), strict=True):
+    for row, p in zip(rows, (0.0, 0.25, 0.5, 0.75, 1.0), strict=True):
         want = [comb(4, s) * p**s * (1 - p) ** (4 - s) for s in range(5)]
         assert row.tolist() == pytest.approx(want, rel=1e-12, abs=1e-15)
     grid, basis = D._bernstein_grid(10)
