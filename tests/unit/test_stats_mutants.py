@@ -113,3 +113,32 @@ def test_bca_bounds_are_rounded_to_one_decimal_and_a_fallback_says_why():
     assert median != S._bca(np.array([1.0, 2, 9]), np.array([2.0, 3, 4]), reps, reps + 0.5, "mean", 0.05)[0]
     # a % change past the float range: no BCa, and the note says why
     assert S._bca(np.full(3, 5e-324), np.full(3, 1e300), reps, reps + 1, "median", 0.05) == (None, NOT_FINITE)
+
+
+def test_chunks_for_a_single_value(monkeypatch):
+    # one value a row: a chunk holds CHUNK_CELLS rows (4 here), so 5 replicates are 4 + 1
+    monkeypatch.setattr(S, "CHUNK_CELLS", 4)
+    assert S._chunks(1, 5) == [4, 1] and S._chunks(2, 5) == [2, 2, 1] and S._chunks(4, 2) == [1, 1]
+
+
+def test_normal_mean_replicates_of_values_below_1():
+    # 0.1, 0.3, 0.5, 0.7: mean 0.4, sd (ddof 0) √0.05; the scaling by the largest |value| (0.7) cancels
+    x = np.array([0.1, 0.3, 0.5, 0.7])
+    z = np.random.default_rng(13).standard_normal(6)
+    want = 0.4 + math.sqrt(0.05) / 2 * z
+    assert S._mean_normal(x, 6, np.random.default_rng(13)) == pytest.approx(want, rel=1e-13)
+
+
+def test_plain_mean_replicates_at_the_float_limit_overflow_quietly():
+    # three values of the largest float: each scaled by 1/3 and summed back, rounding reaches inf; that
+    # replicate is left undefined, without a warning (warnings are errors in this suite)
+    top = np.full(3, np.finfo(float).max)
+    assert np.isinf(S._mean_plain(top, 5, np.random.default_rng(1))).all()
+
+
+def test_two_proportion_z_with_one_run_on_a_side():
+    # 2 of 10 vs 1 of 1: pool 3/11, se = √(3/11 · 8/11 · (1/10 + 1)), z = (1 − 0.2) / se
+    se = math.sqrt(3 / 11 * 8 / 11 * (1 / 10 + 1))
+    z, p = S.two_proportion_z(10, 2, 1, 1)
+    assert z == round(0.8 / se, 4) and p == round(math.erfc(0.8 / se / math.sqrt(2)), 6)
+    assert S.two_proportion_z(1, 1, 10, 2)[0] == -z
