@@ -142,3 +142,23 @@ def test_two_proportion_z_with_one_run_on_a_side():
     z, p = S.two_proportion_z(10, 2, 1, 1)
     assert z == round(0.8 / se, 4) and p == round(math.erfc(0.8 / se / math.sqrt(2)), 6)
     assert S.two_proportion_z(1, 1, 10, 2)[0] == -z
+
+
+@pytest.mark.parametrize(("n", "lo", "hi"), [(10, 0, 9), (10, 2, 7), (200, 0, 60), (200, 90, 110),
+                                             (200, 150, 199), (201, 1, 3)])
+def test_window_is_the_sorted_order_statistics_lo_to_hi(n, lo, hi):
+    # both the sort-everything branch (a window of at least n/2) and the partition branch
+    values = np.random.default_rng(n + lo).permutation(n).astype(float) * 1.5
+    assert S._window(values, lo, hi).tolist() == np.sort(values)[lo:hi + 1].tolist()
+
+
+def test_order_stat_cdf_by_counting():
+    # P(X*(k) <= x_(j+1)) = P(at least k of n draws land in the j + 1 smallest) = P(Bin(n, (j+1)/n) >= k)
+    from fractions import Fraction
+    from math import comb
+
+    n, k, lo, hi = 7, 4, 1, 6
+    want = [float(sum(comb(n, i) * Fraction(j + 1, n) ** i * (1 - Fraction(j + 1, n)) ** (n - i)
+                      for i in range(k, n + 1))) for j in range(lo, hi + 1)]
+    got = S._order_stat_cdf(n, k, lo, hi)
+    assert got.shape == (hi - lo + 1,) and got.tolist() == pytest.approx(want, rel=1e-13)
