@@ -109,8 +109,12 @@ def test_bca_bounds_are_rounded_to_one_decimal_and_a_fallback_says_why():
     got, note = S._bca(np.array([1.0, 2, 3]), np.array([2.0, 3, 4]), reps, reps + 0.5, "mean", 0.05)
     assert got == (round(raw[0], 1), round(raw[1], 1)) and note is None and got != raw
     # the median path is the median's BCa, not the mean's
-    median, _ = S._bca(np.array([1.0, 2, 9]), np.array([2.0, 3, 4]), reps, reps + 0.5, "median", 0.05)
-    assert median != S._bca(np.array([1.0, 2, 9]), np.array([2.0, 3, 4]), reps, reps + 0.5, "mean", 0.05)[0]
+    from kalibra_action.stats.bca import bca_median_pct
+
+    b9, c4 = np.array([1.0, 2, 9]), np.array([2.0, 3, 4])
+    median, _ = S._bca(b9, c4, reps, reps + 0.5, "median", 0.05)
+    raw = bca_median_pct(b9, c4, reps, reps + 0.5)
+    assert median == (round(raw[0], 1), round(raw[1], 1)) != S._bca(b9, c4, reps, reps + 0.5, "mean", 0.05)[0]
     # a % change past the float range: no BCa, and the note says why
     assert S._bca(np.full(3, 5e-324), np.full(3, 1e300), reps, reps + 1, "median", 0.05) == (None, NOT_FINITE)
 
@@ -162,3 +166,35 @@ def test_order_stat_cdf_by_counting():
                       for i in range(k, n + 1))) for j in range(lo, hi + 1)]
     got = S._order_stat_cdf(n, k, lo, hi)
     assert got.shape == (hi - lo + 1,) and got.tolist() == pytest.approx(want, rel=1e-13)
+
+
+def test_bootstrap_takes_whole_numbers_past_int64_as_floats_and_infinite_replicates_quietly():
+    big = [10**20, 3 * 10**20, 2 * 10**20, 5 * 10**20]
+    as_float = S.bootstrap_pct(np.array(big, float), np.array(big[::-1], float) * 1.1, "mean", resamples=300)
+    assert S.bootstrap_pct(big, np.array(big[::-1], float) * 1.1, "mean", resamples=300) == as_float
+    assert S.bootstrap_pct(np.array(big, float), [int(v * 1.1) for v in big[::-1]], "mean",
+                           resamples=300).ci == as_float.ci
+    # every replicate mean of three largest floats rounds to inf: inf − inf has no % change, no warning
+    top = np.full(3, np.finfo(float).max)
+    assert S.bootstrap_pct(top, top, "mean", resamples=50) is None
+
+
+class FixedDraws:
+    """A generator whose uniforms are given: the inverse-CDF sampler maps each to an order statistic."""
+
+    def __init__(self, u):
+        self.u = np.asarray(u, float)
+
+    def random(self, r):
+        return self.u[:r]
+
+
+def test_the_exact_median_sampler_stays_within_8_sqrt_n_plus_8_order_statistics():
+    # n = 1001: k = 501, w = 8 · 31 + 8 = 256, so the window is x_(245) … x_(757) (1-based); a uniform
+    # of 1e-300 lies below every CDF value there (the lowest is ~1e-60) and picks the window's first value
+    values = np.random.default_rng(14).permutation(1001).astype(float)  # x_(j) = j − 1
+    got = S._median_exact(values, 3, FixedDraws([1e-300, 0.5, 0.5]))
+    assert got.tolist() == [244.0, 500.0, 500.0]
+    # n = 1000 (even): k = 500 and 501, the same w: windows start at x_(244); the pair's mean
+    even = np.random.default_rng(15).permutation(1000).astype(float)
+    assert S._median_exact(even, 1, FixedDraws([1e-300])).tolist() == [243.0]
