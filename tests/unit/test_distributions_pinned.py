@@ -289,3 +289,21 @@ def test_benjamini_hochberg_by_hand():
     for bad in (np.array([0.1, 1.5]), np.array([-0.1]), np.array([np.nan, 0.1])):
         with pytest.raises(ValueError, match="only numbers between 0 and 1"):
             D.false_discovery_control(bad)
+
+
+def test_t_logpdf_against_scipy():
+    for df in (1.0, 2.5, 9.0, 120.0):
+        for t in (0.0, 0.7, -3.0, 25.0):
+            assert D._t_logpdf(t, df) == pytest.approx(stats.t.logpdf(t, df), rel=1e-13)
+
+
+def test_betainc_of_scalars_is_a_scalar():
+    got = D.betainc(2.0, 3.0, 0.25)
+    assert not isinstance(got, np.ndarray) and float(got) == pytest.approx(special.betainc(2, 3, 0.25))
+    assert isinstance(D.betainc(np.array([2.0]), 3.0, 0.25), np.ndarray)
+
+
+def test_golden_section_on_a_plateau_keeps_the_left_part():
+    # equal values compare as "left is not worse": the search shrinks towards the lower end
+    theta, best = D._golden_max(lambda t: 1.0, 0.0, 1.0)
+    assert best == 1.0 and theta < 1e-8
