@@ -259,6 +259,8 @@ def test_acceleration_with_a_group_without_spread_of_its_own():
     # the groups are scaled by the larger top: group 2 ten times group 1 (same as unscaled by hand)
     g1, g2 = np.array([0.0, 0.0, 3.0]), np.array([10.0, 30.0])  # u: 1, 1, −2 and 10, −10
     assert acceleration([g1, g2]) == pytest.approx(-6 / (6 * (6 + 200) ** 1.5), rel=EXACT)
+    # values near the float limit: their mean would overflow unless scaled first (0, 1, 1 → a = 6^−1.5)
+    assert acceleration([np.array([0.0, 1.7e308, 1.7e308])]) == pytest.approx(6**-1.5, rel=1e-12)
     # a group whose largest value is below 1 is scaled like the others: u 0.1, 0.1, −0.2 and 10, −10
     small = acceleration([np.array([0.0, 0.0, 0.3]), g2])
     assert small == pytest.approx(-0.006 / (6 * (0.06 + 200) ** 1.5), rel=1e-12)
