@@ -37,6 +37,7 @@ MODULES = {
     "paired": "kalibra_action/stats/paired.py",
     "bootstrap": "kalibra_action/stats/bootstrap.py",
     "distributions": "kalibra_action/stats/distributions.py",
+    "decompose": "kalibra_action/stats/decompose.py",
 }
 KILLED = {1, 3} | {36, 24, -24, 152, 255}  # mutmut's exit codes for killed and timed out
 NOT_CHECKED = {None, 2}  # never run, or interrupted

@@ -197,3 +197,158 @@ def test_midpoint_and_safe_mean_at_the_float_limits():
     assert float(midpoint(1.5e308, 1.7e308)) == 1.6e308
     assert safe_mean(np.array([1.7e308, 1.7e308, 1.7e308])) == pytest.approx(1.7e308, rel=1e-15)
     assert safe_mean(np.array([1.0, 2.0, 6.0])) == 3.0
+
+
+# ---- boundaries and pieces the comparisons above leave loose (docs/mutation.md) -------------------
+
+
+def test_a_level_exactly_at_the_pole_is_undefined():
+    # α = 2 (1 − Φ(1)) to the last bit: z_(1 − α/2) is exactly 1.0 (and z_(α/2) exactly −1.0); with z0 = 0
+    # and a = 1 the upper level's denominator 1 − a (z0 + z) is exactly 0: no level, no interval
+    from kalibra_action.stats import distributions as D
+
+    alpha = 0.31731050786291415
+    assert D.norm_ppf(1 - alpha / 2) == 1.0 and D.norm_ppf(alpha / 2) == -1.0
+    reps = np.arange(1.0, 1002.0)
+    assert bca_bounds(reps, 501.0, 1.0, alpha) is None
+    # just inside the pole the upper level is Φ(1 / 1e-3) ~ 1: the largest replicate
+    lo, hi = bca_bounds(reps, 501.0, 0.999, alpha)
+    assert hi == 1001.0 and lo == pytest.approx(linear_quantile(reps, stats.norm.cdf(-1 / 1.999)), rel=EXACT)
+
+
+def test_an_undefined_bca_explains_itself_once_and_only_when_not_finite():
+    from kalibra_action.stats.bca import NOT_FINITE
+
+    notes: list[str] = []
+    assert bca_bounds(np.arange(10.0), 5.0, None, notes=notes) is None
+    assert bca_bounds(np.arange(10.0), 5.0, None, notes=notes) is None
+    assert bca_bounds(np.arange(10.0), math.inf, 0.0, notes=notes) is None
+    assert notes == [NOT_FINITE]  # said once
+    quiet: list[str] = []  # every replicate on one side, or too few: undefined, but nothing is wrong
+    assert bca_bounds(np.arange(10.0), -1.0, 0.0, notes=quiet) is None
+    assert bca_bounds(np.arange(10.0), 10.0, 0.0, notes=quiet) is None
+    assert bca_bounds(np.array([1.0]), 1.0, 0.0, notes=quiet) is None
+    assert quiet == []
+
+
+def test_loo_medians_by_brute_force_for_odd_and_even_sizes():
+    from kalibra_action.stats.bca import loo_medians
+
+    rng = np.random.default_rng(11)
+    for n in range(2, 10):
+        x = np.sort(rng.integers(0, 50, n).astype(float))
+        want = [float(np.median(np.delete(x, i))) for i in range(n)]
+        assert loo_medians(x).tolist() == want, n
+
+
+def test_loo_means_by_brute_force():
+    from kalibra_action.stats.bca import loo_means
+
+    x = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    assert loo_means(x).tolist() == pytest.approx([30 / 4, 29 / 4, 27 / 4, 23 / 4, 15 / 4], rel=1e-15)
+
+
+def test_acceleration_with_a_group_without_spread_of_its_own():
+    # group 1 all zeros (its top is 0: left as it is, deviations 0); group 2: 0, 0, 3 → a = −6^−1.5 as alone
+    got = acceleration([np.zeros(3), np.array([0.0, 0.0, 3.0])])
+    assert got == pytest.approx(-(6**-1.5), rel=EXACT)
+    # scale-free: 0, 0, 1 (largest |value| exactly 1) and 0, 0, 3e300 give the same a as 0, 0, 3
+    assert acceleration([np.array([0.0, 0.0, 1.0])]) == pytest.approx(-(6**-1.5), rel=EXACT)
+    # the scaling to at most 1 keeps it exact for deviations whose cubes would overflow
+    assert acceleration([np.array([0.0, 0.0, 3e300])]) == pytest.approx(-(6**-1.5), rel=1e-12)
+    # the groups are scaled by the larger top: group 2 ten times group 1 (same as unscaled by hand)
+    g1, g2 = np.array([0.0, 0.0, 3.0]), np.array([10.0, 30.0])  # u: 1, 1, −2 and 10, −10
+    assert acceleration([g1, g2]) == pytest.approx(-6 / (6 * (6 + 200) ** 1.5), rel=EXACT)
+    # values near the float limit: their mean would overflow unless scaled first (0, 1, 1 → a = 6^−1.5)
+    assert acceleration([np.array([0.0, 1.7e308, 1.7e308])]) == pytest.approx(6**-1.5, rel=1e-12)
+    # a group whose largest value is below 1 is scaled like the others: u 0.1, 0.1, −0.2 and 10, −10
+    small = acceleration([np.array([0.0, 0.0, 0.3]), g2])
+    assert small == pytest.approx(-0.006 / (6 * (0.06 + 200) ** 1.5), rel=1e-12)
+    # deviations of 1e-300 (the other group constant): divided by the spread they are 1, 1, −2 again
+    tiny = acceleration([np.array([0.0, 0.0, 3e-300]), np.full(2, 1.0)])
+    assert tiny == pytest.approx(-(6**-1.5), rel=EXACT)
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_bca_median_pct_of_even_samples_equals_scipy(seed):
+    # even n: the median is the midpoint of the two middle values, the leave-one-out medians odd-sized
+    rng = np.random.default_rng(seed)
+    b, c = rng.lognormal(0, 1.0, 30), rng.lognormal(0.2, 1.0, 30)
+    bm, cm = resampled(rng, b, 4000, np.median), resampled(rng, c, 4000, np.median)
+
+    def pct(x, y, axis=-1):
+        return (np.median(y, axis=axis) - np.median(x, axis=axis)) / np.median(x, axis=axis) * 100
+
+    ref = scipy_bca((b, c), pct, (cm - bm) / bm * 100)
+    assert bca_median_pct(b, c, bm, cm) == pytest.approx(ref, rel=1e-9)
+
+
+def test_bca_of_three_values_a_side_by_hand():
+    # base 1, 2, 4 (mean 7/3), cur 2, 3, 7 (mean 4): estimate (4 − 7/3)/(7/3) = 5/7 → 71.43 %
+    # jackknife of the % change: base left out → means 3, 5/2, 3/2; cur left out → 5, 9/2, 5/2
+    base, cur = np.array([1.0, 2.0, 4.0]), np.array([2.0, 3.0, 7.0])
+    est = (4 - 7 / 3) / (7 / 3) * 100
+    jack = [(4 - np.array([3, 2.5, 1.5])) / np.array([3, 2.5, 1.5]) * 100,
+            (np.array([5, 4.5, 2.5]) - 7 / 3) / (7 / 3) * 100]
+    u = [j.mean() - j for j in jack]
+    a = sum((v**3).sum() for v in u) / (6 * sum((v**2).sum() for v in u) ** 1.5)
+    reps_b = np.linspace(1.5, 3.2, 200)
+    reps_c = np.linspace(2.5, 5.5, 200)[::-1]
+    reps = (reps_c - reps_b) / reps_b * 100
+    z0 = stats.norm.ppf(np.count_nonzero(reps < est) / 200)
+    assert bca_mean_pct(base, cur, reps_b, reps_c) == pytest.approx(bca_by_hand(reps, z0, a), rel=EXACT)
+
+
+def test_the_mean_path_explains_a_fallback_too():
+    from kalibra_action.stats.bca import NOT_FINITE
+
+    reps = np.linspace(1.0, 2.0, 50)
+    notes: list[str] = []  # a % change of 1e300 over a denormal is past the float range
+    assert bca_mean_pct(np.full(3, 5e-324), np.full(3, 1e300), reps, reps + 1, notes=notes) is None
+    assert notes == [NOT_FINITE]
+
+
+def test_bca_mean_pct_takes_any_numbers_as_floats():
+    # whole numbers past int64 (a plain list would make numpy hold Python ints) give the float answer
+    base, cur = [10**20, 2 * 10**20, 4 * 10**20], [2 * 10**20, 3 * 10**20, 7 * 10**20]
+    reps_b, reps_c = np.linspace(1.5e20, 3.2e20, 200), np.linspace(2.5e20, 5.5e20, 200)[::-1]
+    want = bca_mean_pct(np.array(base, float), np.array(cur, float), reps_b, reps_c)
+    assert want is not None
+    assert bca_mean_pct(base, np.array(cur, float), reps_b, reps_c) == want
+    assert bca_mean_pct(np.array(base, float), cur, reps_b, reps_c) == want
+
+
+def test_midpoint_of_opposite_infinities_is_nan_without_a_warning():
+    # pytest turns warnings into errors here: numpy's "invalid value" warning must stay silenced
+    from kalibra_action.stats.bca import midpoint
+
+    assert math.isnan(float(midpoint(math.inf, -math.inf)))
+    assert float(midpoint(math.inf, 1.0)) == math.inf
+
+
+def test_pct_change_is_float_and_silent_at_zero_and_past_the_float_range():
+    # warnings are errors in this suite: 1/0, 0/0 and an overflow must give inf / nan quietly
+    from kalibra_action.stats.bca import pct_change
+
+    assert float(pct_change(0.0, 1.0)) == math.inf and math.isnan(float(pct_change(0.0, 0.0)))
+    assert float(pct_change(1e-300, 1e300)) == math.inf
+    assert pct_change(2.0, np.array([3.0, 1.0])).tolist() == [50.0, -50.0]
+    big = pct_change(1e20, [2 * 10**20, 3 * 10**20])  # whole numbers past int64 are taken as floats
+    assert big.dtype == np.float64 and big.tolist() == [100.0, 200.0]
+
+
+def test_the_sample_size_rule_holds_for_each_side_alone():
+    # replicates with spread on both sides of the estimate, so only the size rule can make BCa undefined
+    two, three = np.array([1.0, 3.0]), np.array([1.0, 2.0, 4.0])
+    reps_b, reps_c = np.linspace(1.5, 3.2, 200), np.linspace(1.5, 3.5, 200)[::-1]
+    assert bca_mean_pct(three, three * 1.3, reps_b, reps_c) is not None
+    assert bca_mean_pct(two, three, reps_b, reps_c) is None
+    assert bca_mean_pct(three, two, reps_b, reps_c) is None
+    # a baseline mean of exactly 1 is an ordinary baseline (only 0 has no % change)
+    assert bca_mean_pct(np.array([0.5, 1.0, 1.5]), three, reps_b / 2, reps_c) is not None
+
+
+def test_loo_medians_of_one_value_stays_in_bounds():
+    from kalibra_action.stats.bca import loo_medians
+
+    assert loo_medians(np.array([5.0])).tolist() == [5.0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -65,3 +67,66 @@ def test_ten_matched_tasks_are_enough_and_nine_are_not():
         assert (r is not None) is ok
         if ok:
             assert (r.pct, r.lo, r.hi, r.mde, r.tasks) == (100.0, 100.0, 100.0, 0.0, 10)
+
+
+def _expected(d: np.ndarray, alpha: float = 0.05) -> tuple[float, float, float, float]:
+    """The paired ratio by its definition: mean log ratio d̄, se = s / √m, t on m − 1 df (scipy), as %."""
+    from scipy import stats
+
+    m = d.size
+    se = d.std(ddof=1) / np.sqrt(m)
+    t = stats.t.ppf(1 - alpha / 2, m - 1)
+
+    def pct(x):
+        return round((np.exp(x) - 1) * 100, 1)
+
+    return pct(d.mean()), pct(d.mean() - t * se), pct(d.mean() + t * se), pct(2.80 * se)
+
+
+@pytest.mark.parametrize("alpha", [0.05, 0.20])
+def test_paired_ratio_by_hand_over_ten_tasks(alpha):
+    # task t has one baseline value 3 and current values 3·e^(d_t ± 0.05): log GM ratio exactly d_t
+    d = np.array([0.30, -0.10, 0.05, 0.20, 0.00, 0.15, 0.40, -0.05, 0.25, 0.10])
+    names = tuple(f"t{i}" for i in range(10))
+    b, bt = np.full(10, 3.0), np.arange(10, dtype=np.int32)
+    c = np.concatenate([3 * np.exp(d - 0.05), 3 * np.exp(d + 0.05)])
+    ct = np.concatenate([np.arange(10), np.arange(10)]).astype(np.int32)
+    r = paired_ratio(b, bt, names, c, ct, names, alpha)
+    assert (r.pct, r.lo, r.hi, r.mde, r.tasks) == (*_expected(d, alpha), 10)
+
+
+def test_paired_ratio_matches_tasks_by_name_and_skips_tasks_without_data_on_a_side():
+    # current names in reverse order; task "gone" has only a zero and a NaN on the current side, task "new"
+    # is current-only, and task "none" has no baseline value: the ten others carry log ratios d
+    d = np.linspace(-0.2, 0.25, 10)
+    common = [f"t{i}" for i in range(10)]
+    b_names = (*common, "gone", "none")
+    c_names = tuple(reversed((*common, "gone", "none", "new")))
+    b = np.concatenate([np.full(10, 2.0), [5.0], [-1.0]])
+    bt = np.arange(12, dtype=np.int32)
+    c_by_name = {**{f"t{i}": 2 * np.exp(d[i]) for i in range(10)}, "none": 4.0, "new": 9.0}
+    c_vals, c_codes = [], []
+    for j, name in enumerate(c_names):
+        if name == "gone":
+            c_vals += [0.0, np.nan]
+            c_codes += [j, j]
+        else:
+            c_vals.append(c_by_name[name])
+            c_codes.append(j)
+    r = paired_ratio(b, bt, b_names, np.array(c_vals), np.array(c_codes, dtype=np.int32), c_names)
+    assert (r.pct, r.lo, r.hi, r.mde, r.tasks) == (*_expected(d), 10)
+
+
+def test_a_ratio_past_the_float_range_has_no_number():
+    # every task 1 → 1e305 (log ratio 702, above the e^700 limit): the % change is not a float
+    names = tuple(f"t{i}" for i in range(10))
+    t = np.arange(10, dtype=np.int32)
+    assert paired_ratio(np.ones(10), t, names, np.full(10, 1e305), t, names) is None
+    # 1 → 1e300 (log ratio 690.8) is a float: +1e302 %
+    r = paired_ratio(np.ones(10), t, names, np.full(10, 1e300), t, names)
+    assert r is not None and (r.pct, r.lo, r.hi) == pytest.approx((1e302,) * 3, rel=1e-9)
+    # the limit itself is out: a log ratio of exactly 700 (log(e^700) is 700.0 to the last bit) has no number
+    # although e^700 · 100 would still be a float
+    edge = np.full(10, math.exp(700.0))
+    assert np.log(edge[0]) == 700.0 and math.isfinite(math.exp(700.0) * 100)
+    assert paired_ratio(np.ones(10), t, names, edge, t, names) is None

@@ -280,9 +280,9 @@ def test_as_dict_shows_the_p_value_of_the_direction_of_the_change(delta, p, q):
     assert v.as_dict() == {"task_id": "t", "baseline": {"success": 1, "total": 2},
                            "current": {"success": 0, "total": 3}, "delta_pp": delta, "p": p, "q": q,
                            "verdict": "unchanged", "naive": "regressed", "untestable": True,
-                           "delta_ci_pp": None, "ci_method": "newcombe-hybrid"}  # no interval given
+                           "delta_ci_pp": None, "ci_method": "newcombe-hybrid"}
     with_ci = TaskVerdict("t", 1, 2, 0, 3, delta, 0.1, 0.9, 0.2, 0.95, "unchanged", "regressed", True,
-                          (-80.0, 20.0))
+                          ci_pp=(-80.0, 20.0))
     assert with_ci.as_dict()["delta_ci_pp"] == [-80.0, 20.0]
 
 
@@ -384,3 +384,19 @@ def test_small_rises_are_ranked_by_their_improvement_p_value():
     res = compare_tasks(["a", "b"], *arrays([(0, 100, 1, 150), (0, 200, 1, 200)]), keep=1)
     assert [v.task_id for v in res.tasks] == ["b"]
 
+
+
+def test_unchanged_tasks_are_ranked_by_their_improvement_p_value():
+    """Two unchanged tasks (1/3 → 2/6 and 2/3 → 4/6, both 0 pp), mirror images: a's improvement p is b's
+    regression p. Boschloo (scipy, the oracle) is not symmetric in unequal run counts, so b has the smaller
+    improvement p and a the smaller regression p: under a cap of one, b is the one kept. Ranking unchanged
+    tasks by the regression p (`delta <= 0` for `delta < 0`) would keep a."""
+    from scipy import stats
+
+    def boschloo(bk, bn, ck, cn):  # p of "the first rate is above the second"
+        return stats.boschloo_exact([[bk, ck], [bn - bk, cn - ck]], alternative="greater").pvalue
+
+    assert boschloo(4, 6, 2, 3) < boschloo(2, 6, 1, 3) - 0.01  # improvement p: b below a
+    assert boschloo(1, 3, 2, 6) < boschloo(2, 3, 4, 6) - 0.01  # regression p: a below b
+    res = compare_tasks(["a", "b"], *arrays([(1, 3, 2, 6), (2, 3, 4, 6)]), keep=1)
+    assert [(v.task_id, v.delta_pp) for v in res.tasks] == [("b", 0.0)]

@@ -117,3 +117,27 @@ def test_means_are_resampled_for_real_below_500_values(n, plain):
     want, other = (S._mean_plain, S._mean_normal) if plain else (S._mean_normal, S._mean_plain)
     np.testing.assert_array_equal(got, _same_draws(want, values))
     assert not np.array_equal(got, _same_draws(other, values))
+
+
+def test_a_100_percent_interval_is_the_smallest_and_largest_change(monkeypatch):
+    # alpha 0: int(m · 1) = m is past the end; the upper bound is the largest change, the lower the smallest
+    b, c = replicates(0)
+    feed(monkeypatch, b, c)
+    d = (c - b) / b * 100
+    res = S.bootstrap_pct(*DATA, resamples=R, alpha=0.0, bca=False)
+    assert res.ci == (round(float(d.min()), 1), round(float(d.max()), 1))
+
+
+def test_the_median_bootstrap_gets_the_median_bca_and_a_fallback_keeps_its_note(monkeypatch):
+    from kalibra_action.stats.bca import NOT_FINITE, bca_median_pct
+
+    base, curr = np.array([1.0, 2.0, 9.0]), np.array([2.0, 3.0, 4.0])
+    b, c = 1 + np.arange(R) / 100, np.linspace(1.5, 3.5, R)
+    feed(monkeypatch, b, c)
+    res = S.bootstrap_pct(base, curr, "median", resamples=R)
+    want = bca_median_pct(base, curr, b, c)
+    assert res.bca == (round(want[0], 1), round(want[1], 1)) and res.note is None
+    # a % change past the float range between the data (not the replicates): percentile CI, BCa's note
+    feed(monkeypatch, b, c)
+    res = S.bootstrap_pct(np.full(3, 5e-324), np.full(3, 1e300), "median", resamples=R)
+    assert res is not None and res.bca is None and res.note == NOT_FINITE
