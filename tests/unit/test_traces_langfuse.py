@@ -10,7 +10,6 @@ are the sums over its child generations; its duration is endTime − startTime.
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
@@ -20,9 +19,9 @@ import pytest
 from kalibra_action.errors import InputError
 from kalibra_action.traces.convert import convert_lines
 from kalibra_action.traces.load import load_population
-from kalibra_action.traces.outcomes import OUTCOME_SUCCESS, OUTCOME_UNKNOWN
 from kalibra_action.traces.registry import ReadOptions
 from tests.fixtures.cli import call
+from tests.fixtures.task_numbers import assert_same_numbers, task_numbers
 
 DIR = Path(__file__).resolve().parents[1] / "data" / "formats" / "langfuse"
 CHOSEN = ReadOptions(outcome_annotation="correctness")
@@ -69,39 +68,16 @@ def raw_numbers(side: str, score_name: str = "correctness") -> dict:
 
 
 def pop_numbers(pop) -> dict:
-    first_error = defaultdict(int)
+    first_error: dict[int, int] = defaultdict(int)
     seen: set[int] = set()
     for trace, error in zip(pop.span_trace, pop.span_error, strict=True):
         if int(trace) not in seen and error:  # the root observation is each trace's first span
             first_error[int(trace)] += 1
         seen.add(int(trace))
-    out: dict = defaultdict(lambda: {"k": 0, "n": 0, "errors": 0, "in": 0, "out": 0, "cost": 0.0,
-                                     "durations": []})
-    for i, (code, outcome) in enumerate(zip(pop.task, pop.outcome, strict=True)):
-        t = out[pop.task_names[code]]
-        if outcome != OUTCOME_UNKNOWN:
-            t["n"] += 1
-            t["k"] += int(outcome == OUTCOME_SUCCESS)
-        t["errors"] += first_error[i]
-        for key, column in (("in", pop.input_tokens), ("out", pop.output_tokens), ("cost", pop.cost)):
-            value = float(column[i])
-            t[key] += 0 if math.isnan(value) else value
-        t["durations"].append(float(pop.duration[i]))
-    for t in out.values():
-        t["durations"].sort()
-    return dict(out)
-
+    return task_numbers(pop, first_error)
 
 def assert_same(got: dict, want: dict) -> None:
-    assert set(got) == set(want)
-    for task, w in want.items():
-        g = got[task]
-        assert (g["k"], g["n"], g["errors"], g["in"], g["out"]) == (w["k"], w["n"], w["errors"], w["in"],
-                                                                     w["out"]), task
-        assert g["cost"] == pytest.approx(w["cost"], rel=1e-12), task
-        assert g["durations"] == pytest.approx(w["durations"], rel=1e-9), task
-
-
+    assert_same_numbers(got, want, cost_rel=1e-12, duration_rel=1e-9)
 
 @pytest.mark.parametrize("side", ["baseline", "current"])
 def test_observations_joined_with_scores_read_to_the_numbers_in_the_files(side: str) -> None:

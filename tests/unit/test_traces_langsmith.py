@@ -9,7 +9,6 @@ child llm runs; its duration is end_time − start_time.
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
@@ -23,6 +22,7 @@ from kalibra_action.traces.load import load_population
 from kalibra_action.traces.outcomes import OUTCOME_SUCCESS, OUTCOME_UNKNOWN
 from kalibra_action.traces.registry import ReadOptions
 from tests.fixtures.cli import call
+from tests.fixtures.task_numbers import assert_same_numbers, task_numbers
 
 DIR = Path(__file__).resolve().parents[1] / "data" / "formats" / "langsmith"
 
@@ -67,26 +67,11 @@ def raw_numbers(side: str) -> dict:
 
 
 def pop_numbers(pop) -> dict:
-    root_errors = defaultdict(int)
+    root_errors: dict[int, int] = defaultdict(int)
     for trace, error, parent_free in zip(pop.span_trace, pop.span_error, _is_first_span(pop), strict=True):
         if error and parent_free:
             root_errors[int(trace)] += 1
-    out: dict = defaultdict(lambda: {"k": 0, "n": 0, "errors": 0, "in": 0, "out": 0, "cost": 0.0,
-                                     "durations": []})
-    for i, (code, outcome) in enumerate(zip(pop.task, pop.outcome, strict=True)):
-        t = out[pop.task_names[code]]
-        if outcome != OUTCOME_UNKNOWN:
-            t["n"] += 1
-            t["k"] += int(outcome == OUTCOME_SUCCESS)
-        t["errors"] += root_errors[i]
-        for key, column in (("in", pop.input_tokens), ("out", pop.output_tokens), ("cost", pop.cost)):
-            value = float(column[i])
-            t[key] += 0 if math.isnan(value) else value
-        t["durations"].append(float(pop.duration[i]))
-    for t in out.values():
-        t["durations"].sort()
-    return dict(out)
-
+    return task_numbers(pop, root_errors)
 
 def _is_first_span(pop) -> list[bool]:
     """The root run is each trace's first span (runs are written root first)."""
@@ -98,15 +83,7 @@ def _is_first_span(pop) -> list[bool]:
 
 
 def assert_same(got: dict, want: dict) -> None:
-    assert set(got) == set(want)
-    for task, w in want.items():
-        g = got[task]
-        assert (g["k"], g["n"], g["errors"], g["in"], g["out"]) == (w["k"], w["n"], w["errors"], w["in"],
-                                                                     w["out"]), task
-        assert g["cost"] == pytest.approx(w["cost"], rel=1e-12), task
-        assert g["durations"] == pytest.approx(w["durations"], rel=1e-9), task
-
-
+    assert_same_numbers(got, want, cost_rel=1e-12, duration_rel=1e-9)
 
 @pytest.mark.parametrize("side", ["baseline", "current"])
 def test_runs_joined_with_feedback_read_to_the_numbers_in_the_lines(side: str) -> None:

@@ -11,7 +11,6 @@ an error; tokens and cost are the sums over the LLM spans; its duration is the r
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
@@ -22,9 +21,10 @@ from kalibra_action.errors import InputError
 from kalibra_action.traces.convert import convert_lines
 from kalibra_action.traces.fields import FieldMap
 from kalibra_action.traces.load import load_population
-from kalibra_action.traces.outcomes import OUTCOME_SUCCESS, OUTCOME_UNKNOWN
+from kalibra_action.traces.outcomes import OUTCOME_SUCCESS
 from kalibra_action.traces.registry import ReadOptions
 from tests.fixtures.cli import call
+from tests.fixtures.task_numbers import assert_same_numbers, task_numbers
 
 DIR = Path(__file__).resolve().parents[1] / "data" / "formats" / "phoenix"
 TASK = FieldMap(task_id="metadata.task")
@@ -96,38 +96,14 @@ def raw_numbers(side: str, layout: str) -> dict:
 
 
 def pop_numbers(pop) -> dict:
-    errored = defaultdict(bool)
+    errored: dict[int, bool] = defaultdict(bool)
     names = [pop.span_names[code] if code >= 0 else "" for code in pop.span_name]
     for trace, error, name in zip(pop.span_trace, pop.span_error, names, strict=True):
         errored[int(trace)] |= bool(error) and name == "fixture-agent"
-    out: dict = defaultdict(lambda: {"k": 0, "n": 0, "errors": 0, "in": 0, "out": 0, "cost": 0.0,
-                                     "durations": []})
-    for i, (code, outcome) in enumerate(zip(pop.task, pop.outcome, strict=True)):
-        t = out[pop.task_names[code]]
-        if outcome != OUTCOME_UNKNOWN:
-            t["n"] += 1
-            t["k"] += int(outcome == OUTCOME_SUCCESS)
-        for key, column in (("in", pop.input_tokens), ("out", pop.output_tokens), ("cost", pop.cost)):
-            value = float(column[i])
-            t[key] += 0 if math.isnan(value) else value
-        t["durations"].append(float(pop.duration[i]))
-    for i, error in errored.items():
-        out[pop.task_names[pop.task[i]]]["errors"] += error
-    for t in out.values():
-        t["durations"].sort()
-    return dict(out)
-
+    return task_numbers(pop, errored)
 
 def assert_same(got: dict, want: dict) -> None:
-    assert set(got) == set(want)
-    for task, w in want.items():
-        g = got[task]
-        assert (g["k"], g["n"], g["errors"], g["in"], g["out"]) == (w["k"], w["n"], w["errors"], w["in"],
-                                                                     w["out"]), task
-        assert g["cost"] == pytest.approx(w["cost"], rel=1e-9), task
-        assert g["durations"] == pytest.approx(w["durations"], rel=1e-9), task
-
-
+    assert_same_numbers(got, want, cost_rel=1e-9, duration_rel=1e-9)
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("side", ["baseline", "current"])

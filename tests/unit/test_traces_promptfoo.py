@@ -18,9 +18,9 @@ from kalibra_action.errors import InputError
 from kalibra_action.traces import promptfoo
 from kalibra_action.traces.convert import convert_lines
 from kalibra_action.traces.load import load_population
-from kalibra_action.traces.outcomes import OUTCOME_SUCCESS, OUTCOME_UNKNOWN
 from kalibra_action.traces.where import parse_matcher
 from tests.fixtures.cli import call
+from tests.fixtures.task_numbers import assert_same_numbers, task_numbers
 
 DIR = Path(__file__).resolve().parents[1] / "data" / "formats" / "promptfoo"
 SINGLE = ("baseline.json", "baseline.jsonl", "current.json", "current.jsonl")
@@ -57,34 +57,10 @@ def raw_numbers(rows: list[dict], task_of=lambda row: row["testCase"]["descripti
 
 def pop_numbers(pop) -> dict:
     """The same per-task numbers, from a loaded population."""
-    out: dict = defaultdict(lambda: {"k": 0, "n": 0, "errors": 0, "durations": [], "in": 0, "out": 0,
-                                     "cost": 0.0})
-    errors_by_trace = Counter(int(i) for i in pop.span_trace[pop.span_error])
-    for i, (code, outcome) in enumerate(zip(pop.task, pop.outcome, strict=True)):
-        t = out[pop.task_names[code]]
-        if outcome != OUTCOME_UNKNOWN:
-            t["n"] += 1
-            t["k"] += int(outcome == OUTCOME_SUCCESS)
-        t["errors"] += errors_by_trace[i]
-        for key, column in (("in", pop.input_tokens), ("out", pop.output_tokens), ("cost", pop.cost)):
-            value = float(column[i])
-            t[key] += 0 if math.isnan(value) else value
-        t["durations"].append(float(pop.duration[i]))
-    for t in out.values():
-        t["durations"].sort()
-    return dict(out)
-
+    return task_numbers(pop, Counter(int(i) for i in pop.span_trace[pop.span_error]))
 
 def assert_same(got: dict, want: dict) -> None:
-    assert set(got) == set(want)
-    for task, w in want.items():
-        g = got[task]
-        assert (g["k"], g["n"], g["errors"], g["in"], g["out"]) == (w["k"], w["n"], w["errors"], w["in"],
-                                                                     w["out"]), task
-        assert g["cost"] == pytest.approx(w["cost"], rel=1e-12, abs=1e-15), task
-        assert g["durations"] == pytest.approx(w["durations"], rel=1e-12), task
-
-
+    assert_same_numbers(got, want, cost_rel=1e-12, cost_abs=1e-15, duration_rel=1e-12)
 
 @pytest.mark.parametrize("name", SINGLE)
 def test_each_export_reads_to_the_numbers_in_its_rows(name: str) -> None:
