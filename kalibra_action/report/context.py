@@ -198,9 +198,9 @@ def _metric_notes(obs: Observation, unit: str) -> list[str]:
 def _task_weighted_note(obs: Observation) -> list[str]:
     """Success rate with each task counted once, beside the pooled one (fields of issue 10's contract)."""
     change = obs.fields.get("task_weighted_success_rate_delta")
-    if change is None or _number(change.value) is None:
+    if change is None or story.number(change.value) is None:
         return []
-    rate = _number(getattr(obs.fields.get("task_weighted_success_rate"), "value", None))
+    rate = story.number(getattr(obs.fields.get("task_weighted_success_rate"), "value", None))
     level = f"{fmt.pct(rate, 1, signed=False)}, " if rate is not None else ""
     ci = f" {fmt.ci(change.ci, 'pp')}" if change.ci else ""
     return [f"task-weighted (each task counts once): {level}change {fmt.pp(change.value)}{ci}; "
@@ -252,12 +252,6 @@ def _task_row(item: Mapping) -> dict:
     }
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
 def _verdict_text(verdict: str | None, naive: str, untestable: bool) -> tuple[str, int]:
     """(verdict shown, group): 0 significant drop, 1 drop not significant, 2 significant rise,
     3 rise not significant, 4 no change."""
@@ -278,7 +272,7 @@ def _per_task_row(item: Mapping) -> dict:
     """One row of the per-task table from a `per_task` entry (or an older regressions/improvements entry)."""
     bs, bn = _count(item.get("baseline"))
     cs, cn = _count(item.get("current"))
-    delta = _number(item.get("delta_pp"))
+    delta = story.number(item.get("delta_pp"))
     if delta is None and bs is not None and cs is not None and bn and cn:
         delta = (cs / cn - bs / bn) * 100
     naive = item.get("naive")
@@ -292,7 +286,7 @@ def _per_task_row(item: Mapping) -> dict:
     text, group = _verdict_text(verdict, naive, untestable)
     if item.get("flaky") is True:  # its pass rate varies between the base branch's runs (issue 12)
         text += " · 🎲 flaky"
-    p, q = _number(item.get("p")), _number(item.get("q"))
+    p, q = story.number(item.get("p")), story.number(item.get("q"))
     ci = story.interval(item.get("delta_ci_pp"))
     return {
         "task_id": item.get("task_id", ""),
@@ -324,14 +318,14 @@ def per_task_rows(result: Result) -> list[dict]:
 
 def _field_value(obs: Observation, name: str) -> float | None:
     fv = obs.fields.get(name)
-    return _number(fv.value) if fv is not None else None
+    return story.number(fv.value) if fv is not None else None
 
 
 def _count_of(value: Any) -> int | None:
     """A count given as a number or as a list of ids."""
     if isinstance(value, list):
         return len(value)
-    x = _number(value)
+    x = story.number(value)
     return int(x) if x is not None else None
 
 
@@ -365,8 +359,9 @@ def per_task_summary(result: Result, rows: list[dict]) -> dict:
         "tested": tested,
         "naive": naive, "naive_improved": naive_up,
         "significant": sig if tested else None, "significant_improved": sig_up if tested else None,
-        "expected": first(_number(md.get("expected_regressions")), _field_value(obs, "expected_regressions")),
-        "fdr": _number(md.get("fdr")),
+        "expected": first(story.number(md.get("expected_regressions")),
+                          _field_value(obs, "expected_regressions")),
+        "fdr": story.number(md.get("fdr")),
         "untestable": untestable or 0,
         "typical_runs": int(statistics.median_low(runs)) if runs else None,
         "runs_for_30pp": runs_needed,
