@@ -89,6 +89,8 @@ def add_side(batches: Iterable[SpanBatch], sink: Sink, verdicts: Mapping[str, st
         return None
     root, joined = _roots(trace, n_traces, parents, starts, sids, verdicts)
     outcome = _outcomes(trace, n_traces, attrs, side.with_reasons, root, status, sids, verdicts)
+    if not all(names):  # a span without a name is named by its operation and model (otel_genai)
+        names = [name if name else _span_name(name, a) for name, a in zip(names, attrs, strict=True)]
     tasks = _tasks(order, root, attrs, names, starts, statuses, sink)
 
     # steps: spans that are nobody's parent in their own trace
@@ -103,8 +105,6 @@ def add_side(batches: Iterable[SpanBatch], sink: Sink, verdicts: Mapping[str, st
     n_spans = np.bincount(trace, minlength=n_traces)
     steps = n_spans - np.bincount(trace[is_parent], minlength=n_traces)
 
-    if not all(names):
-        names = [name if name else _span_name(name, a) for name, a in zip(names, attrs, strict=True)]
     by_trace = np.argsort(trace, kind="stable")
     sink.seen.update(order)
     sink.total += n_traces
