@@ -346,14 +346,16 @@ class PopulationBuilder:
         return np.array(codes, dtype=np.int32)
 
     def add_columns(self, trace_id: list[str], task: list[int], outcome: np.ndarray, n_spans: np.ndarray,
-                    steps: np.ndarray, *, names: list, start: np.ndarray, end: np.ndarray, cost: np.ndarray,
-                    input_tokens: np.ndarray, output_tokens: np.ndarray, error: np.ndarray) -> None:
+                    steps: np.ndarray, *, name_codes: np.ndarray, start: np.ndarray, end: np.ndarray,
+                    cost: np.ndarray, input_tokens: np.ndarray, output_tokens: np.ndarray,
+                    error: np.ndarray) -> None:
         """Append whole traces at once (the span pipeline's fast lane, traces/span_columns.py): per trace
         its id, task code, outcome, span count and steps; per span, in trace order (the first n_spans[0]
-        spans are the first trace's), its name, exact start/end ns (0 = missing), cost and tokens (NaN =
-        missing) and error flag. The values are checked already: nothing here is counted as bad."""
+        spans are the first trace's), its name code (name_code), exact start/end ns (0 = missing), cost
+        and tokens (NaN = missing) and error flag. The values are checked already: nothing here is counted
+        as bad."""
         self.flush()
-        n, s = len(trace_id), len(names)
+        n, s = len(trace_id), len(name_codes)
         put = self._put
         put("n_spans", np.asarray(n_spans, dtype=np.int32), self.t_base)
         put("steps", np.asarray(steps, dtype=np.int32), self.t_base)
@@ -362,7 +364,7 @@ class PopulationBuilder:
         for column in ("t_cost", "t_in", "t_out", "t_dur"):
             put(column, np.full(n, np.nan), self.t_base)
         if s:
-            put("s_name", self._name_column(names), self.s_base)
+            put("s_name", np.asarray(name_codes, dtype=np.int32), self.s_base)
             put("s_cost", np.asarray(cost, dtype=_F), self.s_base)
             put("s_in", np.asarray(input_tokens, dtype=_F), self.s_base)
             put("s_out", np.asarray(output_tokens, dtype=_F), self.s_base)

@@ -48,3 +48,11 @@ class SpanBatch(NamedTuple):
 
     def __len__(self) -> int:  # type: ignore[override]
         return len(self.trace_id)
+
+
+# What the column lane (traces/span_columns.py) reads of a span's attributes besides the task path: OTel
+# GenAI token counts and finish reasons; a key that asks for another reading (OpenInference spans keep
+# their own semantics, nested `gen_ai` objects are looked up by path) makes it decline the side.
+INPUT_TOKENS, OUTPUT_TOKENS = "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens"
+FINISH_REASONS = "gen_ai.response.finish_reasons"
+OTHER_READING = frozenset({"openinference.span.kind", "openinference", "gen_ai"})

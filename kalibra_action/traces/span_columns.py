@@ -22,47 +22,72 @@ from kalibra_action.traces.fields import classify_outcome, text_form
 from kalibra_action.traces.outcomes import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_UNKNOWN
 from kalibra_action.traces.roots import Root, trace_task
 from kalibra_action.traces.sink import Sink
-from kalibra_action.traces.span_batch import SpanBatch
+from kalibra_action.traces.span_batch import (
+    FINISH_REASONS,
+    INPUT_TOKENS,
+    OTHER_READING,
+    OUTPUT_TOKENS,
+    SpanBatch,
+)
 from kalibra_action.traces.values import FLOAT_LIMIT
 
-# Attribute keys that send a span to another reading: OpenInference spans keep their own semantics, and
-# nested `gen_ai` objects are looked up by path (see otel_genai.span_values).
-_OTHER_READING = frozenset({"openinference.span.kind", "openinference", "gen_ai"})
-_INPUT, _OUTPUT = "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens"
-_REASONS = "gen_ai.response.finish_reasons"
 _STATUS = {"UNSET": 0, "OK": 1, "ERROR": 2}
+_UNRESOLVED = -2
 _OK, _ERROR = _STATUS["OK"], _STATUS["ERROR"]
 
 
 class _Gathered:
-    """A side's span batches put together, with what the lane reads from each span's attributes taken
-    while the batch is fresh (a pass over 300k attribute dicts long after they were made costs several
-    times more): token values, the spans with finish reasons, whether any key asks for another reading."""
+    """A side's span batches put together, with what the lane reads of each batch taken while the batch is
+    fresh (a pass over 300k spans' values long after they were made costs several times more): token
+    values, the spans with finish reasons, whether any key asks for another reading, each span's parent
+    within its batch, its name (an unnamed span named by otel_genai) as a number, the task path's value."""
 
-    def __init__(self) -> None:
+    def __init__(self, task_path: str | None) -> None:
         self.spans = SpanBatch.empty()
+        self.task_path = task_path
         self.input_tokens: list = []
         self.output_tokens: list = []
         self.with_reasons: list[int] = []
         self.other_reading = False
+        self.parent: list[int] = []  # each span's parent span (its index), _UNRESOLVED if not in its batch
+        self.trace_ids: dict[str, None] = {}  # first met first
+        self.span_ids: set[str] = set()
+        self.names: list = []
+        self.name_ids: dict[object, int] = {}  # name → its number, in the order read
+        self.name_id: list[int] = []
+        self.task_value: list = []
 
     def add(self, batch: SpanBatch) -> None:
         attrs = batch.attrs
         base = len(self.spans)
         self.spans.extend(batch)
-        self.input_tokens += map(dict.get, attrs, repeat(_INPUT))
-        self.output_tokens += map(dict.get, attrs, repeat(_OUTPUT))
-        reasons = map(dict.get, attrs, repeat(_REASONS))
+        self.input_tokens += map(dict.get, attrs, repeat(INPUT_TOKENS))
+        self.output_tokens += map(dict.get, attrs, repeat(OUTPUT_TOKENS))
+        reasons = map(dict.get, attrs, repeat(FINISH_REASONS))
         self.with_reasons += compress(range(base, base + len(attrs)), map(is_not, reasons, repeat(None)))
         if not self.other_reading:
-            self.other_reading = not _OTHER_READING.isdisjoint(chain.from_iterable(attrs))
+            self.other_reading = not OTHER_READING.isdisjoint(chain.from_iterable(attrs))
+        here = dict(zip(batch.span_id, range(base, base + len(attrs)), strict=True))
+        self.parent += map(here.get, batch.parent_id, repeat(_UNRESOLVED))
+        self.trace_ids.update(zip(batch.trace_id, repeat(None)))
+        self.span_ids.update(batch.span_id)
+        names = batch.name
+        if not all(names):  # a span without a name is named by its operation and model (otel_genai)
+            names = [name if name else _span_name(name, a) for name, a in zip(names, attrs, strict=True)]
+        self.names += names
+        ids = self.name_ids
+        for name in dict.fromkeys(names).keys() - ids.keys():
+            ids[name] = len(ids)
+        self.name_id += map(ids.__getitem__, names)
+        if self.task_path:
+            self.task_value += map(dict.get, attrs, repeat(self.task_path))
 
 
 def add_side(batches: Iterable[SpanBatch], sink: Sink, verdicts: Mapping[str, str] | None) -> int | None:
     """Append every trace of the side's span batches to the builder, as spans._add_entries and
     spans._add_traces would; the number of root spans with a verdict (for the caller's warning), or None
     when the lane declines (nothing appended, nothing counted). The batches are always read to the end."""
-    side = _Gathered()
+    side = _Gathered(sink.fields.task_id)
     for batch in batches:
         side.add(batch)
     spans = side.spans
@@ -75,12 +100,12 @@ def add_side(batches: Iterable[SpanBatch], sink: Sink, verdicts: Mapping[str, st
     in_tok, out_tok = _tokens(side.input_tokens), _tokens(side.output_tokens)
     if in_tok is None or out_tok is None:  # a value that needs reading one by one
         return None
-    if len(set(sids)) != n:  # a span id met twice (a span repeated: the span-by-span reading drops it)
+    if len(side.span_ids) != n:  # a span id met twice (a span repeated: the span-by-span reading drops it)
         return None
-    order = dict.fromkeys(tids)  # trace ids, first met first (the span-by-span grouping's order)
+    order = side.trace_ids  # the span-by-span grouping's order
     if not sink.seen.isdisjoint(order):  # a trace id already met (another format's files)
         return None
-    index = {tid: i for i, tid in enumerate(order)}
+    index = dict(zip(order, range(len(order)), strict=True))
     trace = np.fromiter(map(index.__getitem__, tids), dtype=np.int64, count=n)
     n_traces = len(order)
 
@@ -89,15 +114,11 @@ def add_side(batches: Iterable[SpanBatch], sink: Sink, verdicts: Mapping[str, st
         return None
     root, joined = _roots(trace, n_traces, parents, starts, sids, verdicts)
     outcome = _outcomes(trace, n_traces, attrs, side.with_reasons, root, status, sids, verdicts)
-    if not all(names):  # a span without a name is named by its operation and model (otel_genai)
-        names = [name if name else _span_name(name, a) for name, a in zip(names, attrs, strict=True)]
-    tasks = _tasks(order, root, attrs, names, starts, statuses, sink)
+    names = side.names
+    tasks = _tasks(order, root, side.task_value, attrs, names, starts, statuses, sink)
 
     # steps: spans that are nobody's parent in their own trace
-    parent_ids = set(parents)
-    ids_of_parents = list(compress(range(n), map(parent_ids.__contains__, sids)))
-    position = dict(zip(map(sids.__getitem__, ids_of_parents), ids_of_parents, strict=True))
-    parent = np.fromiter(map(position.get, parents, repeat(-1)), dtype=np.int64, count=n)
+    parent = _parents(side.parent, parents, sids)
     child = np.flatnonzero(parent >= 0)
     parent = parent[child]
     is_parent = np.zeros(n, dtype=bool)
@@ -110,11 +131,37 @@ def add_side(batches: Iterable[SpanBatch], sink: Sink, verdicts: Mapping[str, st
     sink.total += n_traces
     sink.builder.add_columns(
         list(order), tasks, outcome, n_spans, steps,
-        names=list(map(names.__getitem__, by_trace.tolist())),
+        name_codes=_name_codes(side, by_trace, sink),
         start=np.array(starts, dtype=np.int64)[by_trace], end=np.array(ends, dtype=np.int64)[by_trace],
         cost=np.full(n, np.nan), input_tokens=in_tok[by_trace], output_tokens=out_tok[by_trace],
         error=(status == _ERROR)[by_trace])
     return joined
+
+
+def _name_codes(side: _Gathered, by_trace: np.ndarray, sink: Sink) -> np.ndarray:
+    """The builder's name code of each span in trace order; names new to the builder are coded in the
+    order they first appear in that order, as its span-by-span intake codes them."""
+    ids = np.array(side.name_id, dtype=np.int64)[by_trace]
+    distinct, first = np.unique(ids, return_index=True)
+    code = np.empty(len(side.name_ids), dtype=np.int32)
+    names = list(side.name_ids)
+    for i in distinct[np.argsort(first)].tolist():
+        code[i] = sink.builder.name_code(names[i])
+    return code[ids]
+
+
+def _parents(found: list[int], parents: list, sids: list) -> np.ndarray:
+    """Each span's parent span (its index; -1 for a root or a parent not read), from the parents found in
+    the span's own batch and, for the others, looked up among all spans (span ids are distinct here)."""
+    parent = np.array(found, dtype=np.int64)
+    unresolved = parent == _UNRESOLVED
+    unresolved &= np.fromiter(map(is_not, parents, repeat(None)), dtype=bool, count=len(parents))
+    if unresolved.any():
+        position = dict(zip(sids, range(len(sids)), strict=True))
+        for i in np.flatnonzero(unresolved).tolist():
+            parent[i] = position.get(parents[i], -1)
+    parent[parent == _UNRESOLVED] = -1
+    return parent
 
 
 def _tokens(values: list) -> np.ndarray | None:
@@ -176,14 +223,17 @@ def _outcomes(trace: np.ndarray, n_traces: int, attrs: list[dict], with_reasons:
     return outcome.astype(np.int8)
 
 
-def _tasks(order: dict, root: np.ndarray, attrs: list, names: list, starts: list, statuses: list,
-           sink: Sink) -> list[int]:
-    """Each trace's task code, as spans._add_traces reads it (the mapped task id, else the default chain),
-    counted by where it came from, in the same order."""
+def _tasks(order: dict, root: np.ndarray, task_value: list, attrs: list, names: list, starts: list,
+           statuses: list, sink: Sink) -> list[int]:
+    """Each trace's task code, as spans._add_traces reads it (the mapped task id: each span's is in
+    task_value; else the default chain), counted by where it came from, in the same order."""
     path = sink.fields.task_id
     counts = sink.task_sources
     roots = root.tolist()
-    values = [None if i < 0 else attrs[i].get(path) for i in roots] if path else [None] * len(roots)
+    if path and min(roots, default=0) >= 0:  # every trace has its root: the values in C
+        values = list(map(task_value.__getitem__, roots))
+    else:
+        values = [None if i < 0 else task_value[i] for i in roots] if path else [None] * len(roots)
     if path and values and set(map(type, values)) == {str}:  # the common case: every root has the task
         tasks = values
         counts[path] = counts.get(path, 0) + len(values)
