@@ -24,10 +24,11 @@ import json
 import operator
 import re
 from collections.abc import Callable, Iterator
-from itertools import chain, islice, repeat
+from itertools import chain, compress, islice, repeat
 
 from kalibra_action.traces import registry
 from kalibra_action.traces.source import TraceFile, bounded_lines, open_text
+from kalibra_action.traces.span_batch import SpanBatch
 from kalibra_action.traces.values import NS_LIMIT, iso_ns
 
 NAME = "otlp"
@@ -45,8 +46,12 @@ _OTHER_SIGNALS = ("resourceLogs", "resourceMetrics", "resource_logs", "resource_
 _DECODER = json.JSONDecoder()
 _GET = dict.get
 _KIND_CODES = frozenset(range(len(_KINDS)))
+_SPAN_KEYS = ("traceId", "spanId", "parentSpanId", "startTimeUnixNano", "endTimeUnixNano", "name", "kind",
+              "status", "attributes")
+_SPAN_FIELDS = operator.itemgetter(*_SPAN_KEYS)
+_POWERS_OF_TEN = tuple(10 ** k for k in range(18, -1, -1))
 # Reads one scope's spans (its span list, the root spans' extra attributes, its location) into entries.
-_ScopeReader = Callable[[list, dict, str], list[tuple]]
+_ScopeReader = Callable[[list, dict, str], SpanBatch]
 
 
 class _Bad(Exception):
@@ -69,20 +74,21 @@ def describe() -> str:
 
 def objects(tf: TraceFile, options: registry.ReadOptions, warnings: list[str]) -> Iterator[tuple[str, dict]]:
     """One span object per OTLP span (or console span) in the file, in file order."""
-    for where, entries in _entry_batches(tf, warnings):
-        for entry in entries:
+    for where, batch in _entry_batches(tf, warnings):
+        for entry in batch.entries():
             yield where, _row(entry)
 
 
-def span_entries(tf: TraceFile, options: registry.ReadOptions, warnings: list[str]) -> Iterator[list[tuple]]:
-    """The file's spans as ready-made span entries, a list per request (see traces/spans.py, SpanEntry):
-    (trace_id, span_id, parent_id or None, name, kind, start_ns, end_ns, attributes, status code,
-    status message or None). The same values as objects() gives, without a span object per span."""
-    for _where, entries in _entry_batches(tf, warnings):
-        yield entries
+def span_entries(tf: TraceFile, options: registry.ReadOptions, warnings: list[str]) -> Iterator[SpanBatch]:
+    """The file's spans as ready-made span entries, a batch of columns per request (see
+    traces/span_columns.py, SpanBatch): trace_id, span_id, parent_id or None, name, kind, start_ns, end_ns,
+    attributes, status code, status message or None. The same values as objects() gives, without a span
+    object per span."""
+    for _where, batch in _entry_batches(tf, warnings):
+        yield batch
 
 
-def _entry_batches(tf: TraceFile, warnings: list[str]) -> Iterator[tuple[str, list[tuple]]]:
+def _entry_batches(tf: TraceFile, warnings: list[str]) -> Iterator[tuple[str, SpanBatch]]:
     """(location, the entries of one request or console span) for each object of the file."""
     skipped = 0
     for line_no, obj in _documents(tf, warnings):
@@ -91,7 +97,7 @@ def _entry_batches(tf: TraceFile, warnings: list[str]) -> Iterator[tuple[str, li
             if "resourceSpans" in obj or "resource_spans" in obj:
                 yield where, _request_entries(obj)
             elif isinstance(obj.get("context"), dict):
-                yield where, [_console_entry(obj)]
+                yield where, SpanBatch.of_entries([_console_entry(obj)])
             elif any(key in obj for key in _OTHER_SIGNALS):
                 skipped += 1
             else:
@@ -127,14 +133,15 @@ def _documents(tf: TraceFile, warnings: list[str]) -> Iterator[tuple[int, dict]]
         with open_text(tf) as f:
             for line_no, line in enumerate(bounded_lines(f, limit), 1):
                 if not buf:
-                    if not line.strip():
+                    if not line or line.isspace():
                         continue
                     start = line_no
                 buf.append(line)
                 size += len(line)
                 if size > limit:
                     raise _too_long(tf, start, limit)
-                if line[:1] in (" ", "\t") or not line.rstrip().endswith("}"):
+                # (a JSON line ends "}\n": checked first, the line is not copied by rstrip)
+                if line[:1] in (" ", "\t") or not (line.endswith("}\n") or line.rstrip().endswith("}")):
                     continue
                 text = "".join(buf)
                 rest = yield from _decode_all(tf, text, start, final=False)
@@ -209,7 +216,7 @@ def _dict(value: object, what: str) -> dict:
     return value
 
 
-def _request_entries(request: dict) -> list[tuple]:
+def _request_entries(request: dict) -> SpanBatch:
     """Every span of one request as an entry, in order (a whole request is read before any is used).
 
     A scope's spans are read first a column at a time (_scope_columns): in the common case, spans as the
@@ -223,9 +230,9 @@ def _request_entries(request: dict) -> list[tuple]:
         return _entries(request, _checked_spans)
 
 
-def _entries(request: dict, read_scope: _ScopeReader) -> list[tuple]:
+def _entries(request: dict, read_scope: _ScopeReader) -> SpanBatch:
     """Walk resource → scope → spans; read_scope(spans, extra, spath) reads one scope's spans."""
-    out: list[tuple] = []
+    out = SpanBatch.empty()
     for i, rs in enumerate(_list(_get(request, "resourceSpans", "resource_spans"), "resourceSpans")):
         path = f"resourceSpans[{i}]"
         rs = _dict(rs, path)
@@ -243,11 +250,11 @@ def _entries(request: dict, read_scope: _ScopeReader) -> list[tuple]:
             extra = _scope_attrs(_dict(scope, f"{spath}.scope"), res_attrs)
             spans = _list(ss.get("spans"), f"{spath}.spans")
             if spans:
-                out += read_scope(spans, extra, spath)
+                out.extend(read_scope(spans, extra, spath))
     return out
 
 
-def _checked_spans(spans: list, extra: dict, spath: str) -> list[tuple]:
+def _checked_spans(spans: list, extra: dict, spath: str) -> SpanBatch:
     """A scope's spans one by one, each value checked where it is read."""
     ids = _Ids()
     out = []
@@ -259,7 +266,7 @@ def _checked_spans(spans: list, extra: dict, spath: str) -> list[tuple]:
             out.append(_otlp_entry(span, extra, ids))
         except _Bad as exc:
             raise _Bad(f"{spath}.spans[{k}]: {exc}") from None
-    return out
+    return SpanBatch.of_entries(out)
 
 
 class _Uncommon(Exception):
@@ -274,13 +281,13 @@ def _types(values: list) -> set[type]:
     return set(map(type, values))
 
 
-def _scope_columns(spans: list, extra: dict, spath: str) -> list[tuple]:
+def _scope_columns(spans: list, extra: dict, spath: str) -> SpanBatch:
     """A scope's spans read a column at a time, to the values _checked_spans gives; _Uncommon (or _Bad)
     when any span is not as the Collector writes it: JSON spelling, ids as lowercase hex, times as
     strings of 19 digits, kinds and status codes as numbers, attribute values typed."""
     if _types(spans) != {dict}:
         raise _Uncommon
-    tids, sids, parents = _column(spans, "traceId"), _column(spans, "spanId"), _column(spans, "parentSpanId")
+    tids, sids, parents, starts, ends, names, kinds, statuses, attr_lists = _span_fields(spans)
     if None in parents and any(map(operator.contains, spans, repeat("parent_span_id"))):
         raise _Uncommon
     parent_set = set(parents) if _types(parents) <= {str, type(None)} else {0}
@@ -290,23 +297,30 @@ def _scope_columns(spans: list, extra: dict, spath: str) -> list[tuple]:
         parents = [p or None for p in parents]
     if not (_hex_ids(tids, 16) and _hex_ids(sids, 8) and _hex_ids(parent_set, 8)):
         raise _Uncommon
-    starts = _nanos_column(_column(spans, "startTimeUnixNano"))
-    ends = _nanos_column(_column(spans, "endTimeUnixNano"))
-    names = _column(spans, "name")
+    starts, ends = _nanos_column(starts), _nanos_column(ends)
     if _types(names) != {str}:
         names = [name if name.__class__ is str else _text(name, "name") for name in names]
-    kinds = _column(spans, "kind")
     if _types(kinds) == {int} and set(kinds) <= _KIND_CODES:
         kinds = list(map(_KINDS.__getitem__, kinds))
     else:
         kinds = [_enum(kind, _KINDS, "SPAN_KIND_", "kind") for kind in kinds]
-    codes, messages = _status_columns(_column(spans, "status"))
-    attrs = _attributes_column(_column(spans, "attributes"))
+    codes, messages = _status_columns(statuses)
+    attrs = _attributes_column(attr_lists)
     if extra:
         for i, parent in enumerate(parents):
             if parent is None:
                 attrs[i] = {**extra, **attrs[i]}
-    return list(zip(tids, sids, parents, names, kinds, starts, ends, attrs, codes, messages, strict=True))
+    return SpanBatch(tids, sids, parents, names, kinds, starts, ends, attrs, codes, messages)
+
+
+def _span_fields(spans: list[dict]) -> list:
+    """The columns of the fields _scope_columns reads (_SPAN_FIELDS, in order): a span at a time when every
+    span has them all, as the Collector writes them (roots with parentSpanId "", status {}), else a key at
+    a time, absent as None."""
+    try:
+        return list(zip(*map(_SPAN_FIELDS, spans), strict=True))
+    except KeyError:
+        return [_column(spans, key) for key in _SPAN_KEYS]
 
 
 def _hex_ids(ids: list | set, size: int) -> bool:
@@ -323,16 +337,22 @@ def _hex_ids(ids: list | set, size: int) -> bool:
 
 
 def _nanos_column(values: list) -> list[int]:
-    """Times written as strings of 19 digits, as exact integers (a plausible time: below NS_LIMIT)."""
+    """Times written as strings of 19 ASCII digits, as exact integers (a plausible time: below NS_LIMIT). The
+    digits are read as a table, a time a row, and weighted by powers of ten; a first digit past 4 is
+    refused first (NS_LIMIT < 5e18 < 2^63: the weighted sum cannot overflow); UnicodeEncodeError for a
+    character past ASCII (a ValueError: _request_entries reads the request span by span)."""
     if _types(values) != {str} or set(map(len, values)) != {19}:
         raise _Uncommon
-    text = "".join(values)
-    if not (text.isascii() and text.isdigit()):
+    import numpy as np  # here: the CLI imports the readers to detect formats, and starts without numpy
+
+    # any character but 0-9 is past 9 here (those below "0" wrap around); one past ASCII stops encode
+    digits = np.frombuffer("".join(values).encode("ascii"), dtype=np.uint8).reshape(-1, 19) - ord("0")
+    if digits.max() > 9 or digits[:, 0].max() > 4:
         raise _Uncommon
-    out = list(map(int, values))
-    if max(out) >= NS_LIMIT:
+    out = digits.astype(np.int64) @ np.array(_POWERS_OF_TEN, dtype=np.int64)
+    if out.max() >= NS_LIMIT:
         raise _Uncommon
-    return out
+    return out.tolist()
 
 
 def _status_columns(statuses: list) -> tuple[list[str], list[str | None]]:
@@ -341,11 +361,13 @@ def _status_columns(statuses: list) -> tuple[list[str], list[str | None]]:
         codes = list(map(_GET, statuses, repeat("code"), repeat(0)))
         if _types(codes) == {int} and set(codes) <= {0, 1, 2}:
             codes = list(map(_STATUS.__getitem__, codes))
-            if max(map(len, statuses)) <= 1:
-                return codes, [None] * len(codes)
+            messages: list[str | None] = [None] * len(codes)
             # _status reads the message of a status with more than its code
-            return codes, [m if len(status) > 1 and m.__class__ is str and m else None
-                           for status, m in zip(statuses, _column(statuses, "message"), strict=True)]
+            for i in compress(range(len(codes)), map(operator.gt, map(len, statuses), repeat(1))):
+                message = statuses[i].get("message")
+                if message.__class__ is str and message:
+                    messages[i] = message
+            return codes, messages
     pairs = list(map(_status, statuses))
     return [code for code, _ in pairs], [message for _, message in pairs]
 
@@ -360,31 +382,34 @@ def _attributes_column(lists: list) -> list[dict]:
     items = list(chain.from_iterable(lists))
     if not items:
         return [{} for _ in lists]
-    if _types(items) != {dict}:
-        raise _Uncommon
+    # an item or a value that is not an object stops dict.get or len with a TypeError (_request_entries
+    # then reads the request span by span)
     keys, values = _column(items, "key"), _column(items, "value")
-    if _types(keys) != {str} or _types(values) != {dict}:
+    if _types(keys) != {str}:
         raise _Uncommon
-    plain = _column(values, "stringValue")
-    if set(map(len, values)) != {1}:  # a value object with more than one typed value: _value reads it
-        plain = [_value(v, 0) for v in values]
-    elif _types(plain) != {str}:
-        plain = _typed_values(plain, values)
+    # a value object with more than one typed value, or none, is read by _value
+    plain = _one_key_values(values) if set(map(len, values)) == {1} else [_value(v, 0) for v in values]
     pairs = zip(keys, plain, strict=True)
-    return [dict(islice(pairs, n)) for n in map(len, lists)]
+    return list(map(dict, map(islice, repeat(pairs), map(len, lists))))
 
 
-def _typed_values(plain: list, values: list) -> list:
-    """The values of one-key value objects, whose strings are read already (plain; None elsewhere): the
-    integers (strings of digits) converted together, anything else by _value."""
-    ints = _column(values, "intValue")
-    digits = [i for x, i in zip(plain, ints, strict=True) if x.__class__ is not str]
-    if _types(digits) == {str} and max(map(len, digits)) <= 18 and min(map(len, digits)) > 0:
-        text = "".join(digits)
-        if text.isdigit() and text.isascii():
-            converted = iter(map(int, digits))
-            return [x if x.__class__ is str else next(converted) for x in plain]
-    return [x if x.__class__ is str else _value(v, 0) for x, v in zip(plain, values, strict=True)]
+def _one_key_values(values: list[dict]) -> list:
+    """The plain values of value objects that have one key each, as _value reads them: strings, and
+    integers written as strings of up to 18 digits, read in C; anything else by _value."""
+    plain = _column(values, "stringValue")
+    if not _types(plain) <= {str, type(None)}:
+        return [_value(v, 0) for v in values]
+    if None in plain:
+        at = list(compress(range(len(plain)), map(operator.is_, plain, repeat(None))))
+        digits = list(map(_GET, map(values.__getitem__, at), repeat("intValue")))
+        if (_types(digits) == {str} and max(map(len, digits)) <= 18 and min(map(len, digits)) > 0
+                and (text := "".join(digits)).isdigit() and text.isascii()):
+            for i, number in zip(at, map(int, digits), strict=True):
+                plain[i] = number
+        else:
+            for i in at:
+                plain[i] = _value(values[i], 0)
+    return plain
 
 
 def _scope_attrs(scope: dict, res_attrs: dict) -> dict:

@@ -223,6 +223,13 @@ class PopulationBuilder:
             code = self.task_codes[task_id] = len(self.task_codes)
         return code
 
+    def task_column(self, tasks: list[str]) -> list[int]:
+        """task_code of each task, in order (the tasks met for the first time coded once each)."""
+        for task in dict.fromkeys(tasks):
+            if task not in self.task_codes:
+                self.task_code(task)
+        return list(map(self.task_codes.__getitem__, tasks))
+
     def name_code(self, name: object) -> int:
         if not name:
             return -1
@@ -310,18 +317,8 @@ class PopulationBuilder:
         ends = list(map(get, spans, repeat("end_ns")))
         if None in starts or None in ends:
             self._fill_times(spans, starts, ends, segments)
-        raw_names = list(map(get, spans, repeat("name")))
-        try:
-            codes = list(map(self.name_codes.get, raw_names))
-        except TypeError:  # an unhashable name
-            codes = [None] * len(raw_names)
-        if None in codes:
-            name_code = self.name_code
-            codes = [name_code(raw) if code is None else code
-                     for raw, code in zip(raw_names, codes, strict=True)]
         put = self._put
-        put("s_name", np.array(codes, dtype=np.int32), base)
-        del raw_names, codes
+        put("s_name", self._name_column(list(map(get, spans, repeat("name")))), base)
         put("s_cost", _float_column(list(map(get, spans, repeat("cost"))), "span cost", segments, bad), base)
         put("s_in", _float_column(list(map(get, spans, repeat("input_tokens"))), "span input_tokens",
                                   segments, bad), base)
@@ -330,6 +327,53 @@ class PopulationBuilder:
         put("s_start", _ns_column(starts, "span start", segments, bad), base)
         put("s_end", _ns_column(ends, "span end", segments, bad), base)
         put("s_err", _flag_column(list(map(get, spans, repeat("error")))), base)
+
+    def _name_column(self, raw_names: list) -> np.ndarray:
+        """The spans' name codes (name_code of each, in order): when all are text, each distinct name once."""
+        try:
+            distinct = dict.fromkeys(raw_names)
+            if set(map(type, distinct)) == {str}:
+                for name in distinct:
+                    if name not in self.name_codes:
+                        self.name_code(name)
+            codes = list(map(self.name_codes.get, raw_names))
+        except TypeError:  # an unhashable name
+            codes = [None] * len(raw_names)
+        if None in codes:
+            name_code = self.name_code
+            codes = [name_code(raw) if code is None else code
+                     for raw, code in zip(raw_names, codes, strict=True)]
+        return np.array(codes, dtype=np.int32)
+
+    def add_columns(self, trace_id: list[str], task: list[int], outcome: np.ndarray, n_spans: np.ndarray,
+                    steps: np.ndarray, *, name_codes: np.ndarray, start: np.ndarray, end: np.ndarray,
+                    cost: np.ndarray, input_tokens: np.ndarray, output_tokens: np.ndarray,
+                    error: np.ndarray) -> None:
+        """Append whole traces at once (the span pipeline's fast lane, traces/span_columns.py): per trace
+        its id, task code, outcome, span count and steps; per span, in trace order (the first n_spans[0]
+        spans are the first trace's), its name code (name_code), exact start/end ns (0 = missing), cost
+        and tokens (NaN = missing) and error flag. The values are checked already: nothing here is counted
+        as bad."""
+        self.flush()
+        n, s = len(trace_id), len(name_codes)
+        put = self._put
+        put("n_spans", np.asarray(n_spans, dtype=np.int32), self.t_base)
+        put("steps", np.asarray(steps, dtype=np.int32), self.t_base)
+        put("task", np.array(task, dtype=np.int32), self.t_base)
+        put("outcome", np.asarray(outcome, dtype=np.int8), self.t_base)
+        for column in ("t_cost", "t_in", "t_out", "t_dur"):
+            put(column, np.full(n, np.nan), self.t_base)
+        if s:
+            put("s_name", np.asarray(name_codes, dtype=np.int32), self.s_base)
+            put("s_cost", np.asarray(cost, dtype=_F), self.s_base)
+            put("s_in", np.asarray(input_tokens, dtype=_F), self.s_base)
+            put("s_out", np.asarray(output_tokens, dtype=_F), self.s_base)
+            put("s_start", np.asarray(start, dtype=np.int64), self.s_base)
+            put("s_end", np.asarray(end, dtype=np.int64), self.s_base)
+            put("s_err", np.asarray(error, dtype=np.bool_), self.s_base)
+        self._ids.append(TraceIds.of(trace_id))
+        self.t_base += n
+        self.s_base += s
 
     def _fill_times(self, spans: list[dict], starts: list, ends: list,
                     segments: list[tuple[str, int]]) -> None:

@@ -16,23 +16,24 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import partial
 from operator import itemgetter
 from pathlib import Path
 from types import ModuleType
-from typing import NamedTuple
 
-from kalibra_action.traces import openinference, otel_genai
-from kalibra_action.traces.attrs import OI_SPAN_KINDS, as_attrs, attr, span_kind, status_of
+from kalibra_action.traces import openinference, otel_genai, span_columns
+from kalibra_action.traces.attrs import OI_SPAN_KINDS, as_attrs, span_kind, status_of
 from kalibra_action.traces.fields import (
     MISSING,
     classify_outcome,
     resolve_first,
-    task_from_trace_id,
     text_form,
 )
 from kalibra_action.traces.outcomes import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_UNKNOWN
+from kalibra_action.traces.roots import Root, trace_task
 from kalibra_action.traces.sink import Sink
 from kalibra_action.traces.source import ObjectSource, TraceFile, iter_objects
+from kalibra_action.traces.span_batch import SpanBatch
 from kalibra_action.traces.values import NS_LIMIT, BadValues, number, raw_ns, timestamp_ns
 
 FORMATS: dict[str, ModuleType] = {openinference.NAME: openinference, otel_genai.NAME: otel_genai}
@@ -41,15 +42,14 @@ FORMATS: dict[str, ModuleType] = {openinference.NAME: openinference, otel_genai.
 # (span_id, parent_id, name, start_ns, end_ns, cost, in, out, error, finish, mapped outcome value)
 _Span = tuple
 _OI_KIND = "openinference.span.kind"
+_NO_VERDICT = ("{label}: no root span has the outcome annotation (are the annotations from this side?); "
+               "outcomes come from span status and finish reasons")
 _NO_ROW: dict = {}  # span_kind()'s row for an entry: it has no `span_kind` key
 _SPAN_ID, _PARENT_ID, _FINISH = itemgetter(0), itemgetter(1), itemgetter(9)
 
-# A span as a native reader may hand it over ready-made (traces/otlp.py), instead of a span object:
-# (trace_id, span_id, parent_id or None, name, kind, start_ns, end_ns, attributes, status, status message)
-# with valid ids, exact integer times, attributes a dict and status "UNSET", "OK" or "ERROR".
-SpanEntry = tuple
-# A file's span entries, a list at a time (one OTLP request): `entries(tf, warnings)`.
-EntrySource = Callable[[TraceFile, list[str]], Iterable[list[SpanEntry]]]
+# A file's spans as a native reader may hand them over ready-made (traces/otlp.py), instead of span
+# objects: span entries as columns, a batch at a time (one OTLP request; see span_columns.SpanBatch).
+EntrySource = Callable[[TraceFile, list[str]], Iterable[SpanBatch]]
 
 
 def _num(value: object, field: str, bad: BadValues) -> float | None:
@@ -57,48 +57,6 @@ def _num(value: object, field: str, bad: BadValues) -> float | None:
         return None
     result = number(value, field, bad)
     return result if result == result else None
-
-
-class _Root(NamedTuple):
-    """The root span of a trace as far as read: the earliest parentless span. A tuple, not an object:
-    the cycle collector stops tracking a tuple of plain values, and a side holds one per trace."""
-
-    start: int
-    attrs: dict
-    status: str
-    kind: str
-    verdict: int
-    name: object
-
-
-# The task of a span trace when no task_id is mapped (or the trace lacks it): the first of these root-span
-# attributes that is set (an OTLP root carries its resource's attributes too); else a Kalibra trace id
-# `task__model__N`'s task; else the root span's name; else the trace id.
-TASK_ATTRIBUTES = ("task.id", "task_id", "task", "app.task.id", "eval.task", "eval.task_id",
-                   "metadata.task_id", "metadata.task", "session.id")
-TASK_FROM_RULE = "trace id (task__model__N)"
-TASK_FROM_NAME = "root span name"
-TASK_FROM_ID = "trace id"
-
-
-def default_task(tid: str, root: _Root | None) -> tuple[str, str]:
-    """(task, where it came from) by the chain above (documented in the README, Trace formats)."""
-    attrs = root.attrs if root is not None else None
-    if attrs:
-        for key in TASK_ATTRIBUTES:
-            value = attr(attrs, key)
-            if value is not None and value != "":
-                return text_form(value), key
-    task = task_from_trace_id(tid)
-    if task != tid:
-        return task, TASK_FROM_RULE
-    if root is not None and root.name:
-        return text_form(root.name), TASK_FROM_NAME
-    return tid, TASK_FROM_ID
-
-
-def _count(counts: dict[str, int], source: str) -> None:
-    counts[source] = counts.get(source, 0) + 1
 
 
 @contextmanager
@@ -163,11 +121,17 @@ def _read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings:
     mapped = bool(fm.cost or fm.input_tokens or fm.output_tokens)
     bad = sink.builder.bad
     groups: dict[str, list[_Span]] = {}  # trace id → its spans, in the order first met
-    roots: dict[str, _Root] = {}
+    roots: dict[str, Root] = {}
     skipped = {"no context object": 0, "no context.trace_id": 0}
     joined = 0  # root spans with a verdict of their own or from `verdicts`
     if mapped or fm.outcome:
         entries = {}
+    if entries and span_values is otel_genai.span_values and all(tf.path in entries for tf in files) and not (
+            sink.where or sink.on_trace is not None or fm.trace_id or fm.duration):
+        replay = _column_lane(files, entries, sink, warnings, verdicts)
+        if replay is None:
+            return
+        entries = replay
     for tf in files:
         bad.file = tf.name
         n_rows = 0
@@ -231,20 +195,52 @@ def _read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings:
                     if verdict == OUTCOME_UNKNOWN and verdicts and sid in verdicts:
                         verdict = classify_outcome(verdicts[sid])
                     joined += verdict != OUTCOME_UNKNOWN
-                    roots[tid] = _Root(start, attrs, status, kind, verdict, name)
+                    roots[tid] = Root(start, attrs, status, kind, verdict, name)
         if n_rows == 0:
             warnings.append(f"{tf.name}: no spans in this file")
     if verdicts and not joined:
-        warnings.append(f"{sink.builder.label}: no root span has the outcome annotation (are the annotations "
-                        "from this side?); outcomes come from span status and finish reasons")
+        warnings.append(_NO_VERDICT.format(label=sink.builder.label))
     for reason, count in skipped.items():
         if count:
             warnings.append(f"{sink.builder.label}: skipped {count} span(s) with {reason}")
     _add_traces(groups, roots, sink)
 
 
-def _add_entries(batches: Iterable[list[SpanEntry]], span_values: Callable,
-                 groups: dict[str, list[_Span]], roots: dict[str, _Root],
+def _column_lane(files: Sequence[TraceFile], entries: Mapping[Path, EntrySource], sink: Sink,
+                 warnings: list[str], verdicts: Mapping[str, str] | None) -> dict[Path, EntrySource] | None:
+    """The side's traces from its entries a column at a time (traces/span_columns.py), with the warnings
+    the span-by-span reading gives: None when done. When that lane declines, nothing is added or said,
+    and what was read comes back as entry sources that give it again (each file's batches, its reading
+    warnings in the order reading it would have given them)."""
+    batches: dict[Path, list[SpanBatch]] = {}
+    said: dict[Path, list[str]] = {}
+
+    def read() -> Iterator[SpanBatch]:
+        for tf in files:
+            got = batches[tf.path] = []
+            for batch in entries[tf.path](tf, said.setdefault(tf.path, [])):
+                got.append(batch)
+                yield batch
+
+    joined = span_columns.add_side(read(), sink, verdicts)
+    if joined is None:
+        return {path: partial(_replay, batches[path], said[path]) for path in batches}
+    for tf in files:
+        warnings += said[tf.path]
+        if not any(map(len, batches[tf.path])):
+            warnings.append(f"{tf.name}: no spans in this file")
+    if verdicts and not joined:
+        warnings.append(_NO_VERDICT.format(label=sink.builder.label))
+    return None
+
+
+def _replay(batches: list[SpanBatch], said: list[str], _tf: TraceFile, warnings: list[str]) -> list:
+    warnings.extend(said)
+    return batches
+
+
+def _add_entries(batches: Iterable[SpanBatch], span_values: Callable,
+                 groups: dict[str, list[_Span]], roots: dict[str, Root],
                  verdicts: Mapping[str, str] | None, bad: BadValues) -> tuple[int, int]:
     """Group span entries as _read_span_files groups span objects, to the same values; (spans read, root
     spans with a verdict). No span field is mapped here, and an entry has no `outcome` of its own."""
@@ -252,7 +248,7 @@ def _add_entries(batches: Iterable[list[SpanEntry]], span_values: Callable,
     n_rows = joined = 0
     for batch in batches:
         n_rows += len(batch)
-        for tid, sid, pid, name, _kind, start, end, attrs, status, _message in batch:
+        for tid, sid, pid, name, _kind, start, end, attrs, status, _message in batch.entries():
             kind = ""
             values = span_values
             if _OI_KIND in attrs or "openinference" in attrs:
@@ -279,7 +275,7 @@ def _add_entries(batches: Iterable[list[SpanEntry]], span_values: Callable,
                     if verdicts and sid in verdicts:
                         verdict = classify_outcome(verdicts[sid])
                     joined += verdict != OUTCOME_UNKNOWN
-                    roots[tid] = _Root(start, attrs, status, kind, verdict, name)
+                    roots[tid] = Root(start, attrs, status, kind, verdict, name)
     return n_rows, joined
 
 
@@ -301,7 +297,7 @@ def _dedupe(spans: list[_Span], sink: Sink) -> list[_Span]:
     return kept
 
 
-def _outcome(spans: list[_Span], root: _Root | None) -> int:
+def _outcome(spans: list[_Span], root: Root | None) -> int:
     """The root's own verdict wins (an evaluation of the run), then its ERROR (a failed run whose LLM calls
     all stopped normally failed), then the finish reasons, then the root's OK."""
     if root is not None and root.verdict != OUTCOME_UNKNOWN:
@@ -316,21 +312,7 @@ def _outcome(spans: list[_Span], root: _Root | None) -> int:
     return OUTCOME_UNKNOWN
 
 
-def _trace_task(tid: str, root: _Root | None, sources: tuple[object, ...], sink: Sink) -> str:
-    """The trace's task: the mapped task_id when the trace has it, else default_task; counted by where it
-    came from (for `inspect`)."""
-    path = sink.fields.task_id
-    if path:
-        value = resolve_first(sources, path)
-        if value is not MISSING and value is not None:
-            _count(sink.task_sources, path)
-            return text_form(value)
-    task, source = default_task(tid, root)
-    _count(sink.task_sources, source)
-    return task
-
-
-def _add_traces(groups: dict[str, list[_Span]], roots: dict[str, _Root], sink: Sink) -> None:
+def _add_traces(groups: dict[str, list[_Span]], roots: dict[str, Root], sink: Sink) -> None:
     """Append every grouped trace as _add_trace does; the common case (no `where`, no hook, no mapped
     field but the task id) in one loop, its lookups bound once: a side holds 100k traces and more."""
     fm = sink.fields
@@ -371,7 +353,7 @@ def _add_traces(groups: dict[str, list[_Span]], roots: dict[str, _Root], sink: S
         else:
             kind = root.kind if root is not None else ""
             sources = (attrs, {"span_kind": kind}) if kind else (attrs,)
-            task = _trace_task(tid, root, sources, sink)
+            task = trace_task(tid, root, sources, sink)
         t_id(tid)
         t_task(task_code(task))
         t_outcome(_outcome(spans, root))
@@ -390,7 +372,7 @@ def _add_traces(groups: dict[str, list[_Span]], roots: dict[str, _Root], sink: S
     sink.total += total
 
 
-def _add_trace(tid: str, spans: list[_Span], root: _Root | None, sink: Sink) -> None:
+def _add_trace(tid: str, spans: list[_Span], root: Root | None, sink: Sink) -> None:
     fm = sink.fields
     b = sink.builder
     if len(spans) > 1:
@@ -428,7 +410,7 @@ def _add_trace(tid: str, spans: list[_Span], root: _Root | None, sink: Sink) -> 
             duration = None if duration is None else duration * sink.duration_scale
 
     b.trace_id.append(tid)
-    b.task.append(b.task_code(_trace_task(tid, root, sources, sink)))
+    b.task.append(b.task_code(trace_task(tid, root, sources, sink)))
     b.outcome.append(outcome)
     b.t_cost.append(None)
     b.t_in.append(None)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 NAN = math.nan
 # Timestamps are kept as int nanoseconds; beyond this they are not plausible and would overflow int64.
 NS_LIMIT = 1 << 62
-_FLOAT_LIMIT = 1 << 1023
+FLOAT_LIMIT = 1 << 1023
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -44,7 +44,7 @@ def number(value: object, field: str, bad: BadValues) -> float:
         if value - value == 0.0:  # finite
             return value
     elif cls is int:
-        if -_FLOAT_LIMIT < value < _FLOAT_LIMIT:
+        if -FLOAT_LIMIT < value < FLOAT_LIMIT:
             return float(value)
     elif cls is str:
         try:

@@ -1,0 +1,66 @@
+"""A span trace's root (its earliest parentless span) and its task: one rule for both span readings
+(traces/spans.py span by span, traces/span_columns.py a column at a time)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from kalibra_action.traces.attrs import attr
+from kalibra_action.traces.fields import MISSING, resolve_first, task_from_trace_id, text_form
+from kalibra_action.traces.sink import Sink
+
+
+class Root(NamedTuple):
+    """The root span of a trace as far as read: the earliest parentless span. A tuple, not an object:
+    the cycle collector stops tracking a tuple of plain values, and a side holds one per trace."""
+
+    start: int
+    attrs: dict
+    status: str
+    kind: str
+    verdict: int
+    name: object
+
+
+# The task of a span trace when no task_id is mapped (or the trace lacks it): the first of these root-span
+# attributes that is set (an OTLP root carries its resource's attributes too); else a Kalibra trace id
+# `task__model__N`'s task; else the root span's name; else the trace id.
+TASK_ATTRIBUTES = ("task.id", "task_id", "task", "app.task.id", "eval.task", "eval.task_id",
+                   "metadata.task_id", "metadata.task", "session.id")
+TASK_FROM_RULE = "trace id (task__model__N)"
+TASK_FROM_NAME = "root span name"
+TASK_FROM_ID = "trace id"
+
+
+def default_task(tid: str, root: Root | None) -> tuple[str, str]:
+    """(task, where it came from) by the chain above (documented in the README, Trace formats)."""
+    attrs = root.attrs if root is not None else None
+    if attrs:
+        for key in TASK_ATTRIBUTES:
+            value = attr(attrs, key)
+            if value is not None and value != "":
+                return text_form(value), key
+    task = task_from_trace_id(tid)
+    if task != tid:
+        return task, TASK_FROM_RULE
+    if root is not None and root.name:
+        return text_form(root.name), TASK_FROM_NAME
+    return tid, TASK_FROM_ID
+
+
+def count(counts: dict[str, int], source: str) -> None:
+    counts[source] = counts.get(source, 0) + 1
+
+
+def trace_task(tid: str, root: Root | None, sources: tuple[object, ...], sink: Sink) -> str:
+    """The trace's task: the mapped task_id when the trace has it, else default_task; counted by where it
+    came from (for `inspect`)."""
+    path = sink.fields.task_id
+    if path:
+        value = resolve_first(sources, path)
+        if value is not MISSING and value is not None:
+            count(sink.task_sources, path)
+            return text_form(value)
+    task, source = default_task(tid, root)
+    count(sink.task_sources, source)
+    return task
