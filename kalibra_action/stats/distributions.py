@@ -79,13 +79,14 @@ def _stirling_corr(x: np.ndarray) -> np.ndarray:
 
 
 def _lgamma(x: np.ndarray) -> np.ndarray:
-    return np.vectorize(math.lgamma, otypes=[float])(x) if np.size(x) else np.asarray(x, float)
+    """math.lgamma elementwise (the declared output type also makes an empty input an empty float array)."""
+    return np.vectorize(math.lgamma, otypes=[float])(x)
 
 
 def _lbeta(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """log B(a, b) for a, b > 0 without the cancellation of lgamma sums at large arguments (as R)."""
-    p, q = np.minimum(a, b), np.maximum(a, b)
-    out = np.empty(np.broadcast(p, q).shape)
+    p, q = np.minimum(a, b), np.maximum(a, b)  # both already of the broadcast shape
+    out = np.empty(np.shape(p))
     p, q = np.broadcast_to(p, out.shape), np.broadcast_to(q, out.shape)
     both = p >= 10
     one = ~both & (q >= 10)

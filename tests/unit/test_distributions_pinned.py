@@ -435,3 +435,32 @@ def test_boschloo_supremum_at_a_lower_grid_peak(table):
     # peak must be refined. scipy's optimiser finds the same supremum to ~1e-13.
     want = stats.boschloo_exact(table, alternative="greater").pvalue
     assert D.boschloo_exact_greater(table) == pytest.approx(want, rel=1e-12)
+
+
+def test_golden_section_returns_the_better_of_its_last_two_points():
+    # the last bracket is at most tol wide (and more than g · tol), its interior points at fractions 1 − g
+    # and g of it: at a maximum on an end, the nearer point is within (1 − g) tol = g² tol of it, the
+    # farther one beyond; on a plateau ties go to the left point
+    g, tol = (math.sqrt(5.0) - 1.0) / 2.0, 1e-9
+    theta, best = D._golden_max(lambda t: -t, 0.0, 1.0)
+    assert 0.0 < theta <= g * g * tol and best == -theta
+    theta, best = D._golden_max(lambda t: t, 0.0, 1.0)
+    assert 0.0 < 1.0 - theta <= g * g * tol and best == theta
+    theta, best = D._golden_max(lambda t: 1.0, 0.0, 1.0)
+    assert 0.0 < theta <= g * g * tol and best == 1.0
+
+
+def test_betainc_with_a_zero_shape_parameter_is_nan_also_at_the_ends():
+    # a, b > 0 is the domain: a = 0 at x = 0 and b = 0 at x = 1 are not 0 and 1, and b = 0 inside is nan too
+    for a, b, x in ((0.0, 3.0, 0.0), (2.0, 0.0, 1.0), (2.0, 0.0, 0.5), (0.0, 0.0, 0.5)):
+        assert math.isnan(D.betainc(a, b, x)), (a, b, x)
+    # the other end stays defined by the positive parameter: I_1(0, 3) = 1, I_0(2, 0) = 0
+    assert D.betainc(0.0, 3.0, 1.0) == 1.0 and D.betainc(2.0, 0.0, 0.0) == 0.0
+
+
+def test_t_tail_for_many_degrees_of_freedom_takes_the_log_of_the_small_side():
+    # P(T < −1) at df = 1000 and 10000: the incomplete beta runs on the side whose complement is
+    # df/(df + t²) ≈ 1; its log must come from log1p of the small side, as the power df/2 multiplies any
+    # rounding of it (log of the rounded complement is 1.8e-13 off at df = 10000)
+    for df in (1000, 10000):
+        assert D.t_cdf(-1.0, df) == pytest.approx(t_cdf_even_df(-1.0, df), rel=2e-14), df
