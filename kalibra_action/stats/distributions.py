@@ -79,13 +79,14 @@ def _stirling_corr(x: np.ndarray) -> np.ndarray:
 
 
 def _lgamma(x: np.ndarray) -> np.ndarray:
-    return np.vectorize(math.lgamma, otypes=[float])(x) if np.size(x) else np.asarray(x, float)
+    """math.lgamma elementwise (the declared output type also makes an empty input an empty float array)."""
+    return np.vectorize(math.lgamma, otypes=[float])(x)
 
 
 def _lbeta(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """log B(a, b) for a, b > 0 without the cancellation of lgamma sums at large arguments (as R)."""
-    p, q = np.minimum(a, b), np.maximum(a, b)
-    out = np.empty(np.broadcast(p, q).shape)
+    p, q = np.minimum(a, b), np.maximum(a, b)  # both already of the broadcast shape
+    out = np.empty(np.shape(p))
     p, q = np.broadcast_to(p, out.shape), np.broadcast_to(q, out.shape)
     both = p >= 10
     one = ~both & (q >= 10)
@@ -105,26 +106,47 @@ def _lbeta(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+def _cf_limit(largest: float) -> int:
+    """Iteration cap of the continued fraction: near the swap point it needs O(√max(a, b)) steps."""
+    return 200 + int(20 * math.sqrt(max(largest, 1.0)))
+
+
+def _cf_numerators(a, b, x, m: int) -> tuple:
+    """The continued fraction's two partial numerators at step m (d_2m, d_2m+1); floats or arrays alike."""
+    m2 = 2 * m
+    return (m * (b - m) * x / ((a - 1.0 + m2) * (a + m2)),
+            -(a + m) * (a + b + m) * x / ((a + m2) * (a + 1.0 + m2)))
+
+
+def _lentz_step(aa, c, d, floor: Callable) -> tuple:
+    """One modified-Lentz update of (c, d) by the partial numerator aa; `floor` keeps divisors off 0."""
+    return 1.0 + aa / floor(c), 1.0 / floor(1.0 + aa * d)
+
+
+def _floor_scalar(v: float) -> float:
+    return v if abs(v) >= _TINY else _TINY
+
+
+def _floor_array(v: np.ndarray) -> np.ndarray:
+    return np.where(np.abs(v) < _TINY, _TINY, v)
+
+
+def _cf_converged(step):
+    """Whether the last step changed the fraction by at most a few ulp (a float or an array of flags)."""
+    return abs(step - 1.0) <= 3 * _EPS
+
+
 def _betacf_scalar(a: float, b: float, x: float) -> float:
-    """_betacf for one element in plain floats (numpy per-iteration overhead dominates a scalar)."""
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c, d = 1.0, 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) >= _TINY else _TINY)
+    """_betacf for one element in plain floats (numpy's per-call overhead dominates a scalar): the same
+    numerators, updates, cap and stopping rule, without the bookkeeping of retiring elements."""
+    c, d = 1.0, 1.0 / _floor_scalar(1.0 - (a + b) * x / (a + 1.0))
     h = d
-    for m in range(1, 200 + int(20 * math.sqrt(max(a, b, 1.0)))):
-        m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) >= _TINY else _TINY)
-        c = 1.0 + aa / (c if abs(c) >= _TINY else _TINY)
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) >= _TINY else _TINY)
-        c = 1.0 + aa / (c if abs(c) >= _TINY else _TINY)
-        step = d * c
-        h *= step
-        if abs(step - 1.0) <= 3 * _EPS:
+    for m in range(1, _cf_limit(max(a, b)) + 1):
+        for aa in _cf_numerators(a, b, x, m):
+            c, d = _lentz_step(aa, c, d, _floor_scalar)
+            step = d * c
+            h *= step
+        if _cf_converged(step):
             break
     return h
 
@@ -137,20 +159,14 @@ def _betacf(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
     out = np.empty(x.shape)
     idx = np.arange(x.size)
     c = np.ones(x.size)
-    d = 1.0 - (a + b) * x / (a + 1.0)
-    d = 1.0 / np.where(np.abs(d) < _TINY, _TINY, d)
+    d = 1.0 / _floor_array(1.0 - (a + b) * x / (a + 1.0))
     h = d.copy()
-    limit = 200 + int(20 * math.sqrt(float(np.max(np.maximum(a, b), initial=1.0))))
-    for m in range(1, limit + 1):
-        m2 = 2 * m
-        for aa in (m * (b - m) * x / ((a - 1.0 + m2) * (a + m2)),
-                   -(a + m) * (a + b + m) * x / ((a + m2) * (a + 1.0 + m2))):
-            d = 1.0 + aa * d
-            d = 1.0 / np.where(np.abs(d) < _TINY, _TINY, d)
-            c = 1.0 + aa / np.where(np.abs(c) < _TINY, _TINY, c)
+    for m in range(1, _cf_limit(float(np.max(np.maximum(a, b)))) + 1):
+        for aa in _cf_numerators(a, b, x, m):
+            c, d = _lentz_step(aa, c, d, _floor_array)
             step = d * c
             h = h * step
-        done = np.abs(step - 1.0) <= 3 * _EPS
+        done = _cf_converged(step)
         if done.any():  # retire converged elements so late iterations only touch the slow ones
             out[idx[done]] = h[done]
             keep = ~done

@@ -307,3 +307,170 @@ def test_golden_section_on_a_plateau_keeps_the_left_part():
     # equal values compare as "left is not worse": the search shrinks towards the lower end
     theta, best = D._golden_max(lambda t: 1.0, 0.0, 1.0)
     assert best == 1.0 and theta < 1e-8
+
+
+# ---- tails, caps and edges worked out exactly (mutation testing of the full module) ------------------
+
+
+def t_cdf_even_df(x: float, df: int) -> float:
+    """Student t CDF for an even df by its finite closed form, in 360-digit decimals:
+    F(x) = ½ + x / (2 √(df + x²)) Σ_{k < df/2} c_k r^k, with r = df / (df + x²), c_0 = 1 and
+    c_k = c_{k−1} (2k − 1) / 2k.
+    A tail value down to 1e-300 keeps ~60 correct digits after the cancellation against ½."""
+    with localcontext() as ctx:
+        ctx.prec = 360
+        xd, nu = Decimal(x), Decimal(df)
+        r, term, total = nu / (nu + xd * xd), Decimal(1), Decimal(0)
+        for k in range(df // 2):
+            if k:
+                term = term * (2 * k - 1) / (2 * k) * r
+            total += term
+        return float(Decimal("0.5") + xd / (2 * (nu + xd * xd).sqrt()) * total)
+
+
+def test_chi2_sf_rejects_what_it_cannot_compute_and_stays_a_probability():
+    assert math.isnan(D.chi2_sf(math.nan, 3)) and math.isnan(D.chi2_sf(math.nan, 4))
+    for df in (0, -2):
+        assert math.isnan(D.chi2_sf(1.0, df)) and math.isnan(D.chi2_sf(0.0, df))
+    assert D.chi2_sf(0.0, 3) == 1.0 and D.chi2_sf(-1.0, 2) == 1.0
+    # near x = 0 the terms of the series add up to 1 + 1 ulp in floats for some df: capped at 1
+    values = [D.chi2_sf(float(x), df) for df in range(1, 30) for x in np.geomspace(1e-12, 1.0, 400)]
+    assert max(values) == 1.0 and min(values) > 0.0
+
+
+def test_t_cdf_with_no_degrees_of_freedom_is_nan_even_at_zero():
+    # df = 0 at x = 0 would divide 0 by 0
+    assert math.isnan(D.t_cdf(0.0, 0.0)) and math.isnan(D.t_sf(0.0, 0.0))
+
+
+@pytest.mark.parametrize("df", [4, 10, 30])
+def test_t_cdf_and_quantiles_deep_in_the_tail_by_the_closed_form(df):
+    # even df: F(x) is a finite sum; far tails and the quantiles there (down to 1e-300, where the bracket
+    # search meets a survival function that underflows to 0), at 1e-13
+    for x in (-1e4, -300.0, -40.0, -7.0, -2.5, -0.01, 0.4, 3.0, 25.0):
+        assert D.t_cdf(x, df) == pytest.approx(t_cdf_even_df(x, df), rel=1e-13, abs=0), x
+    for q in (1e-300, 1e-150, 1e-40, 1e-20, 1e-12, 1e-6, 0.01, 0.2, 0.45, 0.499):
+        t = D.t_ppf(q, df)
+        # F(t) ∝ t^-df far out: a relative error e in u = asinh(t) is df · u · e in F, and u ≈ 70 at 1e-300
+        rel = 1e-13 if q >= 1e-40 else 1e-12
+        assert t_cdf_even_df(t, df) == pytest.approx(q, rel=rel, abs=0), q
+        assert D.t_isf(q, df) == -t
+
+
+def test_the_incomplete_beta_at_the_symmetry_point_needs_many_steps():
+    # I_½(a, a) = ½ exactly; at x = ½ = (a + 1)/(2a + 2) the continued fraction is at its slowest
+    # (~½ √a steps), so a lower iteration cap or an early stop shows; both the scalar and the vector loop
+    for a, rel in ((30.0, 1e-14), (1e4, 1e-12), (1e6, 1e-10)):
+        assert float(D.betainc(a, a, 0.5)) == pytest.approx(0.5, rel=rel, abs=0)
+        vector = D.betainc(np.full(6, a), np.full(6, a), np.full(6, 0.5))
+        assert vector == pytest.approx(np.full(6, 0.5), rel=rel, abs=0)
+
+
+def test_bernstein_rows_at_the_ends_are_exact():
+    # at π = 0 and π = 1 the binomial masses are exactly 0 except one exact 1 (cos(π/2)² is not 0 in floats)
+    rows = D._bernstein(6, np.array([0.0, math.pi / 2]))
+    assert rows[0].tolist() == [1.0, 0, 0, 0, 0, 0, 0] and rows[1].tolist() == [0, 0, 0, 0, 0, 0, 1.0]
+
+
+def test_binom_pmf_is_nan_for_a_rate_outside_0_1_on_every_branch():
+    # the end masses have their own formulas (x = 0 for p < 0.1, x = n for 1 − p < 0.1) and n = 0 its
+    # own shortcut: each of them would give a finite number for a rate just outside [0, 1]
+    for k, n, p in ((0, 5, -0.1), (5, 5, 1.1), (5, 5, 1.5), (0, 0, math.nan), (0, 0, -0.2), (0, 0, 1.7),
+                    (3, 5, math.nan)):
+        assert math.isnan(D.binom_pmf(k, n, p)), (k, n, p)
+    assert np.isnan(D.binom_pmf(np.array([0, 5]), 5, np.array([-0.1, 1.1]))).all()
+
+
+def test_benjamini_hochberg_returns_floats_and_says_what_is_wrong():
+    # like scipy: q-values are floats even for whole-number input of one element
+    for p in (np.array([1]), np.array([0]), np.array([0, 1])):
+        assert D.false_discovery_control(p).dtype == np.float64
+    with pytest.raises(ValueError, match=r"^p must be one-dimensional$"):
+        D.false_discovery_control(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match=r"^p must include only numbers between 0 and 1$"):
+        D.false_discovery_control(np.array([0.2, 1.01]))
+
+
+def test_binom_mass_at_zero_for_a_tiny_rate_does_not_use_the_rounded_complement():
+    # (1 − p)^n with 1 − p rounded to a double is off by n · 1e-16 in the log (1e-10 at n = 1e6); the
+    # saddle-point form −bd0(n, nq) − np corrects it to first order: exact to 1e-14 against 50 digits
+    for n, p in ((10**6, 1e-10), (10**6, 7e-9), (10**6, 1e-6), (10**8, 3e-11)):
+        with localcontext() as ctx:
+            ctx.prec = 50
+            want = float((Decimal(n) * (1 - Decimal(p)).ln()).exp())
+        assert D.binom_pmf(0, n, p) == pytest.approx(want, rel=1e-14, abs=0), (n, p)
+
+
+def test_log_factorials_grow_past_twice_their_size_and_stay_read_only():
+    # a request far beyond the current table (the shared table may have grown in earlier tests): the
+    # new table reaches the request, every entry is log k!, and it is still read-only
+    n = 2 * D.log_factorials(0).size + 37
+    table = D.log_factorials(n)
+    assert table.size >= n + 1 and not table.flags.writeable
+    for k in (n, n - 1, table.size - 1, 2):
+        assert table[k] == pytest.approx(math.lgamma(k + 1.0), rel=TIGHT, abs=0), k
+
+
+def test_stirlerr_takes_the_exact_table_up_to_15():
+    # the series is 4e-14 off at 15 (its truncation); the table entry is exact
+    with localcontext() as ctx:
+        ctx.prec = 50
+        pi = Decimal("3.14159265358979323846264338327950288419716939937510")
+        want = float(Decimal(factorial(15)).ln() - Decimal("15.5") * Decimal(15).ln() + 15
+                     - (2 * pi).ln() / 2)
+    assert float(D._stirlerr(np.asarray(15.0))) == pytest.approx(want, rel=2e-15, abs=0)
+
+
+def test_bd0_near_equal_arguments_by_the_series():
+    # x log(x/m) + m − x for x ≈ m cancels to a few digits (1.6e-5 relative at x = 1e6, m = x + 3): the series
+    # keeps full precision; 50-digit decimals are the oracle
+    for x, m in ((1000.0, 1000.5), (1e6, 1e6 + 3), (50.0, 49.0), (7.0, 7.6)):
+        with localcontext() as ctx:
+            ctx.prec = 50
+            want = float(Decimal(x) * (Decimal(x) / Decimal(m)).ln() + Decimal(m) - Decimal(x))
+        assert float(D._bd0(np.asarray(x), np.asarray(m))) == pytest.approx(want, rel=2e-15, abs=0), (x, m)
+
+
+@pytest.mark.parametrize("table", [[[28, 12], [2, 1]], [[5, 4], [31, 10]]])
+def test_boschloo_supremum_at_a_lower_grid_peak(table):
+    # the p-value as a function of the common rate has two near-equal maxima; the higher one on the grid
+    # refines to less than the other (0.5510243 vs 0.5510291 for the first table): every near-best grid
+    # peak must be refined. scipy's optimiser finds the same supremum to ~1e-13.
+    want = stats.boschloo_exact(table, alternative="greater").pvalue
+    assert D.boschloo_exact_greater(table) == pytest.approx(want, rel=1e-12, abs=0)
+
+
+def test_golden_section_returns_the_better_of_its_last_two_points():
+    # the last bracket is at most tol wide (and more than g · tol), its interior points at fractions 1 − g
+    # and g of it: at a maximum on an end, the nearer point is within (1 − g) tol = g² tol of it, the
+    # farther one beyond; on a plateau ties go to the left point
+    g, tol = (math.sqrt(5.0) - 1.0) / 2.0, 1e-9
+    theta, best = D._golden_max(lambda t: -t, 0.0, 1.0)
+    assert 0.0 < theta <= g * g * tol and best == -theta
+    theta, best = D._golden_max(lambda t: t, 0.0, 1.0)
+    assert 0.0 < 1.0 - theta <= g * g * tol and best == theta
+    theta, best = D._golden_max(lambda t: 1.0, 0.0, 1.0)
+    assert 0.0 < theta <= g * g * tol and best == 1.0
+
+
+def test_betainc_with_a_zero_shape_parameter_is_nan_also_at_the_ends():
+    # a, b > 0 is the domain: a = 0 at x = 0 and b = 0 at x = 1 are not 0 and 1, and b = 0 inside is nan too
+    for a, b, x in ((0.0, 3.0, 0.0), (2.0, 0.0, 1.0), (2.0, 0.0, 0.5), (0.0, 0.0, 0.5)):
+        assert math.isnan(D.betainc(a, b, x)), (a, b, x)
+    # the other end stays defined by the positive parameter: I_1(0, 3) = 1, I_0(2, 0) = 0
+    assert D.betainc(0.0, 3.0, 1.0) == 1.0 and D.betainc(2.0, 0.0, 0.0) == 0.0
+
+
+def test_t_tail_for_many_degrees_of_freedom_takes_the_log_of_the_small_side():
+    # P(T < −1) at df = 1000 and 10000: the incomplete beta runs on the side whose complement is
+    # df/(df + t²) ≈ 1; its log must come from log1p of the small side, as the power df/2 multiplies any
+    # rounding of it (log of the rounded complement is 1.8e-13 off at df = 10000)
+    for df in (1000, 10000):
+        assert D.t_cdf(-1.0, df) == pytest.approx(t_cdf_even_df(-1.0, df), rel=2e-14, abs=0), df
+
+
+def test_a_malformed_table_is_named_in_the_error():
+    with pytest.raises(ValueError, match=r"^table must be 2 × 2$"):
+        D.fisher_exact_greater([[1, 2, 3], [4, 5, 6]])
+    with pytest.raises(ValueError, match=r"^table entries must be non-negative$"):
+        D.boschloo_exact_greater([[1, -2], [3, 4]])
