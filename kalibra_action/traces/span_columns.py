@@ -43,7 +43,7 @@ class _Gathered:
     within its batch, its name (an unnamed span named by otel_genai) as a number, the task path's value."""
 
     def __init__(self, task_path: str | None) -> None:
-        self.spans = SpanBatch.empty()
+        self.spans = SpanBatch([], [], [], None, None, [], [], [], [], None)
         self.task_path = task_path
         self.input_tokens: list = []
         self.output_tokens: list = []
@@ -59,8 +59,10 @@ class _Gathered:
 
     def add(self, batch: SpanBatch) -> None:
         attrs = batch.attrs
-        base = len(self.spans)
-        self.spans.extend(batch)
+        base = len(self.spans.trace_id)
+        for column, values in zip(self.spans, batch, strict=True):
+            if column is not None:  # the names (see self.names), kinds and messages are not read here
+                column.extend(values)
         self.input_tokens += map(dict.get, attrs, repeat(INPUT_TOKENS))
         self.output_tokens += map(dict.get, attrs, repeat(OUTPUT_TOKENS))
         reasons = map(dict.get, attrs, repeat(FINISH_REASONS))
@@ -91,12 +93,12 @@ def add_side(batches: Iterable[SpanBatch], sink: Sink, verdicts: Mapping[str, st
     for batch in batches:
         side.add(batch)
     spans = side.spans
-    n = len(spans)
+    n = len(spans.trace_id)
     if not n:
         return 0
     if side.other_reading:
         return None
-    tids, sids, parents, names, _kinds, starts, ends, attrs, statuses, _messages = spans
+    tids, sids, parents, _names, _kinds, starts, ends, attrs, statuses, _messages = spans
     in_tok, out_tok = _tokens(side.input_tokens), _tokens(side.output_tokens)
     if in_tok is None or out_tok is None:  # a value that needs reading one by one
         return None
