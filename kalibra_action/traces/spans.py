@@ -111,7 +111,9 @@ def _read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings:
     (traces/registry.py) made of a file in another tool's format. `entries`: the files whose reader hands
     over span entries instead (the faster way, used unless a span field is mapped: a mapped path may name
     any key of a span object). `verdicts`: span_id → outcome joined from the side's other files
-    (annotations), for root spans without their own `outcome`.
+    (annotations), for root spans without their own `outcome`. When every file hands over entries and
+    nothing asks for single traces (no `where`, hook, mapped trace id or duration), the side goes through
+    the column lane first (_column_lane; what it declines is grouped here, from the batches it read).
     """
     module = FORMATS[fmt]
     span_values = module.span_values
