@@ -37,41 +37,61 @@ _OK, _ERROR = _STATUS["OK"], _STATUS["ERROR"]
 
 
 class _Gathered:
-    """A side's span batches put together, with what the lane reads of each batch taken while the batch is
-    fresh (a pass over 300k spans' values long after they were made costs several times more): token
-    values, the spans with finish reasons, whether any key asks for another reading, each span's parent
-    within its batch, its name (an unnamed span named by otel_genai) as a number, the task path's value."""
+    """What the lane reads of a side's span batches, taken from each batch while it is fresh (a pass over
+    300k spans' values long after they were made costs several times more), and no more: the ids and
+    times, each span's parent within its batch, its token values and finish, its name (an unnamed span
+    named by otel_genai) as a number, the task path's value; the attributes of parentless spans only. The
+    attribute dicts of the other spans are let go batch by batch."""
 
     def __init__(self, task_path: str | None) -> None:
-        self.spans = SpanBatch([], [], [], None, None, [], [], [], [], None)
         self.task_path = task_path
+        self.trace_id: list[str] = []
+        self.span_id: list[str] = []
+        self.parent_id: list = []
+        self.start: list[int] = []
+        self.end: list[int] = []
+        self.status: list[str] = []
+        self.root_attrs: dict[int, dict] = {}  # span index → attributes, for parentless spans
         self.input_tokens: list = []
         self.output_tokens: list = []
-        self.with_reasons: list[int] = []
+        self.finished: list[int] = []  # the spans with finish reasons, and their finish
+        self.finish: list[bool | None] = []
         self.other_reading = False
         self.parent: list[int] = []  # each span's parent span (its index), _UNRESOLVED if not in its batch
-        self.trace_ids: dict[str, None] = {}  # first met first
+        self.trace_ids: dict[str, str] = {}  # first met first
         self.span_ids: set[str] = set()
         self.names: list = []
         self.name_ids: dict[object, int] = {}  # name → its number, in the order read
         self.name_id: list[int] = []
         self.task_value: list = []
 
-    def add(self, batch: SpanBatch) -> None:
+    def __len__(self) -> int:
+        return len(self.trace_id)
+
+    def add(self, batch: SpanBatch) -> bool:
+        """Take a batch; False when it has what the lane does not read (the side is declined)."""
         attrs = batch.attrs
-        base = len(self.spans.trace_id)
-        for column, values in zip(self.spans, batch, strict=True):
-            if column is not None:  # the names (see self.names), kinds and messages are not read here
-                column.extend(values)
+        if not OTHER_READING.isdisjoint(chain.from_iterable(attrs)):
+            return False
+        base, m = len(self.trace_id), len(attrs)
+        # each span's trace id as the one string met first (a trace's spans carry copies of it)
+        self.trace_id += map(self.trace_ids.setdefault, batch.trace_id, batch.trace_id)
+        self.span_id += batch.span_id
+        self.parent_id += batch.parent_id
+        self.start += batch.start
+        self.end += batch.end
+        self.status += batch.status
+        roots = list(map(is_, batch.parent_id, repeat(None)))
+        at = compress(range(base, base + m), roots)
+        self.root_attrs.update(zip(at, compress(attrs, roots), strict=True))
         self.input_tokens += map(dict.get, attrs, repeat(INPUT_TOKENS))
         self.output_tokens += map(dict.get, attrs, repeat(OUTPUT_TOKENS))
-        reasons = map(dict.get, attrs, repeat(FINISH_REASONS))
-        self.with_reasons += compress(range(base, base + len(attrs)), map(is_not, reasons, repeat(None)))
-        if not self.other_reading:
-            self.other_reading = not OTHER_READING.isdisjoint(chain.from_iterable(attrs))
-        here = dict(zip(batch.span_id, range(base, base + len(attrs)), strict=True))
+        reasons = list(map(dict.get, attrs, repeat(FINISH_REASONS)))
+        for i in compress(range(m), map(is_not, reasons, repeat(None))):
+            self.finished.append(base + i)
+            self.finish.append(otel_genai.finish(attrs[i]))
+        here = dict(zip(batch.span_id, range(base, base + m), strict=True))
         self.parent += map(here.get, batch.parent_id, repeat(_UNRESOLVED))
-        self.trace_ids.update(zip(batch.trace_id, repeat(None)))
         self.span_ids.update(batch.span_id)
         names = batch.name
         if not all(names):  # a span without a name is named by its operation and model (otel_genai)
@@ -83,22 +103,22 @@ class _Gathered:
         self.name_id += map(ids.__getitem__, names)
         if self.task_path:
             self.task_value += map(dict.get, attrs, repeat(self.task_path))
+        return True
 
 
 def add_side(batches: Iterable[SpanBatch], sink: Sink, verdicts: Mapping[str, str] | None) -> int | None:
     """Append every trace of the side's span batches to the builder, as spans._add_entries and
     spans._add_traces would; the number of root spans with a verdict (for the caller's warning), or None
-    when the lane declines (nothing appended, nothing counted). The batches are always read to the end."""
+    when the lane declines (nothing appended, nothing counted; it may stop reading at the first batch it
+    declines)."""
     side = _Gathered(sink.fields.task_id)
     for batch in batches:
-        side.add(batch)
-    spans = side.spans
-    n = len(spans.trace_id)
+        if not side.add(batch):
+            return None
+    n = len(side)
     if not n:
         return 0
-    if side.other_reading:
-        return None
-    tids, sids, parents, _names, _kinds, starts, ends, attrs, statuses, _messages = spans
+    tids, sids, parents, starts = side.trace_id, side.span_id, side.parent_id, side.start
     in_tok, out_tok = _tokens(side.input_tokens), _tokens(side.output_tokens)
     if in_tok is None or out_tok is None:  # a value that needs reading one by one
         return None
@@ -111,13 +131,12 @@ def add_side(batches: Iterable[SpanBatch], sink: Sink, verdicts: Mapping[str, st
     trace = np.fromiter(map(index.__getitem__, tids), dtype=np.int64, count=n)
     n_traces = len(order)
 
-    status = np.fromiter(map(_STATUS.get, statuses, repeat(-1)), dtype=np.int8, count=n)
+    status = np.fromiter(map(_STATUS.get, side.status, repeat(-1)), dtype=np.int8, count=n)
     if (status < 0).any():
         return None
     root, joined = _roots(trace, n_traces, parents, starts, sids, verdicts)
-    outcome = _outcomes(trace, n_traces, attrs, side.with_reasons, root, status, sids, verdicts)
-    names = side.names
-    tasks = _tasks(order, root, side.task_value, attrs, names, starts, statuses, sink)
+    outcome = _outcomes(trace, n_traces, side, root, status, verdicts)
+    tasks = _tasks(order, root, side, sink)
 
     # steps: spans that are nobody's parent in their own trace
     parent = _parents(side.parent, parents, sids)
@@ -134,7 +153,7 @@ def add_side(batches: Iterable[SpanBatch], sink: Sink, verdicts: Mapping[str, st
     sink.builder.add_columns(
         list(order), tasks, outcome, n_spans, steps,
         name_codes=_name_codes(side, by_trace, sink),
-        start=np.array(starts, dtype=np.int64)[by_trace], end=np.array(ends, dtype=np.int64)[by_trace],
+        start=np.array(starts, dtype=np.int64)[by_trace], end=np.array(side.end, dtype=np.int64)[by_trace],
         cost=np.full(n, np.nan), input_tokens=in_tok[by_trace], output_tokens=out_tok[by_trace],
         error=(status == _ERROR)[by_trace])
     return joined
@@ -201,16 +220,16 @@ def _roots(trace: np.ndarray, n_traces: int, parents: list, starts: list, sids: 
                      for i in taken if sids[i] in verdicts)
 
 
-def _outcomes(trace: np.ndarray, n_traces: int, attrs: list[dict], with_reasons: list[int], root: np.ndarray,
-              status: np.ndarray, sids: list, verdicts: Mapping[str, str] | None) -> np.ndarray:
-    """spans._outcome for every trace: the root's verdict, else its ERROR, else the finish reasons (of the
-    spans `with_reasons`; one cut short fails the trace, otel_genai.finish), else its OK."""
-    finish = [otel_genai.finish(attrs[i]) for i in with_reasons]
-    spans = np.array(with_reasons, dtype=np.int64)
+def _outcomes(trace: np.ndarray, n_traces: int, side: _Gathered, root: np.ndarray, status: np.ndarray,
+              verdicts: Mapping[str, str] | None) -> np.ndarray:
+    """spans._outcome for every trace: the root's verdict, else its ERROR, else the spans' finish (one cut
+    short fails the trace), else its OK."""
+    finished = np.array(side.finished, dtype=np.int64)
     has_finish = np.zeros(n_traces, dtype=bool)
     cut_short = np.zeros(n_traces, dtype=bool)
-    has_finish[trace[spans[np.array([f is not None for f in finish], dtype=bool)]]] = True
-    cut_short[trace[spans[np.array([f is False for f in finish], dtype=bool)]]] = True
+    has_finish[trace[finished[np.array([f is not None for f in side.finish], dtype=bool)]]] = True
+    cut_short[trace[finished[np.array([f is False for f in side.finish], dtype=bool)]]] = True
+    sids = side.span_id
     outcome = np.where(has_finish, np.where(cut_short, OUTCOME_FAILURE, OUTCOME_SUCCESS), OUTCOME_UNKNOWN)
     rooted = root >= 0
     root_status = np.where(rooted, status[root], -1)
@@ -225,13 +244,13 @@ def _outcomes(trace: np.ndarray, n_traces: int, attrs: list[dict], with_reasons:
     return outcome.astype(np.int8)
 
 
-def _tasks(order: dict, root: np.ndarray, task_value: list, attrs: list, names: list, starts: list,
-           statuses: list, sink: Sink) -> list[int]:
-    """Each trace's task code, as spans._add_traces reads it (the mapped task id: each span's is in
-    task_value; else the default chain), counted by where it came from, in the same order."""
+def _tasks(order: dict, root: np.ndarray, side: _Gathered, sink: Sink) -> list[int]:
+    """Each trace's task code, as spans._add_traces reads it (the mapped task id, else the default chain),
+    counted by where it came from, in the same order."""
     path = sink.fields.task_id
     counts = sink.task_sources
     roots = root.tolist()
+    task_value = side.task_value
     if path and min(roots, default=0) >= 0:  # every trace has its root: the values in C
         values = list(map(task_value.__getitem__, roots))
     else:
@@ -240,13 +259,12 @@ def _tasks(order: dict, root: np.ndarray, task_value: list, attrs: list, names: 
         tasks = values
         counts[path] = counts.get(path, 0) + len(values)
     else:
-        tasks = [_task(tid, i, value, path, attrs, names, starts, statuses, sink)
+        tasks = [_task(tid, i, value, path, side, sink)
                  for tid, i, value in zip(order, roots, values, strict=True)]
     return sink.builder.task_column(tasks)
 
 
-def _task(tid: str, i: int, value: object, path: str | None, attrs: list, names: list, starts: list,
-          statuses: list, sink: Sink) -> str:
+def _task(tid: str, i: int, value: object, path: str | None, side: _Gathered, sink: Sink) -> str:
     """One trace's task: the mapped task id `value` of its root span (i, -1 if none), else the default
     chain (roots.trace_task)."""
     if value is not None:
@@ -255,8 +273,9 @@ def _task(tid: str, i: int, value: object, path: str | None, attrs: list, names:
         return value if value.__class__ is str else text_form(value)
     if i < 0:
         return trace_task(tid, None, ({},), sink)
-    return trace_task(tid, Root(starts[i], attrs[i], statuses[i], "", OUTCOME_UNKNOWN, names[i]), (attrs[i],),
-                      sink)
+    attrs = side.root_attrs[i]
+    root = Root(side.start[i], attrs, side.status[i], "", OUTCOME_UNKNOWN, side.names[i])
+    return trace_task(tid, root, (attrs,), sink)
 
 
 def _span_name(name: object, attrs: dict) -> object:
