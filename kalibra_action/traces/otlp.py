@@ -49,7 +49,6 @@ _KIND_CODES = frozenset(range(len(_KINDS)))
 _SPAN_KEYS = ("traceId", "spanId", "parentSpanId", "startTimeUnixNano", "endTimeUnixNano", "name", "kind",
               "status", "attributes")
 _SPAN_FIELDS = operator.itemgetter(*_SPAN_KEYS)
-_POWERS_OF_TEN = tuple(10 ** k for k in range(18, -1, -1))
 # Reads one scope's spans (its span list, the root spans' extra attributes, its location) into entries.
 _ScopeReader = Callable[[list, dict, str], SpanBatch]
 
@@ -297,7 +296,7 @@ def _scope_columns(spans: list, extra: dict, spath: str) -> SpanBatch:
         parents = [p or None for p in parents]
     if not (_hex_ids(tids, 16) and _hex_ids(sids, 8) and _hex_ids(parent_set, 8)):
         raise _Uncommon
-    starts, ends = _nanos_column(starts), _nanos_column(ends)
+    starts, ends = _nanos_columns(starts, ends)
     if _types(names) != {str}:
         names = [name if name.__class__ is str else _text(name, "name") for name in names]
     if _types(kinds) == {int} and set(kinds) <= _KIND_CODES:
@@ -336,11 +335,13 @@ def _hex_ids(ids: list | set, size: int) -> bool:
             and "0" * 2 * size not in distinct and _LOWER_HEX.fullmatch("".join(distinct)) is not None)
 
 
-def _nanos_column(values: list) -> list[int]:
-    """Times written as strings of 19 ASCII digits, as exact integers (a plausible time: below NS_LIMIT). The
-    digits are read as a table, a time a row, and weighted by powers of ten; a first digit past 4 is
-    refused first (NS_LIMIT < 5e18 < 2^63: the weighted sum cannot overflow); UnicodeEncodeError for a
-    character past ASCII (a ValueError: _request_entries reads the request span by span)."""
+def _nanos_columns(starts: list, ends: list) -> tuple[list[int], list[int]]:
+    """Start and end times written as strings of 19 ASCII digits, as exact integers (a plausible time:
+    below NS_LIMIT). The digits are read as a table, a time a row, and weighted by powers of ten; a first
+    digit past 4 is refused first (NS_LIMIT < 5e18 < 2^63: the weighted sum cannot overflow);
+    UnicodeEncodeError for a character past ASCII (a ValueError: _request_entries reads the request span
+    by span)."""
+    values = [*starts, *ends]
     if _types(values) != {str} or set(map(len, values)) != {19}:
         raise _Uncommon
     import numpy as np  # here: the CLI imports the readers to detect formats, and starts without numpy
@@ -349,10 +350,11 @@ def _nanos_column(values: list) -> list[int]:
     digits = np.frombuffer("".join(values).encode("ascii"), dtype=np.uint8).reshape(-1, 19) - ord("0")
     if digits.max() > 9 or digits[:, 0].max() > 4:
         raise _Uncommon
-    out = digits.astype(np.int64) @ np.array(_POWERS_OF_TEN, dtype=np.int64)
+    out = digits.astype(np.int64) @ (10 ** np.arange(18, -1, -1, dtype=np.int64))
     if out.max() >= NS_LIMIT:
         raise _Uncommon
-    return out.tolist()
+    times = out.tolist()
+    return times[:len(starts)], times[len(starts):]
 
 
 def _status_columns(statuses: list) -> tuple[list[str], list[str | None]]:

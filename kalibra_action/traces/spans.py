@@ -16,7 +16,6 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import partial
 from operator import itemgetter
 from pathlib import Path
 from types import ModuleType
@@ -111,7 +110,9 @@ def _read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings:
     (traces/registry.py) made of a file in another tool's format. `entries`: the files whose reader hands
     over span entries instead (the faster way, used unless a span field is mapped: a mapped path may name
     any key of a span object). `verdicts`: span_id → outcome joined from the side's other files
-    (annotations), for root spans without their own `outcome`.
+    (annotations), for root spans without their own `outcome`. When every file hands over entries and
+    nothing asks for single traces (no `where`, hook, mapped trace id or duration), the side goes through
+    the column lane first (_column_lane; a side it declines is read again and grouped here).
     """
     module = FORMATS[fmt]
     span_values = module.span_values
@@ -126,12 +127,10 @@ def _read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings:
     joined = 0  # root spans with a verdict of their own or from `verdicts`
     if mapped or fm.outcome:
         entries = {}
-    if entries and span_values is otel_genai.span_values and all(tf.path in entries for tf in files) and not (
-            sink.where or sink.on_trace is not None or fm.trace_id or fm.duration):
-        replay = _column_lane(files, entries, sink, warnings, verdicts)
-        if replay is None:
-            return
-        entries = replay
+    lane = (entries and span_values is otel_genai.span_values and all(tf.path in entries for tf in files)
+            and not (sink.where or sink.on_trace is not None or fm.trace_id or fm.duration))
+    if lane and _column_lane(files, entries, sink, warnings, verdicts):
+        return
     for tf in files:
         bad.file = tf.name
         n_rows = 0
@@ -207,36 +206,31 @@ def _read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings:
 
 
 def _column_lane(files: Sequence[TraceFile], entries: Mapping[Path, EntrySource], sink: Sink,
-                 warnings: list[str], verdicts: Mapping[str, str] | None) -> dict[Path, EntrySource] | None:
+                 warnings: list[str], verdicts: Mapping[str, str] | None) -> bool:
     """The side's traces from its entries a column at a time (traces/span_columns.py), with the warnings
-    the span-by-span reading gives: None when done. When that lane declines, nothing is added or said,
-    and what was read comes back as entry sources that give it again (each file's batches, its reading
-    warnings in the order reading it would have given them)."""
-    batches: dict[Path, list[SpanBatch]] = {}
+    the span-by-span reading gives; False, with nothing added or said, when that lane declines: the files
+    are then read again here, span by span (the lane keeps no more of a batch than it needs, so a side of
+    100k traces is held in a fraction of the memory)."""
+    counts: dict[Path, int] = {}
     said: dict[Path, list[str]] = {}
 
     def read() -> Iterator[SpanBatch]:
         for tf in files:
-            got = batches[tf.path] = []
+            counts[tf.path] = 0
             for batch in entries[tf.path](tf, said.setdefault(tf.path, [])):
-                got.append(batch)
+                counts[tf.path] += len(batch)
                 yield batch
 
     joined = span_columns.add_side(read(), sink, verdicts)
     if joined is None:
-        return {path: partial(_replay, batches[path], said[path]) for path in batches}
+        return False
     for tf in files:
         warnings += said[tf.path]
-        if not any(map(len, batches[tf.path])):
+        if not counts[tf.path]:
             warnings.append(f"{tf.name}: no spans in this file")
     if verdicts and not joined:
         warnings.append(_NO_VERDICT.format(label=sink.builder.label))
-    return None
-
-
-def _replay(batches: list[SpanBatch], said: list[str], _tf: TraceFile, warnings: list[str]) -> list:
-    warnings.extend(said)
-    return batches
+    return True
 
 
 def _add_entries(batches: Iterable[SpanBatch], span_values: Callable,
