@@ -28,7 +28,7 @@ from itertools import chain, compress, islice, repeat
 
 from kalibra_action.traces import registry
 from kalibra_action.traces.source import TraceFile, bounded_lines, open_text
-from kalibra_action.traces.span_batch import SpanBatch
+from kalibra_action.traces.span_batch import STATUSES, SpanBatch
 from kalibra_action.traces.values import NS_LIMIT, iso_ns
 
 NAME = "otlp"
@@ -41,7 +41,7 @@ _LOWER_HEX = re.compile(r"[0-9a-f]+")
 _REQUEST_START = re.compile(rb'^\s*\{\s*"(resourceSpans|resource_spans)"\s*:')
 _CONSOLE_MARKS = (b'"kind": "SpanKind.', b'"trace_id": "0x')
 _KINDS = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
-_STATUS = ("UNSET", "OK", "ERROR")
+_STATUS = STATUSES  # indexed by the OTLP status code
 _OTHER_SIGNALS = ("resourceLogs", "resourceMetrics", "resource_logs", "resource_metrics")
 _DECODER = json.JSONDecoder()
 _GET = dict.get

@@ -3,10 +3,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from kalibra_action.traces.attrs import attr
-from kalibra_action.traces.fields import MISSING, resolve_first, task_from_trace_id, text_form
+from kalibra_action.traces.fields import (
+    MISSING,
+    classify_outcome,
+    resolve_first,
+    task_from_trace_id,
+    text_form,
+)
+from kalibra_action.traces.outcomes import OUTCOME_UNKNOWN
 from kalibra_action.traces.sink import Sink
 
 
@@ -20,6 +28,22 @@ class Root(NamedTuple):
     kind: str
     verdict: int
     name: object
+
+
+def takes_over(start: int, root_start: int | None) -> bool:
+    """Whether a parentless span starting at `start` (0: no start) becomes its trace's root in place of
+    the one taken so far (root_start; None: none yet): the first met, unless a later one has a start and
+    starts earlier, or the one taken has none."""
+    return root_start is None or bool(start and (not root_start or start < root_start))
+
+
+def verdict(own: object, span_id: str, verdicts: Mapping[str, str] | None) -> int:
+    """A root span's verdict: its own `outcome` when it says one, else the one joined onto its span id from
+    the side's other files (annotations), else unknown."""
+    code = classify_outcome(own)
+    if code == OUTCOME_UNKNOWN and verdicts and span_id in verdicts:
+        code = classify_outcome(verdicts[span_id])
+    return code
 
 
 # The task of a span trace when no task_id is mapped (or the trace lacks it): the first of these root-span

@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+# A span's status as a SpanBatch holds it; a status's place here is its OTLP status code.
+STATUSES = ("UNSET", "OK", "ERROR")
+
 
 class SpanBatch(NamedTuple):
     """Span entries as columns (lists of equal length), one entry per index: ids are valid lowercase hex,

@@ -18,20 +18,21 @@ from operator import is_, is_not
 import numpy as np
 
 from kalibra_action.traces import otel_genai
-from kalibra_action.traces.fields import classify_outcome, text_form
+from kalibra_action.traces.fields import text_form
 from kalibra_action.traces.outcomes import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_UNKNOWN
-from kalibra_action.traces.roots import Root, trace_task
+from kalibra_action.traces.roots import Root, takes_over, trace_task, verdict
 from kalibra_action.traces.sink import Sink
 from kalibra_action.traces.span_batch import (
     FINISH_REASONS,
     INPUT_TOKENS,
     OTHER_READING,
     OUTPUT_TOKENS,
+    STATUSES,
     SpanBatch,
 )
 from kalibra_action.traces.values import FLOAT_LIMIT
 
-_STATUS = {"UNSET": 0, "OK": 1, "ERROR": 2}
+_STATUS = {name: code for code, name in enumerate(STATUSES)}
 _UNRESOLVED = -2
 _OK, _ERROR = _STATUS["OK"], _STATUS["ERROR"]
 
@@ -208,8 +209,7 @@ def _tokens(values: list) -> np.ndarray | None:
 def _roots(trace: np.ndarray, n_traces: int, is_root: list[bool], start: np.ndarray, sids: list,
            verdicts: Mapping[str, str] | None) -> tuple[np.ndarray, int]:
     """(each trace's root span, -1 if none; how many times a root with a verdict was taken) by the
-    span-by-span rule: the first parentless span met, unless a later one has a start and starts earlier
-    (or the one taken has none)."""
+    span-by-span rule (roots.takes_over), in C for the traces with one parentless span."""
     candidates = np.flatnonzero(np.array(is_root, dtype=bool))
     per_trace = np.bincount(trace[candidates], minlength=n_traces)
     alone = per_trace[trace[candidates]] == 1
@@ -221,13 +221,12 @@ def _roots(trace: np.ndarray, n_traces: int, is_root: list[bool], start: np.ndar
     for i in several:  # traces with several parentless spans, in the order met
         t = trace[i]
         r = root[t]
-        if r < 0 or (starts[i] and (not starts[r] or starts[i] < starts[r])):
+        if takes_over(starts[i], None if r < 0 else starts[r]):
             root[t] = i
             taken.append(i)
     if not verdicts:
         return root, 0
-    return root, sum(classify_outcome(verdicts[sids[i]]) != OUTCOME_UNKNOWN
-                     for i in taken if sids[i] in verdicts)
+    return root, sum(verdict(None, sids[i], verdicts) != OUTCOME_UNKNOWN for i in taken)
 
 
 def _outcomes(trace: np.ndarray, n_traces: int, side: _Gathered, root: np.ndarray, status: np.ndarray,
@@ -248,9 +247,9 @@ def _outcomes(trace: np.ndarray, n_traces: int, side: _Gathered, root: np.ndarra
     if verdicts:
         for t in np.flatnonzero(rooted).tolist():
             sid = sids[root[t]]
-            verdict = classify_outcome(verdicts[sid]) if sid in verdicts else OUTCOME_UNKNOWN
-            if verdict != OUTCOME_UNKNOWN:
-                outcome[t] = verdict
+            code = verdict(None, sid, verdicts)
+            if code != OUTCOME_UNKNOWN:
+                outcome[t] = code
     return outcome.astype(np.int8)
 
 

@@ -24,12 +24,11 @@ from kalibra_action.traces import openinference, otel_genai, span_columns
 from kalibra_action.traces.attrs import OI_SPAN_KINDS, as_attrs, span_kind, status_of
 from kalibra_action.traces.fields import (
     MISSING,
-    classify_outcome,
     resolve_first,
     text_form,
 )
 from kalibra_action.traces.outcomes import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_UNKNOWN
-from kalibra_action.traces.roots import Root, trace_task
+from kalibra_action.traces.roots import Root, takes_over, trace_task, verdict
 from kalibra_action.traces.sink import Sink
 from kalibra_action.traces.source import ObjectSource, TraceFile, iter_objects
 from kalibra_action.traces.span_batch import SpanBatch
@@ -189,12 +188,10 @@ def _read_span_files(files: Sequence[TraceFile], fmt: str, sink: Sink, warnings:
                 group.append(span)
             if pid is None:
                 root = roots.get(tid)
-                if root is None or (start and (not root.start or start < root.start)):
-                    verdict = classify_outcome(row.get("outcome"))
-                    if verdict == OUTCOME_UNKNOWN and verdicts and sid in verdicts:
-                        verdict = classify_outcome(verdicts[sid])
-                    joined += verdict != OUTCOME_UNKNOWN
-                    roots[tid] = Root(start, attrs, status, kind, verdict, name)
+                if takes_over(start, None if root is None else root.start):
+                    code = verdict(row.get("outcome"), sid, verdicts)
+                    joined += code != OUTCOME_UNKNOWN
+                    roots[tid] = Root(start, attrs, status, kind, code, name)
         if n_rows == 0:
             warnings.append(f"{tf.name}: no spans in this file")
     if verdicts and not joined:
@@ -264,12 +261,10 @@ def _add_entries(batches: Iterable[SpanBatch], span_values: Callable,
                 group.append(span)
             if pid is None:
                 root = roots.get(tid)
-                if root is None or (start and (not root.start or start < root.start)):
-                    verdict = OUTCOME_UNKNOWN
-                    if verdicts and sid in verdicts:
-                        verdict = classify_outcome(verdicts[sid])
-                    joined += verdict != OUTCOME_UNKNOWN
-                    roots[tid] = Root(start, attrs, status, kind, verdict, name)
+                if takes_over(start, None if root is None else root.start):
+                    code = verdict(None, sid, verdicts)
+                    joined += code != OUTCOME_UNKNOWN
+                    roots[tid] = Root(start, attrs, status, kind, code, name)
     return n_rows, joined
 
 

@@ -20,9 +20,10 @@ import numpy as np
 import pytest
 
 from kalibra_action.errors import InputError
-from kalibra_action.traces import load, span_columns
+from kalibra_action.traces import load, roots, span_columns
 from kalibra_action.traces.fields import FieldMap
 from kalibra_action.traces.load import load_population
+from kalibra_action.traces.outcomes import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_UNKNOWN
 from kalibra_action.traces.registry import ReadOptions
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "formats"
@@ -250,3 +251,49 @@ def test_real_otlp_files_read_the_same_three_ways(monkeypatch: pytest.MonkeyPatc
     for fields in (FieldMap(), FieldMap(task_id="app.task.id")):
         results, _taken = _three_ways(monkeypatch, [path], fields=fields)
         _assert_same(results)
+
+
+@pytest.mark.parametrize(("start", "root_start", "expected"), [
+    (5, None, True),  # the first parentless span met is the root
+    (0, None, True),  # ... even without a start
+    (4, 5, True),  # a later one that starts earlier takes over
+    (5, 5, False),  # one that starts at the same time does not
+    (6, 5, False),  # nor one that starts later
+    (7, 0, True),  # one with a start takes over from one without
+    (0, 5, False),  # one without a start never does
+    (0, 0, False),
+])
+def test_which_parentless_span_is_the_root(start: int, root_start: int | None, expected: bool) -> None:
+    assert roots.takes_over(start, root_start) is expected
+
+
+def test_a_root_verdict_is_its_own_outcome_else_the_joined_one() -> None:
+    joined = {"a1": "success", "b2": "failure"}  # as the annotation readers hand them over
+    assert roots.verdict("failure", "a1", joined) == OUTCOME_FAILURE  # its own outcome wins
+    assert roots.verdict(None, "a1", joined) == OUTCOME_SUCCESS
+    assert roots.verdict(None, "b2", joined) == OUTCOME_FAILURE
+    assert roots.verdict(None, "c3", joined) == OUTCOME_UNKNOWN
+    assert roots.verdict(None, "a1", None) == OUTCOME_UNKNOWN
+
+
+@pytest.mark.parametrize("lane", [True, False], ids=["lane", "span by span"])
+def test_two_parentless_spans_at_the_same_time_the_first_met_is_the_root(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, lane: bool) -> None:
+    """Both groupings take the task from the root the rule picks: the first met of two that start together,
+    the earlier of two that do not, one with a start over one without."""
+    cases = {"same time": ((T0, "first"), (T0, "second"), "first"),
+             "earlier later": ((T0, "first"), (T0 - 5, "second"), "second"),
+             "no start first": ((0, "first"), (T0, "second"), "second")}
+    spans = []
+    for k, ((start_a, task_a), (start_b, task_b), _want) in enumerate(cases.values()):
+        tid = f"{k + 1:032x}"
+        for j, (start, task) in enumerate(((start_a, task_a), (start_b, task_b))):
+            spans.append(_span(tid, f"{10 * k + j + 1:016x}", "", "run", start, T0 + 10**9,
+                               {"app.task.id": task}, {}))
+    path = tmp_path / "roots.otlp.jsonl"
+    path.write_text(json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}) + "\n")
+    if not lane:
+        monkeypatch.setattr(load, "entry_sources", lambda *_args: {})
+    pop = load_population([str(path)], label="side", fields=FieldMap(task_id="app.task.id"))
+    tasks = [pop.task_names[code] for code in pop.task]
+    assert tasks == [want for *_pair, want in cases.values()]
