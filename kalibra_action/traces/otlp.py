@@ -24,11 +24,11 @@ import json
 import operator
 import re
 from collections.abc import Callable, Iterator
-from itertools import chain, compress, islice, repeat
+from itertools import chain, compress, repeat
 
 from kalibra_action.traces import registry
 from kalibra_action.traces.source import TraceFile, bounded_lines, open_text
-from kalibra_action.traces.span_batch import STATUSES, SpanBatch
+from kalibra_action.traces.span_batch import STATUSES, AttrItems, SpanBatch
 from kalibra_action.traces.values import NS_LIMIT, iso_ns
 
 NAME = "otlp"
@@ -231,7 +231,7 @@ def _request_entries(request: dict) -> SpanBatch:
 
 def _entries(request: dict, read_scope: _ScopeReader) -> SpanBatch:
     """Walk resource → scope → spans; read_scope(spans, extra, spath) reads one scope's spans."""
-    out = SpanBatch.empty()
+    out: list[SpanBatch] = []
     for i, rs in enumerate(_list(_get(request, "resourceSpans", "resource_spans"), "resourceSpans")):
         path = f"resourceSpans[{i}]"
         rs = _dict(rs, path)
@@ -249,8 +249,8 @@ def _entries(request: dict, read_scope: _ScopeReader) -> SpanBatch:
             extra = _scope_attrs(_dict(scope, f"{spath}.scope"), res_attrs)
             spans = _list(ss.get("spans"), f"{spath}.spans")
             if spans:
-                out.extend(read_scope(spans, extra, spath))
-    return out
+                out.append(read_scope(spans, extra, spath))
+    return SpanBatch.concat(out) if out else SpanBatch.empty()
 
 
 def _checked_spans(spans: list, extra: dict, spath: str) -> SpanBatch:
@@ -304,12 +304,11 @@ def _scope_columns(spans: list, extra: dict, spath: str) -> SpanBatch:
     else:
         kinds = [_enum(kind, _KINDS, "SPAN_KIND_", "kind") for kind in kinds]
     codes, messages = _status_columns(statuses)
-    attrs = _attributes_column(attr_lists)
-    if extra:
-        for i, parent in enumerate(parents):
-            if parent is None:
-                attrs[i] = {**extra, **attrs[i]}
-    return SpanBatch(tids, sids, parents, names, kinds, starts, ends, attrs, codes, messages)
+    items = _attribute_items(attr_lists)
+    if extra:  # a parentless span gets its resource's and scope's attributes
+        roots = compress(range(len(parents)), map(operator.is_, parents, repeat(None)))
+        items.extra.update(dict.fromkeys(roots, extra))
+    return SpanBatch(tids, sids, parents, names, kinds, starts, ends, items, codes, messages)
 
 
 def _span_fields(spans: list[dict]) -> list:
@@ -374,16 +373,17 @@ def _status_columns(statuses: list) -> tuple[list[str], list[str | None]]:
     return [code for code, _ in pairs], [message for _, message in pairs]
 
 
-def _attributes_column(lists: list) -> list[dict]:
-    """Each span's attribute list as a dict of plain values; the common values (strings) read in C, the
-    others one by one."""
+def _attribute_items(lists: list) -> AttrItems:
+    """The spans' attribute lists as flat columns of keys and plain values (see AttrItems); the common
+    values (strings, integers) read in C, the others one by one."""
     if not _types(lists) <= {list, type(None)}:
         raise _Uncommon
     if None in lists:
         lists = [[] if x is None else x for x in lists]
     items = list(chain.from_iterable(lists))
+    counts = list(map(len, lists))
     if not items:
-        return [{} for _ in lists]
+        return AttrItems([], [], counts, {})
     # an item or a value that is not an object stops dict.get or len with a TypeError (_request_entries
     # then reads the request span by span)
     keys, values = _column(items, "key"), _column(items, "value")
@@ -391,8 +391,7 @@ def _attributes_column(lists: list) -> list[dict]:
         raise _Uncommon
     # a value object with more than one typed value, or none, is read by _value
     plain = _one_key_values(values) if set(map(len, values)) == {1} else [_value(v, 0) for v in values]
-    pairs = zip(keys, plain, strict=True)
-    return list(map(dict, map(islice, repeat(pairs), map(len, lists))))
+    return AttrItems(keys, plain, counts, {})
 
 
 def _one_key_values(values: list[dict]) -> list:
