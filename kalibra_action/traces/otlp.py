@@ -330,8 +330,13 @@ def _hex_ids(ids: list | set, size: int) -> bool:
         return False
     if not distinct:
         return True
-    return (_types(distinct) == {str} and set(map(len, distinct)) == {2 * size}
-            and "0" * 2 * size not in distinct and _LOWER_HEX.fullmatch("".join(distinct)) is not None)
+    if _types(distinct) != {str} or set(map(len, distinct)) != {2 * size} or "0" * 2 * size in distinct:
+        return False
+    text = "".join(distinct)
+    try:  # hex digits only: fromhex would skip whitespace (then fewer bytes) and read A-F too
+        return 2 * len(bytes.fromhex(text)) == len(text) and text.lower() == text
+    except ValueError:
+        return False
 
 
 def _nanos_columns(starts: list, ends: list) -> tuple[list[int], list[int]]:

@@ -33,8 +33,9 @@ from kalibra_action.traces.span_batch import (
 from kalibra_action.traces.values import FLOAT_LIMIT
 
 _STATUS = {name: code for code, name in enumerate(STATUSES)}
-_INPUT, _OUTPUT, _FINISH, _TASK = 1, 2, 3, 4
-_WANTED = {INPUT_TOKENS: _INPUT, OUTPUT_TOKENS: _OUTPUT, FINISH_REASONS: _FINISH}
+_INPUT, _OUTPUT, _FINISH, _TASK, _OTHER = 1, 2, 3, 4, 5
+_WANTED = {INPUT_TOKENS: _INPUT, OUTPUT_TOKENS: _OUTPUT, FINISH_REASONS: _FINISH,
+           **dict.fromkeys(OTHER_READING, _OTHER)}
 _LANE_KEYS = OTHER_READING | _WANTED.keys()
 _UNRESOLVED = -2
 _OK, _ERROR = _STATUS["OK"], _STATUS["ERROR"]
@@ -54,7 +55,7 @@ class _Gathered:
     def __init__(self, task_path: str | None, verdicts: Mapping[str, str] | None) -> None:
         self.task_path = task_path
         self.verdicts = verdicts
-        # the keys read here, as numbers (a task path that is one of the others is read from root dicts)
+        # the keys looked at here, as numbers (a task path that is one of the others: from root dicts)
         self.wanted = {**({task_path: _TASK} if task_path else {}), **_WANTED}
         self.n = 0
         self.trace_codes: dict[str, int] = {}  # trace id → its number, first met first
@@ -82,11 +83,13 @@ class _Gathered:
         """Take a batch; False when it has what the lane does not read (the side is declined)."""
         items = batch.items  # the attributes as flat columns: no dict per span (AttrItems)
         keys, values = items.keys, items.values
-        if not (OTHER_READING.isdisjoint(keys) and all(map(_LANE_KEYS.isdisjoint, items.extra.values()))):
-            return False  # (a resource attribute would reach a root's tokens or finish: read span by span)
+        if not all(map(_LANE_KEYS.isdisjoint, items.extra.values())):
+            return False  # a resource attribute would reach a root's tokens, finish or kind
         m = len(batch)
         # each attribute's key as a number (_WANTED; 0: not read here), and its span
         code = np.fromiter(map(self.wanted.get, keys, repeat(0)), dtype=np.int8, count=len(keys))
+        if (code == _OTHER).any():
+            return False
         span_of = np.repeat(np.arange(m), items.counts)
         inputs = _token_column(code == _INPUT, span_of, values, m)
         outputs = _token_column(code == _OUTPUT, span_of, values, m)
