@@ -408,8 +408,8 @@ def _one_key_values(values: list[dict]) -> list:
     if None in plain:
         at = list(compress(range(len(plain)), map(operator.is_, plain, repeat(None))))
         digits = list(map(_GET, map(values.__getitem__, at), repeat("intValue")))
-        if (_types(digits) == {str} and max(map(len, digits)) <= 18 and min(map(len, digits)) > 0
-                and (text := "".join(digits)).isdigit() and text.isascii()):
+        sizes = set(map(len, digits)) if _types(digits) == {str} else {0}
+        if max(sizes) <= 18 and min(sizes) > 0 and (text := "".join(digits)).isdigit() and text.isascii():
             for i, number in zip(at, map(int, digits), strict=True):
                 plain[i] = number
         else:
