@@ -28,7 +28,7 @@ from itertools import chain, compress, repeat
 
 from kalibra_action.traces import registry
 from kalibra_action.traces.source import TraceFile, bounded_lines, open_text
-from kalibra_action.traces.span_batch import STATUSES, AttrItems, SpanBatch
+from kalibra_action.traces.span_batch import KINDS, STATUSES, AttrItems, SpanBatch
 from kalibra_action.traces.values import NS_LIMIT, iso_ns
 
 NAME = "otlp"
@@ -40,7 +40,7 @@ _HEX = {16: re.compile(r"[0-9a-fA-F]{32}"), 8: re.compile(r"[0-9a-fA-F]{16}")}
 _LOWER_HEX = re.compile(r"[0-9a-f]+")
 _REQUEST_START = re.compile(rb'^\s*\{\s*"(resourceSpans|resource_spans)"\s*:')
 _CONSOLE_MARKS = (b'"kind": "SpanKind.', b'"trace_id": "0x')
-_KINDS = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
+_KINDS = KINDS
 _STATUS = STATUSES  # indexed by the OTLP status code
 _OTHER_SIGNALS = ("resourceLogs", "resourceMetrics", "resource_logs", "resource_metrics")
 _DECODER = json.JSONDecoder()
@@ -299,16 +299,14 @@ def _scope_columns(spans: list, extra: dict, spath: str) -> SpanBatch:
     starts, ends = _nanos_columns(starts, ends)
     if _types(names) != {str}:
         names = [name if name.__class__ is str else _text(name, "name") for name in names]
-    if _types(kinds) == {int} and set(kinds) <= _KIND_CODES:
-        kinds = list(map(_KINDS.__getitem__, kinds))
-    else:
-        kinds = [_enum(kind, _KINDS, "SPAN_KIND_", "kind") for kind in kinds]
+    if not (_types(kinds) == {int} and set(kinds) <= _KIND_CODES):  # (codes: SpanBatch.coded)
+        kinds = [_KINDS.index(_enum(kind, _KINDS, "SPAN_KIND_", "kind")) for kind in kinds]
     codes, messages = _status_columns(statuses)
     items = _attribute_items(attr_lists)
     if extra:  # a parentless span gets its resource's and scope's attributes
         roots = compress(range(len(parents)), map(operator.is_, parents, repeat(None)))
         items.extra.update(dict.fromkeys(roots, extra))
-    return SpanBatch(tids, sids, parents, names, kinds, starts, ends, items, codes, messages)
+    return SpanBatch.coded(tids, sids, parents, names, kinds, starts, ends, items, codes, messages)
 
 
 def _span_fields(spans: list[dict]) -> list:
@@ -361,12 +359,11 @@ def _nanos_columns(starts: list, ends: list) -> tuple[list[int], list[int]]:
     return times[:len(starts)], times[len(starts):]
 
 
-def _status_columns(statuses: list) -> tuple[list[str], list[str | None]]:
-    """(codes, messages) of the spans' status objects, as _status reads them."""
+def _status_columns(statuses: list) -> tuple[list[int], list[str | None]]:
+    """(codes: places in STATUSES, messages) of the spans' status objects, as _status reads them."""
     if _types(statuses) == {dict}:
         codes = list(map(_GET, statuses, repeat("code"), repeat(0)))
         if _types(codes) == {int} and set(codes) <= {0, 1, 2}:
-            codes = list(map(_STATUS.__getitem__, codes))
             messages: list[str | None] = [None] * len(codes)
             # _status reads the message of a status with more than its code
             for i in compress(range(len(codes)), map(operator.gt, map(len, statuses), repeat(1))):
@@ -375,7 +372,7 @@ def _status_columns(statuses: list) -> tuple[list[str], list[str | None]]:
                     messages[i] = message
             return codes, messages
     pairs = list(map(_status, statuses))
-    return [code for code, _ in pairs], [message for _, message in pairs]
+    return [_STATUS.index(code) for code, _ in pairs], [message for _, message in pairs]
 
 
 def _attribute_items(lists: list) -> AttrItems:

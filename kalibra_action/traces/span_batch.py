@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from itertools import chain, islice, repeat
 from typing import NamedTuple
 
-# A span's status as a SpanBatch holds it; a status's place here is its OTLP status code.
+# A span's status and kind as a SpanBatch holds them; a name's place here is its OTLP code.
 STATUSES = ("UNSET", "OK", "ERROR")
+KINDS = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
+_STATUS_CODES = {name: code for code, name in enumerate(STATUSES)}
 
 
 class AttrItems(NamedTuple):
@@ -49,23 +51,53 @@ class SpanBatch:
     __slots__ = (
         "_attrs",
         "_items",
+        "_kind",
+        "_kind_codes",
+        "_status",
+        "_status_codes",
         "end",
-        "kind",
         "message",
         "name",
         "parent_id",
         "span_id",
         "start",
-        "status",
         "trace_id",
     )
 
     def __init__(self, trace_id: list, span_id: list, parent_id: list, name: list, kind: list, start: list,
                  end: list, attrs: list | AttrItems, status: list, message: list) -> None:
         self.trace_id, self.span_id, self.parent_id, self.name = trace_id, span_id, parent_id, name
-        self.kind = kind
-        self.start, self.end, self.status, self.message = start, end, status, message
+        self.start, self.end, self.message = start, end, message
+        self._kind, self._kind_codes, self._status, self._status_codes = kind, None, status, None
         self._attrs, self._items = (None, attrs) if isinstance(attrs, AttrItems) else (attrs, None)
+
+    @classmethod
+    def coded(cls, trace_id: list, span_id: list, parent_id: list, name: list, kind_codes: list,
+              start: list, end: list, attrs: AttrItems, status_codes: list, message: list) -> SpanBatch:
+        """A batch whose kinds and statuses are given as their codes (places in KINDS and STATUSES), the
+        names made only when asked for."""
+        batch = cls(trace_id, span_id, parent_id, name, None, start, end, attrs, None, message)  # type: ignore[arg-type]
+        batch._kind_codes, batch._status_codes = kind_codes, status_codes
+        return batch
+
+    @property
+    def kind(self) -> list[str]:
+        if self._kind is None:
+            self._kind = list(map(KINDS.__getitem__, self._kind_codes))
+        return self._kind
+
+    @property
+    def status(self) -> list[str]:
+        if self._status is None:
+            self._status = list(map(STATUSES.__getitem__, self._status_codes))
+        return self._status
+
+    @property
+    def status_codes(self) -> list[int]:
+        """Each span's status as its place in STATUSES (-1: not one of them)."""
+        if self._status_codes is None:
+            self._status_codes = list(map(_STATUS_CODES.get, self._status, repeat(-1)))
+        return self._status_codes
 
     @property
     def attrs(self) -> list[dict]:
@@ -98,9 +130,18 @@ class SpanBatch:
         out = cls.empty()
         if as_items:
             out._attrs, out._items = None, AttrItems([], [], [], {})
+        kinds_coded = all(b._kind is None for b in batches)
+        status_coded = all(b._status is None for b in batches)
+        if kinds_coded:
+            out._kind, out._kind_codes = None, []
+        if status_coded:
+            out._status, out._status_codes = None, []
         for b in batches:
-            for column, values in zip(out._span_columns(), b._span_columns(), strict=True):
+            for column, values in zip(out._plain_columns(), b._plain_columns(), strict=True):
                 column.extend(values)
+            (out._kind_codes if kinds_coded else out._kind).extend(b._kind_codes if kinds_coded else b.kind)
+            (out._status_codes if status_coded else out._status).extend(
+                b._status_codes if status_coded else b.status)
             if not as_items:
                 out._attrs.extend(b.attrs)
                 continue
@@ -110,6 +151,9 @@ class SpanBatch:
             items.values.extend(more.values)
             items.counts.extend(more.counts)
         return out
+
+    def _plain_columns(self) -> tuple[list, ...]:
+        return self.trace_id, self.span_id, self.parent_id, self.name, self.start, self.end, self.message
 
     def _span_columns(self) -> tuple[list, ...]:
         return (self.trace_id, self.span_id, self.parent_id, self.name, self.kind, self.start, self.end,

@@ -93,7 +93,7 @@ class _Gathered:
         span_of = np.repeat(np.arange(m), items.counts)
         inputs = _token_column(code == _INPUT, span_of, values, m)
         outputs = _token_column(code == _OUTPUT, span_of, values, m)
-        status = np.fromiter(map(_STATUS.get, batch.status, repeat(-1)), dtype=np.int8, count=m)
+        status = np.array(batch.status_codes, dtype=np.int8)
         finish_at = np.flatnonzero(code == _FINISH)
         finish_spans = span_of[finish_at]
         if inputs is None or outputs is None or (status < 0).any() or _repeated(finish_spans):
