@@ -79,10 +79,10 @@ def objects(tf: TraceFile, options: registry.ReadOptions, warnings: list[str]) -
 
 
 def span_entries(tf: TraceFile, options: registry.ReadOptions, warnings: list[str]) -> Iterator[SpanBatch]:
-    """The file's spans as ready-made span entries, a batch of columns per request (see
-    traces/span_columns.py, SpanBatch): trace_id, span_id, parent_id or None, name, kind, start_ns, end_ns,
-    attributes, status code, status message or None. The same values as objects() gives, without a span
-    object per span."""
+    """The file's spans as ready-made span entries, a batch of columns per request (traces/span_batch.py):
+    trace_id, span_id, parent_id or None, name, kind, start_ns, end_ns, attributes, status, status message
+    or None. The same values as objects() gives, without a span object per span (and, read a column at a
+    time, without an attribute dict per span until one is asked for)."""
     for _where, batch in _entry_batches(tf, warnings):
         yield batch
 

@@ -48,8 +48,9 @@ class _Gathered:
     of its hex), whether it is parentless, its parent within the batch, times, token values, status and
     name (an unnamed span named by otel_genai) as numbers; the spans with finish reasons and their finish;
     and for parentless spans only, their task (a root's task is all the lane reads of its attributes) and,
-    when verdicts are joined, their span id. The batch itself, attribute dicts and id strings included,
-    is let go: the side is held in a fraction of the memory, with a Python object per trace, not per span.
+    when verdicts are joined, their span id. Attributes are read from the batch's flat key/value columns
+    (SpanBatch.items: no dict per span is made), and the batch itself, id strings included, is let go: the
+    side is held in a fraction of the memory, with a Python object per trace, not per span.
     """
 
     def __init__(self, task_path: str | None, verdicts: Mapping[str, str] | None) -> None:
