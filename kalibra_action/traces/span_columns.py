@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from itertools import compress, filterfalse, repeat
-from operator import is_
+from operator import is_, is_not
 
 import numpy as np
 
@@ -131,11 +131,11 @@ class _Gathered:
             at = (np.array(stray) + base).tolist()
             self.stray.update(zip(at, map(parents.__getitem__, stray), strict=True))
 
-        finish_values = map(values.__getitem__, finish_at.tolist())
-        for i, reasons in zip(finish_spans.tolist(), finish_values, strict=True):
-            if reasons is not None:
-                self.finished.append(base + i)
-                self.finish.append(otel_genai.finish({FINISH_REASONS: reasons}))
+        if len(finish_at):
+            reasons = list(map(values.__getitem__, finish_at.tolist()))
+            given = list(map(is_not, reasons, repeat(None)))
+            self.finished += (finish_spans[np.array(given, dtype=bool)] + base).tolist()
+            self.finish += _finishes(list(compress(reasons, given)))
         names = batch.name
         if not all(names):  # a span without a name is named by its operation and model (otel_genai)
             names = [name or _span_name(name, a) for name, a in zip(names, batch.attrs, strict=True)]
@@ -277,6 +277,20 @@ def _token_column(mask: np.ndarray, span_of: np.ndarray, values: list, m: int) -
             return None
         out[spans] = tokens
     return out
+
+
+def _finishes(reasons: list) -> list[bool | None]:
+    """otel_genai.finish of each span's finish reasons, worked out once per distinct value (a side's chat
+    spans share a few: ["stop"], ["length"], ...)."""
+    try:  # a value's type, items and their types as its key (a list and a text of the same letters, or
+        # [1] and [True], differ); a number, or a list holding lists or objects, stops here
+        keys = list(zip(map(type, reasons), map(tuple, reasons), map(tuple, map(map, repeat(type), reasons)),
+                        strict=True))
+        by_key = dict(zip(keys, reasons, strict=True))
+    except TypeError:  # a value that is not a list or a text, or a list of objects: one by one
+        return [otel_genai.finish({FINISH_REASONS: value}) for value in reasons]
+    finish = {key: otel_genai.finish({FINISH_REASONS: value}) for key, value in by_key.items()}
+    return list(map(finish.__getitem__, keys))
 
 
 def _repeated(spans: np.ndarray) -> bool:

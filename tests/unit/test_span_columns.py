@@ -81,7 +81,7 @@ def _trace(rng: random.Random, t: int) -> list[dict]:
             attrs["app.task.id"] = "on-a-child"  # the task path on a span that is not a root
         if rng.random() < 0.4:
             attrs["gen_ai.response.finish_reasons"] = rng.choice([["stop"], ["length"], ["stop", "length"],
-                                                                  '["max_tokens"]', "stop", []])
+                                                                  '["max_tokens"]', "stop", [], 7, "length"])
         parent = rng.choice([root_id] * 6 + [f"{rng.getrandbits(64) | 1:016x}"])  # or a parent never seen
         s = start + (k + 1) * 10**8
         spans.append(_span(tid, f"{rng.getrandbits(64) | 1:016x}", parent, rng.choice(["chat", "chat", ""]),
@@ -228,6 +228,9 @@ def test_the_lane_takes_the_benchmark_shape_and_declines_what_it_does_not_reimpl
 
     chat = next(i for i, s in enumerate(base) if s["parentSpanId"])
     first_root, second_root = [s for s in base if not s["parentSpanId"]][:2]
+    last_chat = max(i for i, s in enumerate(base)
+                    if s["parentSpanId"] and s["traceId"] != base[chat]["traceId"])
+    finish = "gen_ai.response.finish_reasons"
     cases = {
         "plain": (base, True),
         "repeated span": ([*base, base[chat]], False),
@@ -254,6 +257,11 @@ def test_the_lane_takes_the_benchmark_shape_and_declines_what_it_does_not_reimpl
              if s is first_root else without(s, "app.task.id") if s is second_root
              else with_attr(without(s, "app.task.id"), "app.task.id", {"stringValue": "t"})
              if not s["parentSpanId"] else s for s in base], True),
+        # finish reasons without a value on one trace's span, then cut short on another trace's span
+        "finish without a value": ([with_attr(without(s, finish), finish, {}) if i == chat
+                                    else with_attr(without(s, finish), finish, {"stringValue": "length"})
+                                    if i == last_chat else without(s, finish) if s["parentSpanId"] else s
+                                    for i, s in enumerate(base)], True),
         "token without a value": ([with_attr(without(s, "gen_ai.usage.output_tokens"),
                                              "gen_ai.usage.output_tokens", {}) if i == chat else s
                                    for i, s in enumerate(base)], True),
