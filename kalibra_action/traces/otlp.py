@@ -45,6 +45,7 @@ _STATUS = STATUSES  # indexed by the OTLP status code
 _OTHER_SIGNALS = ("resourceLogs", "resourceMetrics", "resource_logs", "resource_metrics")
 _DECODER = json.JSONDecoder()
 _GET = dict.get
+_EMPTY_IS_NONE = {"": None}
 _KIND_CODES = frozenset(range(len(_KINDS)))
 _SPAN_KEYS = ("traceId", "spanId", "parentSpanId", "startTimeUnixNano", "endTimeUnixNano", "name", "kind",
               "status", "attributes")
@@ -284,20 +285,22 @@ def _scope_columns(spans: list, extra: dict, spath: str) -> SpanBatch:
     """A scope's spans read a column at a time, to the values _checked_spans gives; _Uncommon (or _Bad)
     when any span is not as the Collector writes it: JSON spelling, ids as lowercase hex, times as
     strings of 19 digits, kinds and status codes as numbers, attribute values typed."""
-    if _types(spans) != {dict}:
-        raise _Uncommon
+    # (a span, an id, a time, a key or a status of another type stops a join, len, dict.get or itemgetter
+    # below with a TypeError: _request_entries then reads the request span by span)
     tids, sids, parents, starts, ends, names, kinds, statuses, attr_lists = _span_fields(spans)
     if None in parents and any(map(operator.contains, spans, repeat("parent_span_id"))):
         raise _Uncommon
-    parent_set = set(parents) if _types(parents) <= {str, type(None)} else {0}
+    parent_set = set(parents)
     parent_set.discard(None)
     if "" in parent_set:  # a root as the SDK's encoder writes it
         parent_set.discard("")
-        parents = [p or None for p in parents]
-    if not (_hex_ids(tids, 16) and _hex_ids(sids, 8) and _hex_ids(parent_set, 8)):
+        parents = list(map(_EMPTY_IS_NONE.get, parents, parents))
+    if not (_hex_ids(set(tids), 16) and _hex_ids(sids, 8) and _hex_ids(parent_set, 8)):
         raise _Uncommon
     starts, ends = _nanos_columns(starts, ends)
-    if _types(names) != {str}:
+    try:
+        "".join(names)
+    except TypeError:
         names = [name if name.__class__ is str else _text(name, "name") for name in names]
     if not (_types(kinds) == {int} and set(kinds) <= _KIND_CODES):  # (codes: SpanBatch.coded)
         kinds = [_KINDS.index(_enum(kind, _KINDS, "SPAN_KIND_", "kind")) for kind in kinds]
@@ -322,18 +325,15 @@ def _span_fields(spans: list[dict]) -> list:
 def _hex_ids(ids: list | set, size: int) -> bool:
     """Whether every id is as the Collector writes it (the check _id makes first): lowercase hex of
     2 * size digits, not all zeros."""
-    try:
-        distinct = set(ids)
-    except TypeError:  # an id that is a list or an object
-        return False
-    if not distinct:
+    if not ids:
         return True
-    if _types(distinct) != {str} or set(map(len, distinct)) != {2 * size} or "0" * 2 * size in distinct:
-        return False
-    text = "".join(distinct)
-    try:  # hex digits only: fromhex would skip whitespace (then fewer bytes) and read A-F too
+    try:
+        if set(map(len, ids)) != {2 * size} or "0" * 2 * size in ids:
+            return False
+        text = "".join(ids)  # (an id that is not text: a TypeError)
+        # hex digits only: fromhex would skip whitespace (then fewer bytes) and read A-F too
         return 2 * len(bytes.fromhex(text)) == len(text) and text.lower() == text
-    except ValueError:
+    except (TypeError, ValueError):
         return False
 
 
@@ -344,7 +344,7 @@ def _nanos_columns(starts: list, ends: list) -> tuple[list[int], list[int]]:
     UnicodeEncodeError for a character past ASCII (a ValueError: _request_entries reads the request span
     by span)."""
     values = [*starts, *ends]
-    if _types(values) != {str} or set(map(len, values)) != {19}:
+    if set(map(len, values)) != {19}:  # (a time that is not text: a TypeError here or at the join)
         raise _Uncommon
     import numpy as np  # here: the CLI imports the readers to detect formats, and starts without numpy
 
@@ -361,16 +361,18 @@ def _nanos_columns(starts: list, ends: list) -> tuple[list[int], list[int]]:
 
 def _status_columns(statuses: list) -> tuple[list[int], list[str | None]]:
     """(codes: places in STATUSES, messages) of the spans' status objects, as _status reads them."""
-    if _types(statuses) == {dict}:
+    try:
         codes = list(map(_GET, statuses, repeat("code"), repeat(0)))
-        if _types(codes) == {int} and set(codes) <= {0, 1, 2}:
-            messages: list[str | None] = [None] * len(codes)
-            # _status reads the message of a status with more than its code
-            for i in compress(range(len(codes)), map(operator.gt, map(len, statuses), repeat(1))):
-                message = statuses[i].get("message")
-                if message.__class__ is str and message:
-                    messages[i] = message
-            return codes, messages
+    except TypeError:  # a status that is not an object: read one by one below
+        codes = [None]
+    if _types(codes) == {int} and set(codes) <= {0, 1, 2}:
+        messages: list[str | None] = [None] * len(codes)
+        # _status reads the message of a status with more than its code
+        for i in compress(range(len(codes)), map(operator.gt, map(len, statuses), repeat(1))):
+            message = statuses[i].get("message")
+            if message.__class__ is str and message:
+                messages[i] = message
+        return codes, messages
     pairs = list(map(_status, statuses))
     return [_STATUS.index(code) for code, _ in pairs], [message for _, message in pairs]
 
@@ -389,8 +391,7 @@ def _attribute_items(lists: list) -> AttrItems:
     # an item or a value that is not an object stops dict.get or len with a TypeError (_request_entries
     # then reads the request span by span)
     keys, values = _column(items, "key"), _column(items, "value")
-    if _types(keys) != {str}:
-        raise _Uncommon
+    "".join(keys)  # (a key that is not text: a TypeError)
     # a value object with more than one typed value, or none, is read by _value
     plain = _one_key_values(values) if set(map(len, values)) == {1} else [_value(v, 0) for v in values]
     return AttrItems(keys, plain, counts, {})
@@ -405,8 +406,11 @@ def _one_key_values(values: list[dict]) -> list:
     if None in plain:
         at = list(compress(range(len(plain)), map(operator.is_, plain, repeat(None))))
         digits = list(map(_GET, map(values.__getitem__, at), repeat("intValue")))
-        sizes = set(map(len, digits)) if _types(digits) == {str} else {0}
-        if max(sizes) <= 18 and min(sizes) > 0 and (text := "".join(digits)).isdigit() and text.isascii():
+        try:
+            text, sizes = "".join(digits), set(map(len, digits))
+        except TypeError:  # not all written as text
+            text, sizes = "", {0}
+        if max(sizes) <= 18 and min(sizes) > 0 and text.isdigit() and text.isascii():
             for i, number in zip(at, map(int, digits), strict=True):
                 plain[i] = number
         else:
