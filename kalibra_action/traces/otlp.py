@@ -25,6 +25,7 @@ import operator
 import re
 from collections.abc import Callable, Iterator
 from itertools import chain, compress, repeat
+from typing import Any
 
 from kalibra_action.traces import registry
 from kalibra_action.traces.source import TraceFile, bounded_lines, open_text
@@ -297,7 +298,7 @@ def _scope_columns(spans: list, extra: dict, spath: str) -> SpanBatch:
         parents = list(map(_EMPTY_IS_NONE.get, parents, parents))
     if not (_hex_ids(set(tids), 16) and _hex_ids(sids, 8) and _hex_ids(parent_set, 8)):
         raise _Uncommon
-    starts, ends = _nanos_columns(starts, ends)
+    times = _nanos_columns(starts, ends)
     try:
         "".join(names)
     except TypeError:
@@ -309,7 +310,7 @@ def _scope_columns(spans: list, extra: dict, spath: str) -> SpanBatch:
     if extra:  # a parentless span gets its resource's and scope's attributes
         roots = compress(range(len(parents)), map(operator.is_, parents, repeat(None)))
         items.extra.update(dict.fromkeys(roots, extra))
-    return SpanBatch.coded(tids, sids, parents, names, kinds, starts, ends, items, codes, messages)
+    return SpanBatch.coded(tids, sids, parents, names, kinds, times, items, codes, messages)
 
 
 def _span_fields(spans: list[dict]) -> list:
@@ -337,12 +338,12 @@ def _hex_ids(ids: list | set, size: int) -> bool:
         return False
 
 
-def _nanos_columns(starts: list, ends: list) -> tuple[list[int], list[int]]:
-    """Start and end times written as strings of 19 ASCII digits, as exact integers (a plausible time:
-    below NS_LIMIT). The digits are read as a table, a time a row, and weighted by powers of ten; a first
-    digit past 4 is refused first (NS_LIMIT < 5e18 < 2^63: the weighted sum cannot overflow);
-    UnicodeEncodeError for a character past ASCII (a ValueError: _request_entries reads the request span
-    by span)."""
+def _nanos_columns(starts: list, ends: list) -> Any:
+    """Start and end times written as strings of 19 ASCII digits, as one int64 array of the exact times
+    (the starts, then the ends; each a plausible time: below NS_LIMIT). The digits are read as a table, a
+    time a row, and weighted by powers of ten; a first digit past 4 is refused first (NS_LIMIT < 5e18 <
+    2^63: the weighted sum cannot overflow); UnicodeEncodeError for a character past ASCII (a ValueError:
+    _request_entries reads the request span by span)."""
     values = [*starts, *ends]
     if set(map(len, values)) != {19}:  # (a time that is not text: a TypeError here or at the join)
         raise _Uncommon
@@ -355,8 +356,7 @@ def _nanos_columns(starts: list, ends: list) -> tuple[list[int], list[int]]:
     out = digits.astype(np.int64) @ (10 ** np.arange(18, -1, -1, dtype=np.int64))
     if out.max() >= NS_LIMIT:
         raise _Uncommon
-    times = out.tolist()
-    return times[:len(starts)], times[len(starts):]
+    return out
 
 
 def _status_columns(statuses: list) -> tuple[list[int], list[str | None]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import chain, islice, repeat
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 # A span's status and kind as a SpanBatch holds them; a name's place here is its OTLP code.
 STATUSES = ("UNSET", "OK", "ERROR")
@@ -50,35 +50,49 @@ class SpanBatch:
 
     __slots__ = (
         "_attrs",
+        "_end",
         "_items",
         "_kind",
         "_kind_codes",
+        "_start",
         "_status",
         "_status_codes",
-        "end",
         "message",
         "name",
         "parent_id",
         "span_id",
-        "start",
+        "times",
         "trace_id",
     )
 
     def __init__(self, trace_id: list, span_id: list, parent_id: list, name: list, kind: list, start: list,
                  end: list, attrs: list | AttrItems, status: list, message: list) -> None:
         self.trace_id, self.span_id, self.parent_id, self.name = trace_id, span_id, parent_id, name
-        self.start, self.end, self.message = start, end, message
+        self._start, self._end, self.message, self.times = start, end, message, None
         self._kind, self._kind_codes, self._status, self._status_codes = kind, None, status, None
         self._attrs, self._items = (None, attrs) if isinstance(attrs, AttrItems) else (attrs, None)
 
     @classmethod
     def coded(cls, trace_id: list, span_id: list, parent_id: list, name: list, kind_codes: list,
-              start: list, end: list, attrs: AttrItems, status_codes: list, message: list) -> SpanBatch:
-        """A batch whose kinds and statuses are given as their codes (places in KINDS and STATUSES), the
-        names made only when asked for."""
-        batch = cls(trace_id, span_id, parent_id, name, None, start, end, attrs, None, message)  # type: ignore[arg-type]
-        batch._kind_codes, batch._status_codes = kind_codes, status_codes
+              times: Any, attrs: AttrItems, status_codes: list, message: list) -> SpanBatch:
+        """A batch whose kinds and statuses are given as their codes (places in KINDS and STATUSES) and
+        whose times as one int64 array (`times`: the starts, then the ends), the lists made only when asked
+        for."""
+        batch = cls(trace_id, span_id, parent_id, name, None, None, None, attrs, None, message)  # type: ignore[arg-type]
+        batch._kind_codes, batch._status_codes, batch.times = kind_codes, status_codes, times
         return batch
+
+    @property
+    def start(self) -> list[int]:
+        if self._start is None:
+            self._start = self.times[:len(self.trace_id)].tolist()
+        return self._start
+
+    @property
+    def end(self) -> list[int]:
+        if self._end is None:
+            self._end = self.times[len(self.trace_id):].tolist()
+        return self._end
 
     @property
     def kind(self) -> list[str]:

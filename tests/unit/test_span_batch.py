@@ -8,6 +8,8 @@ by hand.
 
 from __future__ import annotations
 
+import numpy as np
+
 from kalibra_action.traces.span_batch import KINDS, STATUSES, AttrItems, SpanBatch
 
 T = "ab" * 16
@@ -24,12 +26,13 @@ ENTRIES = [
 
 def _items_batch() -> SpanBatch:
     """ENTRIES as a reader's column path builds them: flat attributes (the root's resource attributes
-    apart, its own `gen_ai.system` written twice: the last counts), kinds and statuses as codes."""
+    apart, its own `gen_ai.system` written twice: the last counts), kinds and statuses as codes, the times
+    as one array (the starts, then the ends)."""
     items = AttrItems(keys=["gen_ai.system", "task", "gen_ai.system", "n"], values=["first", "t1", "own", 2],
                       counts=[3, 1, 0], extra={0: EXTRA})
     return SpanBatch.coded([T] * 3, ["01" * 8, "02" * 8, "03" * 8], [None, "01" * 8, "01" * 8],
-                           ["root", "chat", ""], [2, 3, 1], [1, 2, 4], [9, 3, 5], items, [2, 0, 1],
-                           ["boom", None, None])
+                           ["root", "chat", ""], [2, 3, 1], np.array([1, 2, 4, 9, 3, 5], dtype=np.int64),
+                           items, [2, 0, 1], ["boom", None, None])
 
 
 def test_a_batch_of_flat_columns_and_codes_gives_the_entries() -> None:
@@ -38,6 +41,8 @@ def test_a_batch_of_flat_columns_and_codes_gives_the_entries() -> None:
     assert batch.kind == ["SERVER", "CLIENT", "INTERNAL"]
     assert batch.status == ["ERROR", "UNSET", "OK"]
     assert batch.status_codes == [2, 0, 1]
+    assert batch.start == [1, 2, 4] and batch.end == [9, 3, 5]
+    assert all(type(t) is int for t in batch.start + batch.end)  # Python ints, as the entries carry them
     assert len(batch) == 3
 
 
