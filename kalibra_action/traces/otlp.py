@@ -24,11 +24,12 @@ import json
 import operator
 import re
 from collections.abc import Callable, Iterator
-from itertools import chain, compress, islice, repeat
+from itertools import chain, compress, repeat
+from typing import Any
 
 from kalibra_action.traces import registry
 from kalibra_action.traces.source import TraceFile, bounded_lines, open_text
-from kalibra_action.traces.span_batch import STATUSES, SpanBatch
+from kalibra_action.traces.span_batch import KINDS, STATUSES, AttrItems, SpanBatch
 from kalibra_action.traces.values import NS_LIMIT, iso_ns
 
 NAME = "otlp"
@@ -40,11 +41,12 @@ _HEX = {16: re.compile(r"[0-9a-fA-F]{32}"), 8: re.compile(r"[0-9a-fA-F]{16}")}
 _LOWER_HEX = re.compile(r"[0-9a-f]+")
 _REQUEST_START = re.compile(rb'^\s*\{\s*"(resourceSpans|resource_spans)"\s*:')
 _CONSOLE_MARKS = (b'"kind": "SpanKind.', b'"trace_id": "0x')
-_KINDS = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
+_KINDS = KINDS
 _STATUS = STATUSES  # indexed by the OTLP status code
 _OTHER_SIGNALS = ("resourceLogs", "resourceMetrics", "resource_logs", "resource_metrics")
 _DECODER = json.JSONDecoder()
 _GET = dict.get
+_EMPTY_IS_NONE = {"": None}
 _KIND_CODES = frozenset(range(len(_KINDS)))
 _SPAN_KEYS = ("traceId", "spanId", "parentSpanId", "startTimeUnixNano", "endTimeUnixNano", "name", "kind",
               "status", "attributes")
@@ -79,10 +81,10 @@ def objects(tf: TraceFile, options: registry.ReadOptions, warnings: list[str]) -
 
 
 def span_entries(tf: TraceFile, options: registry.ReadOptions, warnings: list[str]) -> Iterator[SpanBatch]:
-    """The file's spans as ready-made span entries, a batch of columns per request (see
-    traces/span_columns.py, SpanBatch): trace_id, span_id, parent_id or None, name, kind, start_ns, end_ns,
-    attributes, status code, status message or None. The same values as objects() gives, without a span
-    object per span."""
+    """The file's spans as ready-made span entries, a batch of columns per request (traces/span_batch.py):
+    trace_id, span_id, parent_id or None, name, kind, start_ns, end_ns, attributes, status, status message
+    or None. The same values as objects() gives, without a span object per span (and, read a column at a
+    time, without an attribute dict per span until one is asked for)."""
     for _where, batch in _entry_batches(tf, warnings):
         yield batch
 
@@ -231,7 +233,7 @@ def _request_entries(request: dict) -> SpanBatch:
 
 def _entries(request: dict, read_scope: _ScopeReader) -> SpanBatch:
     """Walk resource → scope → spans; read_scope(spans, extra, spath) reads one scope's spans."""
-    out = SpanBatch.empty()
+    out: list[SpanBatch] = []
     for i, rs in enumerate(_list(_get(request, "resourceSpans", "resource_spans"), "resourceSpans")):
         path = f"resourceSpans[{i}]"
         rs = _dict(rs, path)
@@ -249,8 +251,8 @@ def _entries(request: dict, read_scope: _ScopeReader) -> SpanBatch:
             extra = _scope_attrs(_dict(scope, f"{spath}.scope"), res_attrs)
             spans = _list(ss.get("spans"), f"{spath}.spans")
             if spans:
-                out.extend(read_scope(spans, extra, spath))
-    return out
+                out.append(read_scope(spans, extra, spath))
+    return SpanBatch.concat(out) if out else SpanBatch.empty()
 
 
 def _checked_spans(spans: list, extra: dict, spath: str) -> SpanBatch:
@@ -284,32 +286,31 @@ def _scope_columns(spans: list, extra: dict, spath: str) -> SpanBatch:
     """A scope's spans read a column at a time, to the values _checked_spans gives; _Uncommon (or _Bad)
     when any span is not as the Collector writes it: JSON spelling, ids as lowercase hex, times as
     strings of 19 digits, kinds and status codes as numbers, attribute values typed."""
-    if _types(spans) != {dict}:
-        raise _Uncommon
+    # (a span, an id, a time, a key or a status of another type stops a join, len, dict.get or itemgetter
+    # below with a TypeError: _request_entries then reads the request span by span)
     tids, sids, parents, starts, ends, names, kinds, statuses, attr_lists = _span_fields(spans)
     if None in parents and any(map(operator.contains, spans, repeat("parent_span_id"))):
         raise _Uncommon
-    parent_set = set(parents) if _types(parents) <= {str, type(None)} else {0}
+    parent_set = set(parents)
     parent_set.discard(None)
     if "" in parent_set:  # a root as the SDK's encoder writes it
         parent_set.discard("")
-        parents = [p or None for p in parents]
-    if not (_hex_ids(tids, 16) and _hex_ids(sids, 8) and _hex_ids(parent_set, 8)):
+        parents = list(map(_EMPTY_IS_NONE.get, parents, parents))
+    if not (_hex_ids(set(tids), 16) and _hex_ids(sids, 8) and _hex_ids(parent_set, 8)):
         raise _Uncommon
-    starts, ends = _nanos_columns(starts, ends)
-    if _types(names) != {str}:
+    times = _nanos_columns(starts, ends)
+    try:
+        "".join(names)
+    except TypeError:
         names = [name if name.__class__ is str else _text(name, "name") for name in names]
-    if _types(kinds) == {int} and set(kinds) <= _KIND_CODES:
-        kinds = list(map(_KINDS.__getitem__, kinds))
-    else:
-        kinds = [_enum(kind, _KINDS, "SPAN_KIND_", "kind") for kind in kinds]
+    if not (_types(kinds) == {int} and set(kinds) <= _KIND_CODES):  # (codes: SpanBatch.coded)
+        kinds = [_KINDS.index(_enum(kind, _KINDS, "SPAN_KIND_", "kind")) for kind in kinds]
     codes, messages = _status_columns(statuses)
-    attrs = _attributes_column(attr_lists)
-    if extra:
-        for i, parent in enumerate(parents):
-            if parent is None:
-                attrs[i] = {**extra, **attrs[i]}
-    return SpanBatch(tids, sids, parents, names, kinds, starts, ends, attrs, codes, messages)
+    items = _attribute_items(attr_lists)
+    if extra:  # a parentless span gets its resource's and scope's attributes
+        roots = compress(range(len(parents)), map(operator.is_, parents, repeat(None)))
+        items.extra.update(dict.fromkeys(roots, extra))
+    return SpanBatch.coded(tids, sids, parents, names, kinds, times, items, codes, messages)
 
 
 def _span_fields(spans: list[dict]) -> list:
@@ -325,24 +326,26 @@ def _span_fields(spans: list[dict]) -> list:
 def _hex_ids(ids: list | set, size: int) -> bool:
     """Whether every id is as the Collector writes it (the check _id makes first): lowercase hex of
     2 * size digits, not all zeros."""
-    try:
-        distinct = set(ids)
-    except TypeError:  # an id that is a list or an object
-        return False
-    if not distinct:
+    if not ids:
         return True
-    return (_types(distinct) == {str} and set(map(len, distinct)) == {2 * size}
-            and "0" * 2 * size not in distinct and _LOWER_HEX.fullmatch("".join(distinct)) is not None)
+    try:
+        if set(map(len, ids)) != {2 * size} or "0" * 2 * size in ids:
+            return False
+        text = "".join(ids)  # (an id that is not text: a TypeError)
+        # hex digits only: fromhex would skip whitespace (then fewer bytes) and read A-F too
+        return 2 * len(bytes.fromhex(text)) == len(text) and text.lower() == text
+    except (TypeError, ValueError):
+        return False
 
 
-def _nanos_columns(starts: list, ends: list) -> tuple[list[int], list[int]]:
-    """Start and end times written as strings of 19 ASCII digits, as exact integers (a plausible time:
-    below NS_LIMIT). The digits are read as a table, a time a row, and weighted by powers of ten; a first
-    digit past 4 is refused first (NS_LIMIT < 5e18 < 2^63: the weighted sum cannot overflow);
-    UnicodeEncodeError for a character past ASCII (a ValueError: _request_entries reads the request span
-    by span)."""
+def _nanos_columns(starts: list, ends: list) -> Any:
+    """Start and end times written as strings of 19 ASCII digits, as one int64 array of the exact times
+    (the starts, then the ends; each a plausible time: below NS_LIMIT). The digits are read as a table, a
+    time a row, and weighted by powers of ten; a first digit past 4 is refused first (NS_LIMIT < 5e18 <
+    2^63: the weighted sum cannot overflow); UnicodeEncodeError for a character past ASCII (a ValueError:
+    _request_entries reads the request span by span)."""
     values = [*starts, *ends]
-    if _types(values) != {str} or set(map(len, values)) != {19}:
+    if set(map(len, values)) != {19}:  # (a time that is not text: a TypeError here or at the join)
         raise _Uncommon
     import numpy as np  # here: the CLI imports the readers to detect formats, and starts without numpy
 
@@ -353,46 +356,45 @@ def _nanos_columns(starts: list, ends: list) -> tuple[list[int], list[int]]:
     out = digits.astype(np.int64) @ (10 ** np.arange(18, -1, -1, dtype=np.int64))
     if out.max() >= NS_LIMIT:
         raise _Uncommon
-    times = out.tolist()
-    return times[:len(starts)], times[len(starts):]
+    return out
 
 
-def _status_columns(statuses: list) -> tuple[list[str], list[str | None]]:
-    """(codes, messages) of the spans' status objects, as _status reads them."""
-    if _types(statuses) == {dict}:
+def _status_columns(statuses: list) -> tuple[list[int], list[str | None]]:
+    """(codes: places in STATUSES, messages) of the spans' status objects, as _status reads them."""
+    try:
         codes = list(map(_GET, statuses, repeat("code"), repeat(0)))
-        if _types(codes) == {int} and set(codes) <= {0, 1, 2}:
-            codes = list(map(_STATUS.__getitem__, codes))
-            messages: list[str | None] = [None] * len(codes)
-            # _status reads the message of a status with more than its code
-            for i in compress(range(len(codes)), map(operator.gt, map(len, statuses), repeat(1))):
-                message = statuses[i].get("message")
-                if message.__class__ is str and message:
-                    messages[i] = message
-            return codes, messages
+    except TypeError:  # a status that is not an object: read one by one below
+        codes = [None]
+    if _types(codes) == {int} and set(codes) <= {0, 1, 2}:
+        messages: list[str | None] = [None] * len(codes)
+        # _status reads the message of a status with more than its code
+        for i in compress(range(len(codes)), map(operator.gt, map(len, statuses), repeat(1))):
+            message = statuses[i].get("message")
+            if message.__class__ is str and message:
+                messages[i] = message
+        return codes, messages
     pairs = list(map(_status, statuses))
-    return [code for code, _ in pairs], [message for _, message in pairs]
+    return [_STATUS.index(code) for code, _ in pairs], [message for _, message in pairs]
 
 
-def _attributes_column(lists: list) -> list[dict]:
-    """Each span's attribute list as a dict of plain values; the common values (strings) read in C, the
-    others one by one."""
+def _attribute_items(lists: list) -> AttrItems:
+    """The spans' attribute lists as flat columns of keys and plain values (see AttrItems); the common
+    values (strings, integers) read in C, the others one by one."""
     if not _types(lists) <= {list, type(None)}:
         raise _Uncommon
     if None in lists:
         lists = [[] if x is None else x for x in lists]
     items = list(chain.from_iterable(lists))
+    counts = list(map(len, lists))
     if not items:
-        return [{} for _ in lists]
+        return AttrItems([], [], counts, {})
     # an item or a value that is not an object stops dict.get or len with a TypeError (_request_entries
     # then reads the request span by span)
     keys, values = _column(items, "key"), _column(items, "value")
-    if _types(keys) != {str}:
-        raise _Uncommon
+    "".join(keys)  # (a key that is not text: a TypeError)
     # a value object with more than one typed value, or none, is read by _value
     plain = _one_key_values(values) if set(map(len, values)) == {1} else [_value(v, 0) for v in values]
-    pairs = zip(keys, plain, strict=True)
-    return list(map(dict, map(islice, repeat(pairs), map(len, lists))))
+    return AttrItems(keys, plain, counts, {})
 
 
 def _one_key_values(values: list[dict]) -> list:
@@ -404,8 +406,11 @@ def _one_key_values(values: list[dict]) -> list:
     if None in plain:
         at = list(compress(range(len(plain)), map(operator.is_, plain, repeat(None))))
         digits = list(map(_GET, map(values.__getitem__, at), repeat("intValue")))
-        if (_types(digits) == {str} and max(map(len, digits)) <= 18 and min(map(len, digits)) > 0
-                and (text := "".join(digits)).isdigit() and text.isascii()):
+        try:
+            text, sizes = "".join(digits), set(map(len, digits))
+        except TypeError:  # not all written as text
+            text, sizes = "", {0}
+        if max(sizes) <= 18 and min(sizes) > 0 and text.isdigit() and text.isascii():
             for i, number in zip(at, map(int, digits), strict=True):
                 plain[i] = number
         else:

@@ -76,15 +76,19 @@ def count(counts: dict[str, int], source: str) -> None:
     counts[source] = counts.get(source, 0) + 1
 
 
-def trace_task(tid: str, root: Root | None, sources: tuple[object, ...], sink: Sink) -> str:
-    """The trace's task: the mapped task_id when the trace has it, else default_task; counted by where it
-    came from (for `inspect`)."""
-    path = sink.fields.task_id
+def task_and_source(tid: str, root: Root | None, sources: tuple[object, ...],
+                    path: str | None) -> tuple[str, str]:
+    """(the trace's task, where it came from): the mapped task_id (path) when the trace has it, else
+    default_task."""
     if path:
         value = resolve_first(sources, path)
         if value is not MISSING and value is not None:
-            count(sink.task_sources, path)
-            return text_form(value)
-    task, source = default_task(tid, root)
+            return text_form(value), path
+    return default_task(tid, root)
+
+
+def trace_task(tid: str, root: Root | None, sources: tuple[object, ...], sink: Sink) -> str:
+    """The trace's task (task_and_source), counted by where it came from (for `inspect`)."""
+    task, source = task_and_source(tid, root, sources, sink.fields.task_id)
     count(sink.task_sources, source)
     return task

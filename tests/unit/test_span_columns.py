@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from kalibra_action.errors import InputError
-from kalibra_action.traces import load, roots, span_columns
+from kalibra_action.traces import load, otlp, roots, span_columns
 from kalibra_action.traces.fields import FieldMap
 from kalibra_action.traces.load import load_population
 from kalibra_action.traces.outcomes import OUTCOME_FAILURE, OUTCOME_SUCCESS, OUTCOME_UNKNOWN
@@ -77,9 +77,11 @@ def _trace(rng: random.Random, t: int) -> list[dict]:
             attrs["gen_ai.usage.input_tokens"] = rng.choice([rng.randrange(1, 500), 2**53 + 1, 0])
         if rng.random() < 0.7:
             attrs["gen_ai.usage.output_tokens"] = rng.randrange(0, 80)
+        if rng.random() < 0.1:
+            attrs["app.task.id"] = "on-a-child"  # the task path on a span that is not a root
         if rng.random() < 0.4:
             attrs["gen_ai.response.finish_reasons"] = rng.choice([["stop"], ["length"], ["stop", "length"],
-                                                                  '["max_tokens"]', "stop", []])
+                                                                  '["max_tokens"]', "stop", [], 7, "length"])
         parent = rng.choice([root_id] * 6 + [f"{rng.getrandbits(64) | 1:016x}"])  # or a parent never seen
         s = start + (k + 1) * 10**8
         spans.append(_span(tid, f"{rng.getrandbits(64) | 1:016x}", parent, rng.choice(["chat", "chat", ""]),
@@ -106,8 +108,18 @@ def _write(folder: Path, seed: int, annotate: bool = False) -> list[str]:
         lines = []
         step = rng.randint(1, 25)
         for i in range(0, len(part), step):
-            lines.append({"resourceSpans": [{"resource": resource, "scopeSpans": [
-                {"scope": {"name": "agent", "version": "0.1"}, "spans": part[i:i + step]}]}]})
+            chunk = part[i:i + step]
+            cut, split = rng.randint(0, len(chunk)), rng.random()
+            if split < 0.2:  # two resources (another service.version), the first with two scopes
+                other = {"attributes": [_attr("service.version", "2.0.0"), _attr("host.name", "h")]}
+                lines.append({"resourceSpans": [
+                    {"resource": resource, "scopeSpans": [
+                        {"scope": {"name": "agent", "version": "0.1"}, "spans": chunk[:cut // 2]},
+                        {"scope": {"name": "tools"}, "spans": chunk[cut // 2:cut]}]},
+                    {"resource": other, "scopeSpans": [{"scope": {}, "spans": chunk[cut:]}]}]})
+            else:
+                lines.append({"resourceSpans": [{"resource": resource, "scopeSpans": [
+                    {"scope": {"name": "agent", "version": "0.1"}, "spans": chunk}]}]})
         if rng.random() < 0.2:
             lines.append({"resourceLogs": [{"scopeLogs": []}]})
         path = folder / f"part{f}.otlp.jsonl"
@@ -194,7 +206,10 @@ def test_the_lane_takes_the_benchmark_shape_and_declines_what_it_does_not_reimpl
     """A side is the lane's unless a span repeats, a trace id was met before, a value needs reading one
     by one, or an attribute asks for another reading; each such side still reads the same three ways."""
     rng = random.Random(7)
-    base = [s for t in range(12) for s in _trace(rng, t)]
+    # (spans as the Collector writes them, every start a 19-digit time: the reader's column path)
+    base = [s for t in range(12) for s in _trace(rng, t) if s["startTimeUnixNano"] != "0"]
+    request = {"resourceSpans": [{"resource": {}, "scopeSpans": [{"scope": {}, "spans": base}]}]}
+    assert otlp._entries(request, otlp._scope_columns) == otlp._entries(request, otlp._checked_spans)
 
     def side(name: str, spans: list[dict]) -> list[str]:
         path = tmp_path / f"{name}.otlp.jsonl"
@@ -205,7 +220,17 @@ def test_the_lane_takes_the_benchmark_shape_and_declines_what_it_does_not_reimpl
     def with_attr(span: dict, key: str, value: dict) -> dict:
         return {**span, "attributes": [*span["attributes"], {"key": key, "value": value}]}
 
+    def without(span: dict, key: str) -> dict:
+        return {**span, "attributes": [a for a in span["attributes"] if a["key"] != key]}
+
+    def twice(span: dict, key: str, first: dict, last: dict) -> dict:
+        return with_attr(with_attr(span, key, first), key, last)
+
     chat = next(i for i, s in enumerate(base) if s["parentSpanId"])
+    first_root, second_root = [s for s in base if not s["parentSpanId"]][:2]
+    last_chat = max(i for i, s in enumerate(base)
+                    if s["parentSpanId"] and s["traceId"] != base[chat]["traceId"])
+    finish = "gen_ai.response.finish_reasons"
     cases = {
         "plain": (base, True),
         "repeated span": ([*base, base[chat]], False),
@@ -217,11 +242,47 @@ def test_the_lane_takes_the_benchmark_shape_and_declines_what_it_does_not_reimpl
                                 else s for i, s in enumerate(base)], False),
         "nested gen_ai": ([with_attr(s, "gen_ai", {"kvlistValue": {"values": [_attr("usage", "x")]}})
                            if i == chat else s for i, s in enumerate(base)], False),
+        # a key twice in one span: its last value counts (a dict's reading), so tokens and finish reasons
+        # are read span by span; a root's task path twice is read from the root's dict in the lane
+        "tokens twice": ([twice(s, "gen_ai.usage.input_tokens", {"intValue": "7"}, {"intValue": "9"})
+                          if i == chat else s for i, s in enumerate(base)], False),
+        "finish twice": ([twice(s, "gen_ai.response.finish_reasons", {"stringValue": "stop"},
+                                {"stringValue": "length"}) if i == chat else s for i, s in enumerate(base)],
+                         False),
+        "task twice": ([with_attr(s, "app.task.id", {"stringValue": "again"}) if not s["parentSpanId"]
+                        else s for s in base], True),
+        # as many task values as roots, but one root has two and another none
+        "task twice on one root, none on another": (
+            [twice(without(s, "app.task.id"), "app.task.id", {"stringValue": "a"}, {"stringValue": "b"})
+             if s is first_root else without(s, "app.task.id") if s is second_root
+             else with_attr(without(s, "app.task.id"), "app.task.id", {"stringValue": "t"})
+             if not s["parentSpanId"] else s for s in base], True),
+        # finish reasons without a value on one trace's span, then cut short on another trace's span
+        "finish without a value": ([with_attr(without(s, finish), finish, {}) if i == chat
+                                    else with_attr(without(s, finish), finish, {"stringValue": "length"})
+                                    if i == last_chat else without(s, finish) if s["parentSpanId"] else s
+                                    for i, s in enumerate(base)], True),
+        "token without a value": ([with_attr(without(s, "gen_ai.usage.output_tokens"),
+                                             "gen_ai.usage.output_tokens", {}) if i == chat else s
+                                   for i, s in enumerate(base)], True),
     }
     for name, (spans, lane) in cases.items():
         results, taken = _three_ways(monkeypatch, side(name, spans), fields=FieldMap(task_id="app.task.id"))
         _assert_same(results)
         assert taken == lane, name
+    # a resource attribute that a root span would read as its own tokens, finish or kind
+    for key, value, lane in [("gen_ai.usage.input_tokens", {"intValue": "5"}, False),
+                             ("gen_ai.response.finish_reasons", {"stringValue": "length"}, False),
+                             ("openinference.span.kind", {"stringValue": "CHAIN"}, False),
+                             ("app.task.id", {"stringValue": "from-the-resource"}, True)]:
+        path = tmp_path / f"resource-{key}.otlp.jsonl"
+        request = {"resourceSpans": [{"resource": {"attributes": [{"key": key, "value": value}]},
+                                      "scopeSpans": [{"scope": {}, "spans": base}]}]}
+        path.write_text(json.dumps(request) + "\n")
+        for fields in (FieldMap(), FieldMap(task_id="app.task.id")):
+            results, taken = _three_ways(monkeypatch, [str(path)], fields=fields)
+            _assert_same(results)
+            assert taken == lane, key
     # a trace id met before, in an earlier file of another format on the same side
     flat = tmp_path / "flat.jsonl"
     flat.write_text(json.dumps({"trace_id": base[0]["traceId"], "outcome": "success"}) + "\n")

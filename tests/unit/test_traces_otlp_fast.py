@@ -132,11 +132,28 @@ def _read(request: dict, read_scope: otlp._ScopeReader) -> object:
         return f"error: {exc}"
 
 
+def _split(request: dict) -> dict:
+    """The request's spans under two resources (their own attributes), the first with two scopes."""
+    spans = request["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    a, b = len(spans) // 3, 2 * len(spans) // 3
+    other = {"attributes": [_attr("service.version", "2.0.0"), _attr("service.name", "other")]}
+    return {"resourceSpans": [
+        {"resource": request["resourceSpans"][0]["resource"],
+         "scopeSpans": [{"scope": {"name": "agent", "version": "0.1"}, "spans": spans[:a]},
+                        {"scope": {"name": "tools"}, "spans": spans[a:b]}]},
+        {"resource": other, "scopeSpans": [{"scope": {"name": "io"}, "spans": spans[b:]}]}]}
+
+
 def test_the_column_reader_is_taken_on_the_common_shape() -> None:
-    """Else the comparisons below would compare the span-by-span path with itself."""
+    """Else the comparisons below would compare the span-by-span path with itself; also with spans under
+    several resources and scopes (each root gets its own resource's and scope's attributes)."""
     for seed in range(5):
-        request = _request(seed)
-        assert otlp._entries(request, otlp._scope_columns) == otlp._entries(request, otlp._checked_spans)
+        for request in (_request(seed), _split(_request(seed))):
+            columns = otlp._entries(request, otlp._scope_columns)
+            assert columns == otlp._entries(request, otlp._checked_spans)
+    roots = [attrs for attrs, parent in zip(columns.attrs, columns.parent_id, strict=True) if parent is None]
+    assert {(a["service.version"], a.get("otel.scope.name")) for a in roots} == {
+        ("1.2.0", "agent"), ("1.2.0", "tools"), ("2.0.0", "io")}
 
 
 @pytest.mark.parametrize("seed", range(400))
