@@ -41,13 +41,11 @@ _HEX = {16: re.compile(r"[0-9a-fA-F]{32}"), 8: re.compile(r"[0-9a-fA-F]{16}")}
 _LOWER_HEX = re.compile(r"[0-9a-f]+")
 _REQUEST_START = re.compile(rb'^\s*\{\s*"(resourceSpans|resource_spans)"\s*:')
 _CONSOLE_MARKS = (b'"kind": "SpanKind.', b'"trace_id": "0x')
-_KINDS = KINDS
-_STATUS = STATUSES  # indexed by the OTLP status code
 _OTHER_SIGNALS = ("resourceLogs", "resourceMetrics", "resource_logs", "resource_metrics")
 _DECODER = json.JSONDecoder()
 _GET = dict.get
 _EMPTY_IS_NONE = {"": None}
-_KIND_CODES = frozenset(range(len(_KINDS)))
+_KIND_CODES = frozenset(range(len(KINDS)))
 _SPAN_KEYS = ("traceId", "spanId", "parentSpanId", "startTimeUnixNano", "endTimeUnixNano", "name", "kind",
               "status", "attributes")
 _SPAN_FIELDS = operator.itemgetter(*_SPAN_KEYS)
@@ -90,21 +88,25 @@ def span_entries(tf: TraceFile, options: registry.ReadOptions, warnings: list[st
 
 
 def _entry_batches(tf: TraceFile, warnings: list[str]) -> Iterator[tuple[str, SpanBatch]]:
-    """(location, the entries of one request or console span) for each object of the file."""
+    """(location, the entries of one scope of a request, or of a console span) for each object of the
+    file: a batch per scope, each read in full before the first is handed over."""
     skipped = 0
     for line_no, obj in _documents(tf, warnings):
         where = f"line {line_no}"
         try:
             if "resourceSpans" in obj or "resource_spans" in obj:
-                yield where, _request_entries(obj)
+                batches = _request_entries(obj)
             elif isinstance(obj.get("context"), dict):
-                yield where, SpanBatch.of_entries([_console_entry(obj)])
+                batches = [SpanBatch.of_entries([_console_entry(obj)])]
             elif any(key in obj for key in _OTHER_SIGNALS):
                 skipped += 1
+                continue
             else:
                 raise _Bad("not an OTLP/JSON request (no resourceSpans) nor a console exporter span")
         except _Bad as exc:
             raise registry.reader_error(tf, where, str(exc)) from None
+        for batch in batches:
+            yield where, batch
     if skipped:
         warnings.append(f"{tf.name}: skipped {skipped} OTLP request(s) of logs or metrics (no spans)")
 
@@ -217,8 +219,9 @@ def _dict(value: object, what: str) -> dict:
     return value
 
 
-def _request_entries(request: dict) -> SpanBatch:
-    """Every span of one request as an entry, in order (a whole request is read before any is used).
+def _request_entries(request: dict) -> list[SpanBatch]:
+    """Every span of one request as entries, a batch per scope, in order (a whole request is read before
+    any is used).
 
     A scope's spans are read first a column at a time (_scope_columns): in the common case, spans as the
     Collector writes them, that is a few passes in C instead of Python work per span and attribute. When
@@ -231,8 +234,9 @@ def _request_entries(request: dict) -> SpanBatch:
         return _entries(request, _checked_spans)
 
 
-def _entries(request: dict, read_scope: _ScopeReader) -> SpanBatch:
-    """Walk resource → scope → spans; read_scope(spans, extra, spath) reads one scope's spans."""
+def _entries(request: dict, read_scope: _ScopeReader) -> list[SpanBatch]:
+    """Walk resource → scope → spans; read_scope(spans, extra, spath) reads one scope's spans into a
+    batch (a scope without spans has none)."""
     out: list[SpanBatch] = []
     for i, rs in enumerate(_list(_get(request, "resourceSpans", "resource_spans"), "resourceSpans")):
         path = f"resourceSpans[{i}]"
@@ -252,7 +256,7 @@ def _entries(request: dict, read_scope: _ScopeReader) -> SpanBatch:
             spans = _list(ss.get("spans"), f"{spath}.spans")
             if spans:
                 out.append(read_scope(spans, extra, spath))
-    return SpanBatch.concat(out) if out else SpanBatch.empty()
+    return out
 
 
 def _checked_spans(spans: list, extra: dict, spath: str) -> SpanBatch:
@@ -304,7 +308,7 @@ def _scope_columns(spans: list, extra: dict, spath: str) -> SpanBatch:
     except TypeError:
         names = [name if name.__class__ is str else _text(name, "name") for name in names]
     if not (_types(kinds) == {int} and set(kinds) <= _KIND_CODES):  # (codes: SpanBatch.coded)
-        kinds = [_KINDS.index(_enum(kind, _KINDS, "SPAN_KIND_", "kind")) for kind in kinds]
+        kinds = [KINDS.index(_enum(kind, KINDS, "SPAN_KIND_", "kind")) for kind in kinds]
     codes, messages = _status_columns(statuses)
     items = _attribute_items(attr_lists)
     if extra:  # a parentless span gets its resource's and scope's attributes
@@ -374,7 +378,7 @@ def _status_columns(statuses: list) -> tuple[list[int], list[str | None]]:
                 messages[i] = message
         return codes, messages
     pairs = list(map(_status, statuses))
-    return [_STATUS.index(code) for code, _ in pairs], [message for _, message in pairs]
+    return [STATUSES.index(code) for code, _ in pairs], [message for _, message in pairs]
 
 
 def _attribute_items(lists: list) -> AttrItems:
@@ -481,8 +485,8 @@ def _otlp_entry(span: dict, extra: dict, ids: _Ids) -> tuple:
         _id(sid, 8, "spanId"),
         ids.get(parent, 8, "parentSpanId") if parent else None,
         name if name.__class__ is str else _text(name, "name"),
-        _KINDS[kind] if kind.__class__ is int and 0 <= kind < 6
-        else _enum(kind, _KINDS, "SPAN_KIND_", "kind"),
+        KINDS[kind] if kind.__class__ is int and 0 <= kind < 6
+        else _enum(kind, KINDS, "SPAN_KIND_", "kind"),
         start if start.__class__ is int and 0 <= start < NS_LIMIT else _nanos(start, "startTimeUnixNano"),
         end if end.__class__ is int and 0 <= end < NS_LIMIT else _nanos(end, "endTimeUnixNano"),
         attrs,
@@ -560,9 +564,9 @@ def _status(value: object) -> tuple[str, str | None]:
     if value.__class__ is dict and len(value) <= 1:  # the common case: {} or {"code": 1}
         code = value.get("code", 0)
         if code.__class__ is int and 0 <= code < 3:
-            return _STATUS[code], None
+            return STATUSES[code], None
     status = _dict(value, "status")
-    code = _enum(status.get("code"), _STATUS, "STATUS_CODE_", "status.code")
+    code = _enum(status.get("code"), STATUSES, "STATUS_CODE_", "status.code")
     message = status.get("message")
     return code, message if isinstance(message, str) and message else None
 
@@ -689,14 +693,14 @@ def _console_entry(span: dict) -> tuple:
     status = _dict(span.get("status"), "status")
     code = status.get("status_code")
     code = code.removeprefix("StatusCode.") if isinstance(code, str) else code
-    code = _enum(code, _STATUS, "STATUS_CODE_", "status_code")
+    code = _enum(code, STATUSES, "STATUS_CODE_", "status_code")
     message = status.get("description")
     return (
         _id(context.get("trace_id"), 16, "context.trace_id"),
         _id(context.get("span_id"), 8, "context.span_id"),
         _id(parent, 8, "parent_id") if parent else None,
         _text(span.get("name"), "name"),
-        _enum(kind.removeprefix("SpanKind.") if isinstance(kind, str) else kind, _KINDS, "", "kind"),
+        _enum(kind.removeprefix("SpanKind.") if isinstance(kind, str) else kind, KINDS, "", "kind"),
         _iso(span.get("start_time"), "start_time"),
         _iso(span.get("end_time"), "end_time"),
         attrs,

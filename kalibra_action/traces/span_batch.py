@@ -135,40 +135,6 @@ class SpanBatch:
             return cls.empty()
         return cls(*(list(values) for values in zip(*entries, strict=True)))
 
-    @classmethod
-    def concat(cls, batches: Sequence[SpanBatch]) -> SpanBatch:
-        """One batch of several, in order (attributes as items when all hold them so, else as dicts)."""
-        if len(batches) == 1:
-            return batches[0]
-        as_items = bool(batches) and all(b._attrs is None for b in batches)
-        out = cls.empty()
-        if as_items:
-            out._attrs, out._items = None, AttrItems([], [], [], {})
-        kinds_coded = all(b._kind is None for b in batches)
-        status_coded = all(b._status is None for b in batches)
-        if kinds_coded:
-            out._kind, out._kind_codes = None, []
-        if status_coded:
-            out._status, out._status_codes = None, []
-        for b in batches:
-            for column, values in zip(out._plain_columns(), b._plain_columns(), strict=True):
-                column.extend(values)
-            (out._kind_codes if kinds_coded else out._kind).extend(b._kind_codes if kinds_coded else b.kind)
-            (out._status_codes if status_coded else out._status).extend(
-                b._status_codes if status_coded else b.status)
-            if not as_items:
-                out._attrs.extend(b.attrs)
-                continue
-            items, more = out._items, b._items
-            items.extra.update((i + len(items.counts), extra) for i, extra in more.extra.items())
-            items.keys.extend(more.keys)
-            items.values.extend(more.values)
-            items.counts.extend(more.counts)
-        return out
-
-    def _plain_columns(self) -> tuple[list, ...]:
-        return self.trace_id, self.span_id, self.parent_id, self.name, self.start, self.end, self.message
-
     def _span_columns(self) -> tuple[list, ...]:
         return (self.trace_id, self.span_id, self.parent_id, self.name, self.kind, self.start, self.end,
                 self.status, self.message)

@@ -32,13 +32,11 @@ from kalibra_action.traces.span_batch import (
 )
 from kalibra_action.traces.values import FLOAT_LIMIT
 
-_STATUS = {name: code for code, name in enumerate(STATUSES)}
 _INPUT, _OUTPUT, _FINISH, _TASK, _OTHER = 1, 2, 3, 4, 5
 _WANTED = {INPUT_TOKENS: _INPUT, OUTPUT_TOKENS: _OUTPUT, FINISH_REASONS: _FINISH,
            **dict.fromkeys(OTHER_READING, _OTHER)}
-_LANE_KEYS = OTHER_READING | _WANTED.keys()
 _UNRESOLVED = -2
-_OK, _ERROR = _STATUS["OK"], _STATUS["ERROR"]
+_OK, _ERROR = STATUSES.index("OK"), STATUSES.index("ERROR")
 
 
 class _Gathered:
@@ -84,7 +82,7 @@ class _Gathered:
         """Take a batch; False when it has what the lane does not read (the side is declined)."""
         items = batch.items  # the attributes as flat columns: no dict per span (AttrItems)
         keys, values = items.keys, items.values
-        if not all(map(_LANE_KEYS.isdisjoint, items.extra.values())):
+        if not all(map(_WANTED.keys().isdisjoint, items.extra.values())):
             return False  # a resource attribute would reach a root's tokens, finish or kind
         m = len(batch)
         # each attribute's key as a number (_WANTED; 0: not read here), and its span
@@ -165,13 +163,10 @@ class _Gathered:
         return True
 
     def _root_tasks(self, at: list[int], attrs: list[dict], names: Iterable, tids: Iterable) -> None:
-        """The task of each parentless span, were it its trace's root: the task path's text value (the
-        common case), else (task, where it came from) as roots.task_and_source gives it."""
+        """The task of each parentless span, were it its trace's root, read from its attributes: the task
+        path's text value, else (task, where it came from) as roots.task_and_source gives it."""
         path = self.task_path
         values = list(map(dict.get, attrs, repeat(path))) if path else [None] * len(at)
-        if path and set(map(type, values)) == {str}:
-            self.root_task.update(zip(at, values, strict=True))
-            return
         for i, value, a, name, tid in zip(at, values, attrs, names, tids, strict=True):
             if value.__class__ is str:
                 self.root_task[i] = value

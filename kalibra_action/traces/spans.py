@@ -46,7 +46,7 @@ _NO_ROW: dict = {}  # span_kind()'s row for an entry: it has no `span_kind` key
 _SPAN_ID, _PARENT_ID, _FINISH = itemgetter(0), itemgetter(1), itemgetter(9)
 
 # A file's spans as a native reader may hand them over ready-made (traces/otlp.py), instead of span
-# objects: span entries as columns, a batch at a time (one OTLP request; see span_columns.SpanBatch).
+# objects: span entries as columns, a batch at a time (one OTLP scope; see span_batch.SpanBatch).
 EntrySource = Callable[[TraceFile, list[str]], Iterable[SpanBatch]]
 
 

@@ -2,8 +2,7 @@
 
 A batch holds its spans' attributes either as a dict per span or as flat key/value columns (AttrItems), and
 its kinds and statuses either as names or as their codes; each form is made from the other when asked for.
-These tests pin that every way of building and joining batches gives the same entries, written out here
-by hand.
+These tests pin that every way of building a batch gives the same entries, written out here by hand.
 """
 
 from __future__ import annotations
@@ -56,22 +55,6 @@ def test_a_batch_of_entries_gives_its_flat_columns_and_codes() -> None:
     other = SpanBatch.of_entries([*ENTRIES[:2], (*ENTRIES[2][:8], "NOT A STATUS", None)])
     assert other.status_codes == [2, 0, -1]
     assert other != batch
-
-
-def test_concat_keeps_each_span_with_its_own_attributes_and_codes() -> None:
-    """Joined batches of either form, in any mix: the spans in order, a root's resource attributes still
-    its own (their place moves with the batches before it)."""
-    flat, named = _items_batch(), SpanBatch.of_entries(ENTRIES)
-    for parts in ([flat, flat], [flat, named], [named, flat], [named, named], [flat, flat, flat]):
-        joined = SpanBatch.concat(parts)
-        assert list(joined.entries()) == ENTRIES * len(parts)
-        assert len(joined) == 3 * len(parts)
-    joined = SpanBatch.concat([_items_batch(), _items_batch()])  # (not asked for their entries yet)
-    assert joined._attrs is None and joined._kind is None and joined._status is None  # columns and codes
-    assert joined.items.extra == {0: EXTRA, 3: EXTRA}
-    assert joined.status_codes == [2, 0, 1] * 2
-    assert SpanBatch.concat([flat]) is flat
-    assert len(SpanBatch.concat([])) == 0
 
 
 def test_an_empty_batch_has_a_list_per_column() -> None:

@@ -151,7 +151,8 @@ def test_the_column_reader_is_taken_on_the_common_shape() -> None:
         for request in (_request(seed), _split(_request(seed))):
             columns = otlp._entries(request, otlp._scope_columns)
             assert columns == otlp._entries(request, otlp._checked_spans)
-    roots = [attrs for attrs, parent in zip(columns.attrs, columns.parent_id, strict=True) if parent is None]
+    assert len(columns) == 3  # a batch per scope
+    roots = [entry[7] for batch in columns for entry in batch.entries() if entry[2] is None]
     assert {(a["service.version"], a.get("otel.scope.name")) for a in roots} == {
         ("1.2.0", "agent"), ("1.2.0", "tools"), ("2.0.0", "io")}
 
